@@ -22,7 +22,8 @@ export function key(path: string, k: string): string {
 export function formatValue(value: unknown): string {
   if (value === undefined) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   try {
     return JSON.stringify(value) ?? 'null';
   } catch {
