@@ -1,0 +1,129 @@
+// Server start-up as a flat list of named steps (k3s style): data dir, store, PKI, tokens, API, kubeconfig,
+// built-in namespaces, background loops. Each step logs what it did; a failing step names itself.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeObject } from '../api/types.js';
+import { isApiError } from '../api/errors.js';
+import type { Store } from '../store/store.js';
+import { ensureTokens } from './auth.js';
+import { ensurePki } from './certs.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { startApiServer, type ApiServer, type RunningApiServer } from './server.js';
+import { openStore, type StoreKind } from './open-store.js';
+import { startBackgroundLoops, type BackgroundLoops } from './background.js';
+
+export interface ServerConfig {
+  dataDir: string;
+  listen: string;
+  store: StoreKind;
+  etcdEndpoints: string[];
+  /** Plain HTTP without authentication: only for tests that need it. */
+  insecure?: boolean;
+  /** Events older than this are deleted (default one hour). */
+  eventTtlSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  kubeconfig: string;
+  adminToken: string;
+  caPem: string | undefined;
+  store: Store;
+  api: ApiServer;
+  http: RunningApiServer;
+  stop(): Promise<void>;
+}
+
+export const builtinNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+async function step<T>(name: string, log: (line: string) => void, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    const out = await fn();
+    log(`start: ${name}: ok`);
+    return out;
+  } catch (err) {
+    throw new Error(`start: ${name} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await step(`data dir ${config.dataDir}`, log, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
+  const store = await step(`store (${config.store})`, log, () =>
+    openStore(config.store, { dataDir: config.dataDir, etcdEndpoints: config.etcdEndpoints }),
+  );
+  let http: (RunningApiServer & { api: ApiServer }) | undefined;
+  let loops: BackgroundLoops | undefined;
+  try {
+    const pki = config.insecure === true ? undefined : await step('certificates', log, () => ensurePki(config.dataDir));
+    const tokens = await step('tokens', log, () => ensureTokens(config.dataDir));
+    http = await step(`API server on ${config.listen}`, log, () =>
+      startApiServer({
+        store,
+        listen: config.listen,
+        tls: pki === undefined ? undefined : { certPem: pki.certPem, keyPem: pki.keyPem },
+        tokens: config.insecure === true ? undefined : tokens.entries,
+        log,
+      }),
+    );
+    const running = http;
+    const kubeconfig = await step('kubeconfig', log, () =>
+      writeKubeconfig(config.dataDir, running.url, pki?.caCertPem, tokens.adminToken),
+    );
+    await step('built-in namespaces', log, () => ensureNamespaces(running.api));
+    loops = await step('controllers', log, () =>
+      startBackgroundLoops({
+        api: running.api,
+        store,
+        storeKind: config.store,
+        url: running.url,
+        caPem: pki?.caCertPem,
+        token: tokens.adminToken,
+        eventTtlSeconds: config.eventTtlSeconds ?? 3600,
+        log,
+      }),
+    );
+    const started = loops;
+    let stopped = false;
+    return {
+      url: running.url,
+      port: running.port,
+      kubeconfig,
+      adminToken: tokens.adminToken,
+      caPem: pki?.caCertPem,
+      store,
+      api: running.api,
+      http: running,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await started.stop();
+        await running.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await loops?.stop();
+    await http?.close();
+    await store.close();
+    throw err;
+  }
+}
+
+async function ensureNamespaces(api: ApiServer): Promise<void> {
+  const registry = api.registry({ group: '', version: 'v1', resource: 'namespaces' });
+  for (const name of builtinNamespaces) {
+    const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
+    try {
+      await registry.create(undefined, ns, { dryRun: false, fieldValidation: 'Strict' });
+    } catch (err) {
+      if (!(isApiError(err) && err.reason === 'AlreadyExists')) throw err;
+    }
+  }
+}
+
+export function defaultDbPath(dataDir: string): string {
+  return join(dataDir, 'db', 'state.db');
+}

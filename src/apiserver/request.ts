@@ -1,0 +1,76 @@
+// Request plumbing: bodies with a size cap, media types, query parameters.
+import type { IncomingMessage } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { errors } from '../api/errors.js';
+
+/** Kubernetes caps request bodies at 3 MiB. */
+export const maxBodyBytes = 3 * 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw errors.tooLarge(limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      req.resume();
+      throw errors.tooLarge(limit);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function mediaType(req: IncomingMessage): string {
+  const raw = req.headers['content-type'] ?? '';
+  return (raw.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+const objectTypes = ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'];
+
+/** Parse a create/update body (JSON or YAML). Protobuf is not supported yet: 415. */
+export function parseObjectBody(body: Buffer, type: string): unknown {
+  if (type === 'application/vnd.kubernetes.protobuf') {
+    throw errors.unsupportedMediaType(type, ['application/json', 'application/yaml']);
+  }
+  if (type !== '' && type !== 'application/json' && type !== 'application/yaml' && type !== '*/*') {
+    throw errors.unsupportedMediaType(type, objectTypes.slice(0, 2));
+  }
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw errors.badRequest('the request body is empty; send a JSON or YAML object');
+  if (type === 'application/yaml') return parseYamlText(text);
+  return parseJsonText(text);
+}
+
+export function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw errors.badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function parseYamlText(text: string): unknown {
+  try {
+    return parseYaml(text, { maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    throw errors.badRequest(`the request body is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`);
+  }
+}
+
+export function boolParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v === 'true' || v === '1';
+}
+
+export function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw errors.badRequest(`invalid value for ${name}: ${JSON.stringify(v)} is not an integer`);
+  return Number(v);
+}

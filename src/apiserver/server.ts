@@ -1,0 +1,493 @@
+// The API server: Kubernetes REST over HTTPS with bearer tokens, on any Store.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ApiError, errors, isApiError, type Status } from '../api/errors.js';
+import { apiVersionOf, resources, type ResourceInfo } from '../api/resources.js';
+import { isObject, type DeleteOptions, type KubeObject } from '../api/types.js';
+import type { Store } from '../store/store.js';
+import { authorize, TokenAuthenticator, type TokenEntry, type UserInfo } from './auth.js';
+import {
+  apiGroupDoc,
+  apiGroupListDoc,
+  apiResourceListDoc,
+  apiVersionsDoc,
+  versionInfo,
+} from './discovery.js';
+import { parseResourcePath, type ResourcePath } from './paths.js';
+import { patchTypeOf, applyPatchBody } from './registry/patch.js';
+import { ResourceRegistry, type WriteOptions } from './registry/rest.js';
+import type { FieldValidation } from './registry/strategy.js';
+import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
+import { serveWatch } from './watch.js';
+
+export interface ApiServerOptions {
+  store: Store;
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  /** HTTPS with this key pair; plain HTTP (tests only) when undefined. */
+  tls?: { certPem: string; keyPem: string } | undefined;
+  /** Known tokens; when undefined, authentication is off (tests only). */
+  tokens?: TokenEntry[] | undefined;
+  log?: (line: string) => void;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  server: Server;
+  registries: Map<string, ResourceRegistry>;
+  close(): Promise<void>;
+}
+
+const anonymousPaths = [/^\/version\/?$/, /^\/healthz(\/.*)?$/, /^\/readyz(\/.*)?$/, /^\/livez(\/.*)?$/];
+
+function registryKey(info: Pick<ResourceInfo, 'group' | 'version' | 'resource'>): string {
+  return `${info.group}/${info.version}/${info.resource}`;
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendStatus(res: ServerResponse, status: Status): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, status.code, status);
+}
+
+function fieldValidationOf(q: URLSearchParams): FieldValidation {
+  const v = q.get('fieldValidation');
+  if (v === null || v === '') return 'Warn';
+  if (v === 'Strict' || v === 'Warn' || v === 'Ignore') return v;
+  throw errors.badRequest(`fieldValidation must be one of Strict, Warn or Ignore; got ${JSON.stringify(v)}`);
+}
+
+function writeOptions(q: URLSearchParams): WriteOptions {
+  const dryRun = q.getAll('dryRun');
+  for (const d of dryRun) {
+    if (d !== 'All') throw errors.badRequest(`dryRun must be "All"; got ${JSON.stringify(d)}`);
+  }
+  return { dryRun: dryRun.length > 0, fieldValidation: fieldValidationOf(q), fieldManager: q.get('fieldManager') ?? undefined };
+}
+
+function warningHeaders(warnings: string[]): Record<string, string> {
+  if (warnings.length === 0) return {};
+  return { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') };
+}
+
+function listJson(info: ResourceInfo, items: string[], revision: number, continueToken?: string): string {
+  const meta = JSON.stringify({ resourceVersion: String(revision), ...(continueToken === undefined ? {} : { continue: continueToken }) });
+  return `{"kind":"${info.kind}List","apiVersion":"${apiVersionOf(info)}","metadata":${meta},"items":[${items.join(',')}]}`;
+}
+
+function deleteOptionsFrom(body: unknown, q: URLSearchParams): DeleteOptions {
+  const opts: DeleteOptions = {};
+  if (isObject(body)) {
+    if (body.kind !== undefined && body.kind !== 'DeleteOptions') {
+      throw errors.badRequest(`the DELETE body must be DeleteOptions; got kind ${String(body.kind)}`);
+    }
+    const p = body.propagationPolicy;
+    if (p !== undefined && p !== null) {
+      if (p !== 'Background' && p !== 'Foreground' && p !== 'Orphan') {
+        throw errors.badRequest(`propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(p)}`);
+      }
+      opts.propagationPolicy = p;
+    }
+    if (typeof body.gracePeriodSeconds === 'number') opts.gracePeriodSeconds = body.gracePeriodSeconds;
+    if (typeof body.orphanDependents === 'boolean') opts.orphanDependents = body.orphanDependents;
+    if (isObject(body.preconditions)) {
+      const pre: { uid?: string; resourceVersion?: string } = {};
+      if (typeof body.preconditions.uid === 'string') pre.uid = body.preconditions.uid;
+      if (typeof body.preconditions.resourceVersion === 'string') pre.resourceVersion = body.preconditions.resourceVersion;
+      opts.preconditions = pre;
+    }
+  }
+  const qp = q.get('propagationPolicy');
+  if (qp !== null) {
+    if (qp !== 'Background' && qp !== 'Foreground' && qp !== 'Orphan') {
+      throw errors.badRequest(`propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(qp)}`);
+    }
+    opts.propagationPolicy = qp;
+  }
+  const gp = intParam(q, 'gracePeriodSeconds');
+  if (gp !== undefined) opts.gracePeriodSeconds = gp;
+  if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0) opts.gracePeriodSeconds = 0;
+  return opts;
+}
+
+function verbOf(method: string, p: ResourcePath, q: URLSearchParams): string {
+  switch (method) {
+    case 'GET':
+      if (p.name === undefined) return boolParam(q, 'watch') || p.legacyWatch ? 'watch' : 'list';
+      return p.legacyWatch ? 'watch' : 'get';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return p.name === undefined ? 'deletecollection' : 'delete';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+export class ApiServer {
+  readonly store: Store;
+  readonly registries = new Map<string, ResourceRegistry>();
+  private readonly authn: TokenAuthenticator | undefined;
+  private readonly log: (line: string) => void;
+  private ready = true;
+
+  constructor(store: Store, tokens: TokenEntry[] | undefined, log: (line: string) => void) {
+    this.store = store;
+    this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
+    this.log = log;
+    for (const info of resources) {
+      this.registries.set(registryKey(info), new ResourceRegistry(info, store, () => this.byShortKey));
+    }
+  }
+
+  /** Registries keyed `/v1/namespaces`, `apps/v1/deployments` (what ResourceRegistry looks up). */
+  private get byShortKey(): Map<string, ResourceRegistry> {
+    return this.registries;
+  }
+
+  registry(info: Pick<ResourceInfo, 'group' | 'version' | 'resource'>): ResourceRegistry {
+    const r = this.registries.get(registryKey(info));
+    if (r === undefined) throw errors.notFound(info.resource, info.group, '');
+    return r;
+  }
+
+  setReady(ready: boolean): void {
+    this.ready = ready;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch((err: unknown) => {
+      if (isApiError(err)) {
+        sendStatus(res, err.toStatus());
+        return;
+      }
+      this.log(`internal error on ${req.method ?? ''} ${req.url ?? ''}: ${(err as Error).stack ?? String(err)}`);
+      sendStatus(res, errors.internal((err as Error).message ?? String(err)).toStatus());
+    });
+  };
+
+  private authenticate(req: IncomingMessage, pathname: string): UserInfo | undefined {
+    if (this.authn === undefined) return { name: 'anonymous-admin', uid: '', groups: ['system:masters'] };
+    const user = this.authn.authenticate(req.headers.authorization);
+    if (user !== undefined) return user;
+    if (anonymousPaths.some((r) => r.test(pathname))) return undefined;
+    throw errors.unauthorized();
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const pathname = url.pathname;
+    const method = req.method ?? 'GET';
+    const user = this.authenticate(req, pathname);
+
+    // Health and version are open to anyone.
+    if (/^\/(healthz|livez)(\/.*)?$/.test(pathname)) {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (/^\/readyz(\/.*)?$/.test(pathname)) {
+      if (this.ready) res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+      else res.writeHead(503, { 'Content-Type': 'text/plain' }).end('not ready');
+      return;
+    }
+    if (pathname === '/version' || pathname === '/version/') {
+      sendJson(res, 200, versionInfo());
+      return;
+    }
+    if (user === undefined) throw errors.unauthorized();
+
+    if (method === 'GET') {
+      const doc = this.discovery(pathname);
+      if (doc !== undefined) {
+        sendJson(res, 200, doc);
+        return;
+      }
+    }
+    const parsed = parseResourcePath(pathname);
+    if (parsed.kind === 'other') {
+      throw new ApiError('NotFound', `the server could not find the requested resource (${method} ${pathname})`);
+    }
+    if (parsed.kind === 'unknownResource') {
+      throw new ApiError(
+        'NotFound',
+        `the server could not find the requested resource: no resource "${parsed.resource}" in group version "${
+          parsed.group === '' ? parsed.version : `${parsed.group}/${parsed.version}`
+        }"`,
+      );
+    }
+    const p = parsed.path;
+    const q = url.searchParams;
+    const verb = verbOf(method, p, q);
+    const denied = authorize(user, verb, p.subresource === undefined ? p.info.resource : `${p.info.resource}/${p.subresource}`, p.namespace);
+    if (denied !== undefined) throw errors.forbidden(denied);
+    await this.serveResource(req, res, p, q, method);
+  }
+
+  private discovery(pathname: string): unknown {
+    const clean = pathname.replace(/\/+$/, '');
+    if (clean === '/api') return apiVersionsDoc();
+    if (clean === '/apis') return apiGroupListDoc();
+    const core = /^\/api\/([^/]+)$/.exec(clean);
+    if (core !== null) return apiResourceListDoc('', core[1] ?? '');
+    const group = /^\/apis\/([^/]+)$/.exec(clean);
+    if (group !== null) {
+      const doc = apiGroupDoc(group[1] ?? '');
+      return (doc.versions as unknown[]).length > 0 ? doc : undefined;
+    }
+    const gv = /^\/apis\/([^/]+)\/([^/]+)$/.exec(clean);
+    if (gv !== null) return apiResourceListDoc(gv[1] ?? '', gv[2] ?? '');
+    return undefined;
+  }
+
+  private async serveResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    p: ResourcePath,
+    q: URLSearchParams,
+    method: string,
+  ): Promise<void> {
+    const registry = this.registry(p.info);
+    const info = p.info;
+    if (info.namespaced && p.name !== undefined && p.namespace === undefined) {
+      throw new ApiError('NotFound', `the server could not find the requested resource: ${info.resource} is namespaced; use /namespaces/{namespace}/${info.resource}/${p.name}`);
+    }
+    const sub = p.subresource;
+    if (sub !== undefined) {
+      const known = info.subresources.some((s) => s.name === sub) || (info.kind === 'Namespace' && sub === 'finalize');
+      if (!known) throw new ApiError('NotFound', `the server could not find the requested resource: ${info.resource}/${sub}`);
+    }
+
+    // Collections.
+    if (p.name === undefined) {
+      switch (method) {
+        case 'GET': {
+          if (boolParam(q, 'watch') || p.legacyWatch) {
+            await serveWatch(req, res, this.store, registry, {
+              namespace: p.namespace,
+              resourceVersion: q.get('resourceVersion') ?? undefined,
+              labelSelector: q.get('labelSelector') ?? undefined,
+              fieldSelector: q.get('fieldSelector') ?? undefined,
+              allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
+              sendInitialEvents: boolParam(q, 'sendInitialEvents'),
+              timeoutSeconds: intParam(q, 'timeoutSeconds'),
+            });
+            return;
+          }
+          const rvParam = q.get('resourceVersion');
+          const match = q.get('resourceVersionMatch');
+          let atRevision: number | undefined;
+          if (rvParam !== null && rvParam !== '' && rvParam !== '0') {
+            if (!/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(rvParam)}`);
+            if (match === 'Exact') atRevision = Number(rvParam);
+          }
+          const limit = intParam(q, 'limit');
+          const result = await registry.list({
+            namespace: p.namespace,
+            labelSelector: q.get('labelSelector') ?? undefined,
+            fieldSelector: q.get('fieldSelector') ?? undefined,
+            limit,
+            continueToken: q.get('continue') ?? undefined,
+            resourceVersion: atRevision,
+          });
+          sendJson(res, 200, listJson(info, result.items, result.revision, result.continueToken));
+          return;
+        }
+        case 'POST': {
+          const body = parseObjectBody(await readBody(req), mediaType(req));
+          const result = await registry.create(p.namespace, body, writeOptions(q));
+          sendJson(res, 201, result.object, warningHeaders(result.warnings));
+          return;
+        }
+        case 'DELETE': {
+          const raw = await readBody(req);
+          const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
+          const opts = deleteOptionsFrom(body, q);
+          const listed = await registry.list({
+            namespace: p.namespace,
+            labelSelector: q.get('labelSelector') ?? undefined,
+            fieldSelector: q.get('fieldSelector') ?? undefined,
+          });
+          const deleted: string[] = [];
+          for (const item of listed.items) {
+            const obj = JSON.parse(item) as KubeObject;
+            try {
+              const r = await registry.delete(obj.metadata.namespace, obj.metadata.name ?? '', opts, writeOptions(q).dryRun);
+              deleted.push(JSON.stringify(r.object));
+            } catch (err) {
+              if (!(isApiError(err) && err.reason === 'NotFound')) throw err;
+            }
+          }
+          sendJson(res, 200, listJson(info, deleted, listed.revision));
+          return;
+        }
+        default:
+          throw errors.methodNotAllowed(`${method} is not supported on a ${info.resource} collection; use GET, POST or DELETE`);
+      }
+    }
+
+    const name = p.name;
+    const ns = p.namespace;
+    if (sub === 'scale') {
+      await this.serveScale(req, res, registry, ns, name, q, method);
+      return;
+    }
+    if (sub === 'finalize') {
+      if (method !== 'PUT') throw errors.methodNotAllowed('namespaces/finalize supports only PUT');
+      const body = parseObjectBody(await readBody(req), mediaType(req));
+      const r = await registry.finalizeNamespace(name, body, writeOptions(q));
+      sendJson(res, 200, r.object);
+      return;
+    }
+    const status = sub === 'status' ? 'status' : undefined;
+    switch (method) {
+      case 'GET': {
+        if (boolParam(q, 'watch') || p.legacyWatch) {
+          await serveWatch(req, res, this.store, registry, {
+            namespace: ns,
+            resourceVersion: q.get('resourceVersion') ?? undefined,
+            labelSelector: undefined,
+            fieldSelector: `metadata.name=${name}`,
+            allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
+            sendInitialEvents: boolParam(q, 'sendInitialEvents'),
+            timeoutSeconds: intParam(q, 'timeoutSeconds'),
+          });
+          return;
+        }
+        sendJson(res, 200, await registry.get(ns, name));
+        return;
+      }
+      case 'PUT': {
+        const body = parseObjectBody(await readBody(req), mediaType(req));
+        const r = await registry.update(ns, name, body, writeOptions(q), status);
+        sendJson(res, 200, r.object, warningHeaders(r.warnings));
+        return;
+      }
+      case 'PATCH': {
+        const type = patchTypeOf(mediaType(req));
+        const text = (await readBody(req)).toString('utf8');
+        const body = type === 'apply' ? parseObjectBody(Buffer.from(text), 'application/yaml') : parseJsonText(text);
+        const opts = writeOptions(q);
+        if (type === 'apply' && (opts.fieldManager === undefined || opts.fieldManager === '')) {
+          throw errors.badRequest('fieldManager is required for apply requests (server-side apply)');
+        }
+        const r = await registry.patch(ns, name, type, body, opts, status);
+        sendJson(res, 200, r.object, warningHeaders(r.warnings));
+        return;
+      }
+      case 'DELETE': {
+        if (status !== undefined) throw errors.methodNotAllowed(`DELETE is not supported on ${info.resource}/status`);
+        const raw = await readBody(req);
+        const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
+        const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), writeOptions(q).dryRun);
+        if (!r.deleted || info.kind === 'Pod') {
+          sendJson(res, r.deleted ? 200 : 202, r.object);
+          return;
+        }
+        sendJson(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, group: info.group, kind: info.resource, uid: r.object.metadata.uid ?? '' },
+        });
+        return;
+      }
+      case 'POST':
+        throw errors.methodNotAllowed(`POST is not supported on a single ${info.singular}; POST to the collection to create`);
+      default:
+        throw errors.methodNotAllowed(`${method} is not supported`);
+    }
+  }
+
+  private async serveScale(
+    req: IncomingMessage,
+    res: ServerResponse,
+    registry: ResourceRegistry,
+    ns: string | undefined,
+    name: string,
+    q: URLSearchParams,
+    method: string,
+  ): Promise<void> {
+    switch (method) {
+      case 'GET':
+        sendJson(res, 200, registry.scaleOf(await registry.get(ns, name)));
+        return;
+      case 'PUT': {
+        const body = parseObjectBody(await readBody(req), mediaType(req));
+        sendJson(res, 200, await registry.updateScale(ns, name, writeOptions(q), () => body));
+        return;
+      }
+      case 'PATCH': {
+        const type = patchTypeOf(mediaType(req));
+        const body = parseJsonText((await readBody(req)).toString('utf8'));
+        const scaleInfo = { ...registry.info, group: 'autoscaling', version: 'v1', kind: 'Scale' };
+        sendJson(
+          res,
+          200,
+          await registry.updateScale(ns, name, writeOptions(q), (scale) => applyPatchBody(type, scale, body, scaleInfo)),
+        );
+        return;
+      }
+      default:
+        throw errors.methodNotAllowed(`${method} is not supported on ${registry.info.resource}/scale`);
+    }
+  }
+}
+
+/** Start listening. Resolves once the socket is bound. */
+export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer & { api: ApiServer }> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const api = new ApiServer(options.store, options.tokens, log);
+  const server: Server =
+    options.tls === undefined
+      ? createHttpServer(api.handle)
+      : createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, api.handle);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+  server.requestTimeout = 0;
+  const { host, port } = splitListen(options.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address === '::' ? '::1' : addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${urlHost}:${addr.port}`;
+  return {
+    api,
+    url,
+    port: addr.port,
+    server,
+    registries: api.registries,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`--listen must be host:port (e.g. 127.0.0.1:6443); got ${JSON.stringify(listen)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`--listen port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] ?? '127.0.0.1')), port };
+}
