@@ -53,7 +53,7 @@ export function generatePki(extraHosts: string[] = [], now = new Date()): Servin
   ca.serialNumber = serial();
   ca.validity.notBefore = new Date(now.getTime() - 60_000);
   ca.validity.notAfter = new Date(now.getTime() + 10 * 365 * 24 * 3600_000);
-  const caSubject = [{ name: 'commonName', value: `flotilla-ca@${Math.floor(now.getTime() / 1000)}` }];
+  const caSubject = [{ name: 'commonName', value: `flotilla-ca-${Math.floor(now.getTime() / 1000)}` }];
   ca.setSubject(caSubject);
   ca.setIssuer(caSubject);
   ca.setExtensions([

@@ -1,0 +1,36 @@
+// Start a real Flotilla control plane in-process (HTTPS, tokens, kubeconfig) on a temporary data dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../apiserver/bootstrap.js';
+import { installKindHooks } from '../apiserver/hooks.js';
+import type { StoreKind } from '../apiserver/open-store.js';
+
+export interface TestCluster extends RunningServer {
+  dataDir: string;
+  /** Stop the server and remove the data dir. */
+  destroy(): Promise<void>;
+}
+
+export async function startTestCluster(
+  opts: { store?: StoreKind; etcdEndpoints?: string[]; dataDir?: string; eventTtlSeconds?: number } = {},
+): Promise<TestCluster> {
+  installKindHooks();
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'flotilla-test-'));
+  const server = await startServer({
+    dataDir,
+    listen: '127.0.0.1:0',
+    store: opts.store ?? 'sqlite',
+    etcdEndpoints: opts.etcdEndpoints ?? [],
+    ...(opts.eventTtlSeconds === undefined ? {} : { eventTtlSeconds: opts.eventTtlSeconds }),
+    log: () => undefined,
+  });
+  return {
+    ...server,
+    dataDir,
+    async destroy() {
+      await server.stop();
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Run a pinned real kubectl (fetched by scripts/fetch-kubectl.sh) against a test cluster.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type KubectlVersion = '1.35' | '1.31';
+
+export function kubectlPath(version: KubectlVersion): string {
+  const dir = process.env.FLOTILLA_KUBECTL_DIR ?? join(process.env.FLOTILLA_CACHE ?? join(homedir(), '.cache', 'flotilla'), 'kubectl');
+  const path = join(dir, version, 'kubectl');
+  if (!existsSync(path)) {
+    throw new Error(`kubectl ${version} not found at ${path}: run scripts/fetch-kubectl.sh (scripts/test.sh does it)`);
+  }
+  return path;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class Kubectl {
+  readonly bin: string;
+  private readonly kubeconfig: string;
+  private readonly cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-cache-'));
+
+  constructor(version: KubectlVersion, kubeconfig: string) {
+    this.bin = kubectlPath(version);
+    this.kubeconfig = kubeconfig;
+  }
+
+  private args(args: string[]): string[] {
+    return [`--kubeconfig=${this.kubeconfig}`, `--cache-dir=${this.cacheDir}`, ...args];
+  }
+
+  run(args: string[], stdin?: string, timeoutMs = 30_000): Promise<KubectlResult> {
+    return new Promise((resolve) => {
+      const child = execFile(this.bin, this.args(args), { timeout: timeoutMs, env: { ...process.env, HOME: this.cacheDir } }, (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
+        resolve({ code, stdout, stderr });
+      });
+      if (stdin !== undefined) child.stdin?.end(stdin);
+      else child.stdin?.end();
+    });
+  }
+
+  /** Run and fail with kubectl's own output when it exits non-zero. */
+  async ok(args: string[], stdin?: string): Promise<string> {
+    const r = await this.run(args, stdin);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /** Start a long-running kubectl (e.g. `get -w`); collect its stdout. */
+  start(args: string[]): { child: ChildProcess; output: () => string; stop: () => void } {
+    const child = spawn(this.bin, this.args(args), { env: { ...process.env, HOME: this.cacheDir } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    return { child, output: () => out, stop: () => child.kill('SIGTERM') };
+  }
+}
