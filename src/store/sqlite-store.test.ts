@@ -1,0 +1,187 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectStoreError, storeContract } from './contract.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+
+const dirs: string[] = [];
+function tempDbPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-sqlite-'));
+  dirs.push(dir);
+  return join(dir, 'data', 'state.db');
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+// Tiny compaction chunks, so the contract's compactions cross many chunk boundaries.
+storeContract('SqliteStore', async () => {
+  const path = tempDbPath();
+  const options: SqliteStoreOptions = { path, compactChunkRevisions: 3 };
+  let store = new SqliteStore(options);
+  return {
+    store,
+    cleanup: () => store.close(),
+    reopen: async () => {
+      await store.close();
+      store = new SqliteStore(options);
+      return store;
+    },
+  };
+});
+
+describe('SqliteStore', () => {
+  it('runs in WAL mode with synchronous=FULL and a busy timeout, read back from SQLite', async () => {
+    const path = tempDbPath();
+    const store = new SqliteStore({ path, busyTimeoutMs: 12_345 });
+    expect(store.pragmas()).toEqual({ journalMode: 'wal', synchronous: 2, busyTimeoutMs: 12_345 });
+    await store.create('/x', 'y');
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal'); // persisted in the file
+    db.close();
+  });
+
+  it('group commit: writes requested together share one transaction, each decided on its own in order', async () => {
+    const store = new SqliteStore({ path: tempDbPath() });
+    const head = await store.currentRevision();
+    const before = store.stats();
+    const settled = await Promise.allSettled([
+      store.create('/g/a', 'a1'),
+      store.create('/g/a', 'dup'),
+      store.update('/g/a', 'a2', head + 1),
+      store.update('/g/a', 'stale', head + 1),
+      store.delete('/g/a'),
+      store.update('/g/a', 'gone', head + 2),
+      store.create('/g/a', 'a3'),
+      ...Array.from({ length: 200 }, (_, i) => store.create(`/g/many/${i}`, 'v')),
+    ]);
+    const after = store.stats();
+    expect(after.transactions - before.transactions).toBe(1);
+    expect(after.writes - before.writes).toBe(207);
+
+    const outcome = settled.slice(0, 7).map((r) =>
+      r.status === 'fulfilled' ? r.value : `${(r.reason as { code: string }).code}@${(r.reason as { revision?: number }).revision}`,
+    );
+    expect(outcome[0]).toBe(head + 1);
+    expect(outcome[1]).toBe(`KeyExists@${head + 1}`);
+    expect(outcome[2]).toBe(head + 2);
+    expect(outcome[3]).toBe(`Conflict@${head + 2}`);
+    expect(outcome[4]).toEqual({ revision: head + 3, prev: { key: '/g/a', value: 'a2', createRevision: head + 1, modRevision: head + 2 } });
+    expect(outcome[5]).toBe(`NotFound@${head + 3}`);
+    expect(outcome[6]).toBe(head + 4);
+    expect(settled.slice(7).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(await store.currentRevision()).toBe(head + 204);
+    expect(await store.get('/g/a')).toEqual({ key: '/g/a', value: 'a3', createRevision: head + 4, modRevision: head + 4 });
+    await store.close();
+  });
+
+  it('caps a group-commit batch at maxBatch', async () => {
+    const store = new SqliteStore({ path: tempDbPath(), maxBatch: 50 });
+    const before = store.stats();
+    await Promise.all(Array.from({ length: 120 }, (_, i) => store.create(`/cap/${i}`, 'v')));
+    const after = store.stats();
+    expect(after.transactions - before.transactions).toBe(3);
+    expect(after.largestBatch).toBe(50);
+    await store.close();
+  });
+
+  it('commits writes already requested when closed, then refuses new ones', async () => {
+    const store = new SqliteStore({ path: tempDbPath() });
+    const pending = Array.from({ length: 10 }, (_, i) => store.create(`/closing/${i}`, 'v'));
+    await store.close();
+    const revisions = await Promise.all(pending);
+    expect(new Set(revisions).size).toBe(10);
+    await expectStoreError(store.create('/closing/late', 'v'), 'Closed');
+  });
+
+  it('fails a batch loudly with Unavailable if another process wrote to the database', async () => {
+    const path = tempDbPath();
+    const store = new SqliteStore({ path });
+    const r1 = await store.create('/other/a', 'v');
+    const intruder = new Database(path);
+    intruder
+      .prepare('INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value) VALUES (?, 1, 0, 0, 0, ?)')
+      .run('/other/b', 'x');
+    intruder.close();
+    const err = await expectStoreError(store.create('/other/c', 'v'), 'Unavailable');
+    expect(err.message).toMatch(/another process/);
+    expect(await store.currentRevision()).toBe(r1);
+    await store.close();
+  });
+
+  it('compacts automatically, keeping the configured number of revisions, and checkpoints the WAL', async () => {
+    const path = tempDbPath();
+    const options: SqliteStoreOptions = { path, compactIntervalMs: 20, compactRetainRevisions: 10 };
+    let store = new SqliteStore(options);
+    let rev = await store.create('/auto/a', '0');
+    for (let i = 1; i < 50; i++) rev = await store.update('/auto/a', String(i), rev);
+    for (let i = 0; i < 10; i++) await store.create(`/auto/k${i}`, 'v');
+    const head = await store.currentRevision();
+    const deadline = Date.now() + 10_000;
+    while ((await store.compactedRevision()) < head - 10) {
+      if (Date.now() > deadline) throw new Error('automatic compaction did not run');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await store.compactedRevision()).toBe(head - 10);
+    expect(store.stats().lastBackgroundError).toBeUndefined();
+    // Rows at or below the compaction revision: only the versions still visible there.
+    const reader = new Database(path, { readonly: true });
+    const rows = reader.prepare('SELECT COUNT(*) AS n FROM kv').get() as { n: number };
+    reader.close();
+    expect(rows.n).toBe(11); // /auto/a at the compaction revision + the 10 creates after it
+    expect((await store.get('/auto/a'))?.value).toBe('49');
+    await store.close();
+
+    store = new SqliteStore({ path });
+    expect(await store.compactedRevision()).toBe(head - 10);
+    expect(await store.currentRevision()).toBe(head);
+    await store.close();
+  });
+
+  it('survives kill -9: every acknowledged write is on disk', async () => {
+    const path = tempDbPath();
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const child = spawn(join(here, '../../node_modules/.bin/vite-node'), [join(here, 'sqlite-crash-writer.fixture.ts'), path], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const acked = new Map<string, number>();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    let buffer = '';
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`writer produced too few acks:\n${stderr}`)), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        buffer += chunk;
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) {
+          const [, key, revision] = line.split(' ');
+          if (key !== undefined) acked.set(key, Number(revision));
+        }
+        if (acked.size >= 2_000) {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        if (acked.size < 2_000) reject(new Error(`writer exited early:\n${stderr}`));
+      });
+    });
+    await exited;
+
+    const store = new SqliteStore({ path });
+    const listed = await store.list({ prefix: '/crash/' });
+    const onDisk = new Map(listed.items.map((kv) => [kv.key, kv.modRevision]));
+    for (const [key, revision] of acked) expect(onDisk.get(key), key).toBe(revision);
+    expect(await store.currentRevision()).toBeGreaterThanOrEqual(Math.max(...acked.values()));
+    await store.close();
+  });
+});
