@@ -565,7 +565,7 @@ export function storeContract(
 
     it('reopening keeps values, revisions, currentRevision and compactedRevision', async ({ skip }) => {
       const { reopen } = harness;
-      if (reopen === undefined) skip('not a persistent store');
+      if (reopen === undefined) return skip('not a persistent store');
       const r1 = await store.create('/p/a', 'a1');
       const r2 = await store.update('/p/a', 'a2', r1);
       const r3 = await store.create('/p/b', 'b1');
@@ -586,7 +586,7 @@ export function storeContract(
 
     it('revisions never go backwards across a reopen, even when compaction removed the newest writes', async ({ skip }) => {
       const { reopen } = harness;
-      if (reopen === undefined) skip('not a persistent store');
+      if (reopen === undefined) return skip('not a persistent store');
       const r1 = await store.create('/gone/k', 'v');
       const { revision: r2 } = await store.delete('/gone/k', r1);
       await store.compact(r2);
