@@ -1,0 +1,36 @@
+// Schemas by apiVersion and kind.
+
+import { deployment, replicaSet } from './apps.js';
+import { horizontalPodAutoscaler, scale } from './autoscaling.js';
+import { configMap, endpoints, event, namespace, node, pod, secret, service } from './core.js';
+import { endpointSlice, lease } from './discovery.js';
+import type { ObjectSchema } from './dsl.js';
+import { status } from './meta.js';
+
+export * from './dsl.js';
+export { objectMeta, labelSelector, listMeta, status as statusSchema } from './meta.js';
+export { podSpec, podTemplateSpec, container } from './core.js';
+
+/** Every schema, keyed `<apiVersion>/<kind>` (`v1/Pod`, `apps/v1/Deployment`). */
+export const kindSchemas: Readonly<Record<string, ObjectSchema>> = {
+  'v1/Namespace': namespace,
+  'v1/Pod': pod,
+  'v1/Service': service,
+  'v1/ConfigMap': configMap,
+  'v1/Secret': secret,
+  'v1/Node': node,
+  'v1/Event': event,
+  'v1/Endpoints': endpoints,
+  'v1/Status': status,
+  'apps/v1/Deployment': deployment,
+  'apps/v1/ReplicaSet': replicaSet,
+  'autoscaling/v2/HorizontalPodAutoscaler': horizontalPodAutoscaler,
+  'autoscaling/v1/Scale': scale,
+  'discovery.k8s.io/v1/EndpointSlice': endpointSlice,
+  'coordination.k8s.io/v1/Lease': lease,
+};
+
+/** The schema of a kind, or undefined when Flotilla does not serve it. */
+export function schemaFor(apiVersion: string, kind: string): ObjectSchema | undefined {
+  return kindSchemas[`${apiVersion}/${kind}`];
+}
