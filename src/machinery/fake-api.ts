@@ -44,8 +44,8 @@ export class FakeApi implements InformerProvider {
   private uidSeq = 0;
   /** Every write, in order. */
   readonly writes: Write[] = [];
-  /** Make the next matching writes fail with this error (consumed in order). */
-  readonly failures: { verb: Write['verb']; error: Error }[] = [];
+  /** Make the next matching writes fail with this error (consumed in order; `resource` narrows the match). */
+  readonly failures: { verb: Write['verb']; resource?: string; error: Error }[] = [];
   now: () => string = () => '2024-01-01T00:00:00Z';
 
   informerFor(info: ResourceInfo): FakeSource {
@@ -96,7 +96,7 @@ export class FakeApi implements InformerProvider {
     propagationPolicy: DeletionPropagation = 'Background',
     preconditionUid?: string,
   ): Promise<KubeObject> {
-    this.maybeFail('delete');
+    this.maybeFail('delete', info.resource);
     const current = this.find(info, namespace, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
     if (preconditionUid !== undefined && preconditionUid !== current.metadata.uid) {
@@ -121,7 +121,7 @@ export class FakeApi implements InformerProvider {
 
   /** JSON merge patch of the object (metadata fields and whole top-level fields only). */
   async patch(info: ResourceInfo, namespace: string | undefined, name: string, mergePatch: Record<string, unknown>): Promise<KubeObject> {
-    this.maybeFail('patch');
+    this.maybeFail('patch', info.resource);
     const current = this.find(info, namespace, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
     const next = structuredClone(current);
@@ -146,7 +146,7 @@ export class FakeApi implements InformerProvider {
 
   /** PUT of the status subresource: only `status` changes. Conflict on a stale resourceVersion. */
   async updateStatus(info: ResourceInfo, obj: KubeObject): Promise<KubeObject> {
-    this.maybeFail('update');
+    this.maybeFail('update', info.resource);
     const name = obj.metadata.name ?? '';
     const current = this.find(info, obj.metadata.namespace, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
@@ -159,7 +159,7 @@ export class FakeApi implements InformerProvider {
 
   /** PUT /api/v1/namespaces/{name}/finalize: replaces spec.finalizers. */
   async finalize(info: ResourceInfo, obj: KubeObject): Promise<KubeObject> {
-    this.maybeFail('finalize');
+    this.maybeFail('finalize', info.resource);
     const name = obj.metadata.name ?? '';
     const current = this.find(info, undefined, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
@@ -178,8 +178,8 @@ export class FakeApi implements InformerProvider {
     return isObject(spec) && Array.isArray(spec.finalizers) ? (spec.finalizers as string[]) : [];
   }
 
-  private maybeFail(verb: Write['verb']): void {
-    const i = this.failures.findIndex((f) => f.verb === verb);
+  private maybeFail(verb: Write['verb'], resource: string): void {
+    const i = this.failures.findIndex((f) => f.verb === verb && (f.resource === undefined || f.resource === resource));
     if (i < 0) return;
     const [f] = this.failures.splice(i, 1);
     if (f !== undefined) throw f.error;
