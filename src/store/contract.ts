@@ -9,7 +9,15 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareKeys } from './keys.js';
-import { isStoreError, type KeyValue, type Store, type StoreError, type StoreErrorCode, type StoreEvent, type Watcher } from './store.js';
+import {
+  isStoreError,
+  type KeyValue,
+  type Store,
+  type StoreError,
+  type StoreErrorCode,
+  type StoreEvent,
+  type Watcher,
+} from './store.js';
 
 export interface StoreHarness {
   store: Store;
@@ -63,7 +71,9 @@ export async function record(store: Store, prefix: string, afterRevision: number
     const deadline = Date.now() + timeoutMs;
     while (!done()) {
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; got ${events.length} events, errors: ${errors.map((e) => e.code).join(',')}`);
+        throw new Error(
+          `timed out waiting for ${what}; got ${events.length} events, errors: ${errors.map((e) => e.code).join(',')}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
@@ -124,11 +134,21 @@ export function storeContract(
 
       const r1 = await store.create('/crud/a', 'one');
       expect(r1).toBeGreaterThan(before);
-      expect(await store.get('/crud/a')).toEqual({ key: '/crud/a', value: 'one', createRevision: r1, modRevision: r1 });
+      expect(await store.get('/crud/a')).toEqual({
+        key: '/crud/a',
+        value: 'one',
+        createRevision: r1,
+        modRevision: r1,
+      });
 
       const r2 = await store.update('/crud/a', 'two', r1);
       expect(r2).toBeGreaterThan(r1);
-      expect(await store.get('/crud/a')).toEqual({ key: '/crud/a', value: 'two', createRevision: r1, modRevision: r2 });
+      expect(await store.get('/crud/a')).toEqual({
+        key: '/crud/a',
+        value: 'two',
+        createRevision: r1,
+        modRevision: r2,
+      });
 
       const deleted = await store.delete('/crud/a');
       expect(deleted.revision).toBeGreaterThan(r2);
@@ -138,7 +158,12 @@ export function storeContract(
 
       // A new incarnation gets a new createRevision; a CAS delete with the right revision succeeds.
       const r4 = await store.create('/crud/a', 'again');
-      expect(await store.get('/crud/a')).toEqual({ key: '/crud/a', value: 'again', createRevision: r4, modRevision: r4 });
+      expect(await store.get('/crud/a')).toEqual({
+        key: '/crud/a',
+        value: 'again',
+        createRevision: r4,
+        modRevision: r4,
+      });
       const casDelete = await store.delete('/crud/a', r4);
       expect(casDelete.prev.value).toBe('again');
       expect(await store.get('/crud/a')).toBeUndefined();
@@ -171,7 +196,12 @@ export function storeContract(
       await expectStoreError(store.delete('/cas/missing', r1), 'NotFound');
 
       expect(await store.currentRevision(), 'failed writes take no revision').toBe(head);
-      expect(await store.get('/cas/a')).toEqual({ key: '/cas/a', value: 'two', createRevision: r1, modRevision: r2 });
+      expect(await store.get('/cas/a')).toEqual({
+        key: '/cas/a',
+        value: 'two',
+        createRevision: r1,
+        modRevision: r2,
+      });
       expect(await store.get('/cas/missing')).toBeUndefined();
 
       // A deleted key is NotFound for update and delete, and can be created again.
@@ -196,11 +226,28 @@ export function storeContract(
     });
 
     it('lists by prefix in key order, and a prefix matches only keys that start with it', async () => {
-      for (const key of ['/l/a/2', '/l/a/10', '/l/ab/x', '/l/a/1', '/l/a', '/l/b/1', '/l/a/1/sub', '/l/a/é', '/l/a/~']) {
+      for (const key of [
+        '/l/a/2',
+        '/l/a/10',
+        '/l/ab/x',
+        '/l/a/1',
+        '/l/a',
+        '/l/b/1',
+        '/l/a/1/sub',
+        '/l/a/é',
+        '/l/a/~',
+      ]) {
         await store.create(key, `v:${key}`);
       }
       const listed = await store.list({ prefix: '/l/a/' });
-      expect(listed.items.map((kv) => kv.key)).toEqual(['/l/a/1', '/l/a/1/sub', '/l/a/10', '/l/a/2', '/l/a/~', '/l/a/é']);
+      expect(listed.items.map((kv) => kv.key)).toEqual([
+        '/l/a/1',
+        '/l/a/1/sub',
+        '/l/a/10',
+        '/l/a/2',
+        '/l/a/~',
+        '/l/a/é',
+      ]);
       expect(listed.items.every((kv) => kv.value === `v:${kv.key}`)).toBe(true);
       expect(listed.more).toBe(false);
       expect(listed.revision).toBe(await store.currentRevision());
@@ -231,7 +278,10 @@ export function storeContract(
       expect(await at(rx2)).toEqual([`/past/x=x2@${rx}/${rx2}`, `/past/y=y1@${ry}/${ry}`]);
       expect(await at(rdel)).toEqual([`/past/x=x2@${rx}/${rx2}`]);
       expect(await at(rz)).toEqual([`/past/x=x2@${rx}/${rx2}`, `/past/z=z1@${rz}/${rz}`]);
-      expect((await store.list({ prefix: '/past/', revision: 0 })).items.map((kv) => kv.key)).toEqual(['/past/x', '/past/z']);
+      expect((await store.list({ prefix: '/past/', revision: 0 })).items.map((kv) => kv.key)).toEqual([
+        '/past/x',
+        '/past/z',
+      ]);
 
       await expectStoreError(store.list({ prefix: '/past/', revision: rz + 1000 }), 'FutureRevision');
     });
@@ -264,7 +314,12 @@ export function storeContract(
       expect(all.every((kv) => kv.value === 'v0')).toBe(true);
 
       // `more` is false when the limit exactly exhausts the keys.
-      const exact = await store.list({ prefix: '/page/', limit: 5, startAfter: keys[19] ?? '', revision: snapshot });
+      const exact = await store.list({
+        prefix: '/page/',
+        limit: 5,
+        startAfter: keys[19] ?? '',
+        revision: snapshot,
+      });
       expect(exact.items.map((kv) => kv.key)).toEqual(keys.slice(20));
       expect(exact.more).toBe(false);
 
@@ -287,10 +342,34 @@ export function storeContract(
       const events = await settle(store, recorder, '/w/zz-sentinel');
 
       expect(events).toEqual([
-        { type: 'put', key: '/w/a', value: 'a2', revision: r3, createRevision: r1, prevValue: 'a1', prevRevision: r1 },
-        { type: 'delete', key: '/w/b', value: 'b1', revision: r4, createRevision: r2, prevValue: 'b1', prevRevision: r2 },
+        {
+          type: 'put',
+          key: '/w/a',
+          value: 'a2',
+          revision: r3,
+          createRevision: r1,
+          prevValue: 'a1',
+          prevRevision: r1,
+        },
+        {
+          type: 'delete',
+          key: '/w/b',
+          value: 'b1',
+          revision: r4,
+          createRevision: r2,
+          prevValue: 'b1',
+          prevRevision: r2,
+        },
         { type: 'put', key: '/w/c', value: 'c1', revision: r5, createRevision: r5 },
-        { type: 'put', key: '/w/a', value: 'a3', revision: r6, createRevision: r1, prevValue: 'a2', prevRevision: r3 },
+        {
+          type: 'put',
+          key: '/w/a',
+          value: 'a3',
+          revision: r6,
+          createRevision: r1,
+          prevValue: 'a2',
+          prevRevision: r3,
+        },
       ]);
       expect(recorder.errors).toEqual([]);
       recorder.watcher.close();
@@ -304,7 +383,12 @@ export function storeContract(
       expect(brief(await settle(store, recorder, '/wnow/zz'))).toEqual([`put /wnow/new=y@${r}`]);
       recorder.watcher.close();
       await expectStoreError(
-        store.watch({ prefix: '/wnow/', afterRevision: now + 1000, onEvents: () => undefined, onError: () => undefined }),
+        store.watch({
+          prefix: '/wnow/',
+          afterRevision: now + 1000,
+          onEvents: () => undefined,
+          onError: () => undefined,
+        }),
         'FutureRevision',
       );
     });
@@ -328,7 +412,15 @@ export function storeContract(
       const recorder = await record(store, '/del/', r2);
       const { revision, prev } = await store.delete('/del/k');
       const [event] = await recorder.waitForEvents(1);
-      expect(event).toEqual({ type: 'delete', key: '/del/k', value: 'last', revision, createRevision: r1, prevValue: 'last', prevRevision: r2 });
+      expect(event).toEqual({
+        type: 'delete',
+        key: '/del/k',
+        value: 'last',
+        revision,
+        createRevision: r1,
+        prevValue: 'last',
+        prevRevision: r2,
+      });
       expect(prev).toEqual({ key: '/del/k', value: 'last', createRevision: r1, modRevision: r2 });
       recorder.watcher.close();
     });
@@ -363,7 +455,12 @@ export function storeContract(
       const listErr = await expectStoreError(store.list({ prefix: '/c/', revision: rbDel }), 'Compacted');
       expect(listErr.revision).toBe(rd);
       const watchErr = await expectStoreError(
-        store.watch({ prefix: '/c/', afterRevision: rbDel, onEvents: () => undefined, onError: () => undefined }),
+        store.watch({
+          prefix: '/c/',
+          afterRevision: rbDel,
+          onEvents: () => undefined,
+          onError: () => undefined,
+        }),
         'Compacted',
       );
       expect(watchErr.revision).toBe(rd);
@@ -391,14 +488,21 @@ export function storeContract(
 
       // History keeps working after compaction.
       const rb2 = await store.create('/c/b', 'b2');
-      expect(await store.get('/c/b')).toEqual({ key: '/c/b', value: 'b2', createRevision: rb2, modRevision: rb2 });
+      expect(await store.get('/c/b')).toEqual({
+        key: '/c/b',
+        value: 'b2',
+        createRevision: rb2,
+        modRevision: rb2,
+      });
       const ra4 = await store.update('/c/a', 'a4', ra3);
       expect((await store.list({ prefix: '/c/a', revision: ra3 })).items[0]?.value).toBe('a3');
       expect((await store.get('/c/a'))?.modRevision).toBe(ra4);
     });
 
     it('concurrent creates of one key: exactly one wins', async () => {
-      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.create('/race/k', `v${i}`)));
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => store.create('/race/k', `v${i}`)),
+      );
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, revision: r.value }] : []));
       expect(won).toHaveLength(1);
       const winner = won[0];
@@ -418,7 +522,9 @@ export function storeContract(
 
     it('concurrent CAS updates of one key: exactly one wins', async () => {
       const r0 = await store.create('/race/u', 'v');
-      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.update('/race/u', `u${i}`, r0)));
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.update('/race/u', `u${i}`, r0)),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results) {
         if (r.status === 'rejected') expect(isStoreError(r.reason) && r.reason.code).toBe('Conflict');
@@ -456,109 +562,141 @@ export function storeContract(
       const keyArb = fc.constantFrom('/a', '/b', '/b/c', '/bc', '/c');
       const opArb = fc.oneof(
         fc.record({ op: fc.constant('create' as const), key: keyArb, value: fc.string({ maxLength: 8 }) }),
-        fc.record({ op: fc.constant('update' as const), key: keyArb, value: fc.string({ maxLength: 8 }), stale: fc.boolean() }),
-        fc.record({ op: fc.constant('delete' as const), key: keyArb, cas: fc.boolean(), stale: fc.boolean() }),
+        fc.record({
+          op: fc.constant('update' as const),
+          key: keyArb,
+          value: fc.string({ maxLength: 8 }),
+          stale: fc.boolean(),
+        }),
+        fc.record({
+          op: fc.constant('delete' as const),
+          key: keyArb,
+          cas: fc.boolean(),
+          stale: fc.boolean(),
+        }),
       );
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.nat(), async (ops, compactPick) => {
-          const prefix = `/model/${run++}`;
-          const startRevision = await store.currentRevision();
-          const model = new Map<string, KeyValue>();
-          const snapshots: Array<{ revision: number; items: KeyValue[] }> = [];
-          const expectedEvents: StoreEvent[] = [];
-          const sorted = (): KeyValue[] => [...model.values()].sort((x, y) => compareKeys(x.key, y.key));
-          for (const op of ops) {
-            const key = prefix + op.key;
-            const current = model.get(key);
-            switch (op.op) {
-              case 'create': {
-                if (current !== undefined) {
-                  expect((await expectStoreError(store.create(key, op.value), 'KeyExists')).revision).toBe(current.modRevision);
-                  continue;
+        fc.asyncProperty(
+          fc.array(opArb, { minLength: 1, maxLength: 25 }),
+          fc.nat(),
+          async (ops, compactPick) => {
+            const prefix = `/model/${run++}`;
+            const startRevision = await store.currentRevision();
+            const model = new Map<string, KeyValue>();
+            const snapshots: Array<{ revision: number; items: KeyValue[] }> = [];
+            const expectedEvents: StoreEvent[] = [];
+            const sorted = (): KeyValue[] => [...model.values()].sort((x, y) => compareKeys(x.key, y.key));
+            for (const op of ops) {
+              const key = prefix + op.key;
+              const current = model.get(key);
+              switch (op.op) {
+                case 'create': {
+                  if (current !== undefined) {
+                    expect((await expectStoreError(store.create(key, op.value), 'KeyExists')).revision).toBe(
+                      current.modRevision,
+                    );
+                    continue;
+                  }
+                  const revision = await store.create(key, op.value);
+                  model.set(key, { key, value: op.value, createRevision: revision, modRevision: revision });
+                  expectedEvents.push({
+                    type: 'put',
+                    key,
+                    value: op.value,
+                    revision,
+                    createRevision: revision,
+                  });
+                  break;
                 }
-                const revision = await store.create(key, op.value);
-                model.set(key, { key, value: op.value, createRevision: revision, modRevision: revision });
-                expectedEvents.push({ type: 'put', key, value: op.value, revision, createRevision: revision });
-                break;
+                case 'update': {
+                  if (current === undefined) {
+                    await expectStoreError(store.update(key, op.value, startRevision + 1), 'NotFound');
+                    continue;
+                  }
+                  if (op.stale) {
+                    await expectStoreError(store.update(key, op.value, current.modRevision - 1), 'Conflict');
+                    continue;
+                  }
+                  const revision = await store.update(key, op.value, current.modRevision);
+                  model.set(key, { ...current, value: op.value, modRevision: revision });
+                  expectedEvents.push({
+                    type: 'put',
+                    key,
+                    value: op.value,
+                    revision,
+                    createRevision: current.createRevision,
+                    prevValue: current.value,
+                    prevRevision: current.modRevision,
+                  });
+                  break;
+                }
+                case 'delete': {
+                  const expected =
+                    op.cas && current !== undefined ? current.modRevision - (op.stale ? 1 : 0) : undefined;
+                  if (current === undefined) {
+                    await expectStoreError(store.delete(key, expected), 'NotFound');
+                    continue;
+                  }
+                  if (expected !== undefined && expected !== current.modRevision) {
+                    await expectStoreError(store.delete(key, expected), 'Conflict');
+                    continue;
+                  }
+                  const { revision, prev } = await store.delete(key, expected);
+                  expect(prev).toEqual(current);
+                  model.delete(key);
+                  expectedEvents.push({
+                    type: 'delete',
+                    key,
+                    value: current.value,
+                    revision,
+                    createRevision: current.createRevision,
+                    prevValue: current.value,
+                    prevRevision: current.modRevision,
+                  });
+                  break;
+                }
               }
-              case 'update': {
-                if (current === undefined) {
-                  await expectStoreError(store.update(key, op.value, startRevision + 1), 'NotFound');
-                  continue;
-                }
-                if (op.stale) {
-                  await expectStoreError(store.update(key, op.value, current.modRevision - 1), 'Conflict');
-                  continue;
-                }
-                const revision = await store.update(key, op.value, current.modRevision);
-                model.set(key, { ...current, value: op.value, modRevision: revision });
-                expectedEvents.push({
-                  type: 'put',
-                  key,
-                  value: op.value,
-                  revision,
-                  createRevision: current.createRevision,
-                  prevValue: current.value,
-                  prevRevision: current.modRevision,
-                });
-                break;
-              }
-              case 'delete': {
-                const expected = op.cas && current !== undefined ? current.modRevision - (op.stale ? 1 : 0) : undefined;
-                if (current === undefined) {
-                  await expectStoreError(store.delete(key, expected), 'NotFound');
-                  continue;
-                }
-                if (expected !== undefined && expected !== current.modRevision) {
-                  await expectStoreError(store.delete(key, expected), 'Conflict');
-                  continue;
-                }
-                const { revision, prev } = await store.delete(key, expected);
-                expect(prev).toEqual(current);
-                model.delete(key);
-                expectedEvents.push({
-                  type: 'delete',
-                  key,
-                  value: current.value,
-                  revision,
-                  createRevision: current.createRevision,
-                  prevValue: current.value,
-                  prevRevision: current.modRevision,
-                });
-                break;
+              snapshots.push({ revision: await store.currentRevision(), items: sorted() });
+            }
+
+            for (const key of ['/a', '/b', '/b/c', '/bc', '/c']) {
+              expect(await store.get(prefix + key)).toEqual(model.get(prefix + key));
+            }
+            expect((await store.list({ prefix: `${prefix}/` })).items).toEqual(sorted());
+            expect((await store.list({ prefix: `${prefix}/b/` })).items).toEqual(
+              sorted().filter((kv) => kv.key.startsWith(`${prefix}/b/`)),
+            );
+            expect(await store.count(`${prefix}/`)).toBe(model.size);
+            for (const snap of snapshots) {
+              expect((await store.list({ prefix: `${prefix}/`, revision: snap.revision })).items).toEqual(
+                snap.items,
+              );
+            }
+
+            const recorder = await record(store, `${prefix}/`, startRevision);
+            expect(await settle(store, recorder, `${prefix}/~sentinel`)).toEqual(expectedEvents);
+            recorder.watcher.close();
+            await store.delete(`${prefix}/~sentinel`);
+
+            // Compact somewhere in this run's history: later snapshots still read the same.
+            const pick = snapshots[compactPick % Math.max(1, snapshots.length)];
+            if (pick === undefined) return;
+            await store.compact(pick.revision);
+            for (const snap of snapshots) {
+              if (snap.revision < pick.revision) {
+                await expectStoreError(
+                  store.list({ prefix: `${prefix}/`, revision: snap.revision }),
+                  'Compacted',
+                );
+              } else {
+                expect((await store.list({ prefix: `${prefix}/`, revision: snap.revision })).items).toEqual(
+                  snap.items,
+                );
               }
             }
-            snapshots.push({ revision: await store.currentRevision(), items: sorted() });
-          }
-
-          for (const key of ['/a', '/b', '/b/c', '/bc', '/c']) {
-            expect(await store.get(prefix + key)).toEqual(model.get(prefix + key));
-          }
-          expect((await store.list({ prefix: `${prefix}/` })).items).toEqual(sorted());
-          expect((await store.list({ prefix: `${prefix}/b/` })).items).toEqual(sorted().filter((kv) => kv.key.startsWith(`${prefix}/b/`)));
-          expect(await store.count(`${prefix}/`)).toBe(model.size);
-          for (const snap of snapshots) {
-            expect((await store.list({ prefix: `${prefix}/`, revision: snap.revision })).items).toEqual(snap.items);
-          }
-
-          const recorder = await record(store, `${prefix}/`, startRevision);
-          expect(await settle(store, recorder, `${prefix}/~sentinel`)).toEqual(expectedEvents);
-          recorder.watcher.close();
-          await store.delete(`${prefix}/~sentinel`);
-
-          // Compact somewhere in this run's history: later snapshots still read the same.
-          const pick = snapshots[compactPick % Math.max(1, snapshots.length)];
-          if (pick === undefined) return;
-          await store.compact(pick.revision);
-          for (const snap of snapshots) {
-            if (snap.revision < pick.revision) {
-              await expectStoreError(store.list({ prefix: `${prefix}/`, revision: snap.revision }), 'Compacted');
-            } else {
-              expect((await store.list({ prefix: `${prefix}/`, revision: snap.revision })).items).toEqual(snap.items);
-            }
-          }
-          expect((await store.list({ prefix: `${prefix}/` })).items).toEqual(sorted());
-        }),
+            expect((await store.list({ prefix: `${prefix}/` })).items).toEqual(sorted());
+          },
+        ),
         { numRuns: options.propertyRuns ?? 20 },
       );
     });
@@ -578,13 +716,23 @@ export function storeContract(
       expect(await store.currentRevision()).toBe(head);
       expect(await store.compactedRevision()).toBe(r2);
       expect((await store.list({ prefix: '/p/' })).items).toEqual(listed.items);
-      expect(await store.get('/p/a')).toEqual({ key: '/p/a', value: 'a2', createRevision: r1, modRevision: r2 });
-      expect((await store.list({ prefix: '/p/', revision: r3 })).items.map((kv) => kv.key)).toEqual(['/p/a', '/p/b']);
+      expect(await store.get('/p/a')).toEqual({
+        key: '/p/a',
+        value: 'a2',
+        createRevision: r1,
+        modRevision: r2,
+      });
+      expect((await store.list({ prefix: '/p/', revision: r3 })).items.map((kv) => kv.key)).toEqual([
+        '/p/a',
+        '/p/b',
+      ]);
       await expectStoreError(store.list({ prefix: '/p/', revision: r1 }), 'Compacted');
       expect(await store.create('/p/c', 'c1')).toBeGreaterThan(head);
     });
 
-    it('revisions never go backwards across a reopen, even when compaction removed the newest writes', async ({ skip }) => {
+    it('revisions never go backwards across a reopen, even when compaction removed the newest writes', async ({
+      skip,
+    }) => {
       const { reopen } = harness;
       if (reopen === undefined) return skip('not a persistent store');
       const r1 = await store.create('/gone/k', 'v');

@@ -104,6 +104,9 @@ describe('EtcdStore', () => {
 
   it('openEtcdStore fails with Unavailable when nothing answers', async () => {
     const port = await freePort();
-    await expectStoreError(openEtcdStore({ endpoints: [`http://127.0.0.1:${port}`], requestTimeoutMs: 1_000 }), 'Unavailable');
+    await expectStoreError(
+      openEtcdStore({ endpoints: [`http://127.0.0.1:${port}`], requestTimeoutMs: 1_000 }),
+      'Unavailable',
+    );
   });
 });

@@ -59,8 +59,9 @@ type GlobalPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']
 // commit would report KeyExists/Conflict for its own write, so we never retry: callers get a transient
 // `Unavailable` and decide.
 const noRetry = {
-  execute: async <T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T): Promise<T> =>
-    fn({ signal: new AbortController().signal, attempt: 1 }),
+  execute: async <T>(
+    fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T,
+  ): Promise<T> => fn({ signal: new AbortController().signal, attempt: 1 }),
 } as unknown as GlobalPolicy;
 
 const COMPACTED_MESSAGE = 'required revision has been compacted';
@@ -94,7 +95,8 @@ export class EtcdStore implements Store {
   async list(options: ListOptions): Promise<ListResult> {
     this.assertOpen();
     const { prefix, startAfter } = options;
-    const from = startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
+    const from =
+      startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
     const request: IRangeRequest = {
       key: this.encode(from),
@@ -103,7 +105,8 @@ export class EtcdStore implements Store {
       limit,
     };
     const res = await this.read(() => this.client.kv.range(request));
-    const revision = options.revision !== undefined && options.revision > 0 ? options.revision : Number(res.header.revision);
+    const revision =
+      options.revision !== undefined && options.revision > 0 ? options.revision : Number(res.header.revision);
     return { items: res.kvs.map((kv) => this.toKeyValue(kv)), revision, more: limit > 0 && res.more };
   }
 
@@ -153,9 +156,16 @@ export class EtcdStore implements Store {
   async delete(key: string, expectedRevision?: number): Promise<{ revision: number; prev: KeyValue }> {
     this.assertOpen();
     const k = this.encode(key);
-    const compare: ICompare[] = [{ key: k, target: CompareTarget.Create, result: CompareResult.Greater, create_revision: 0 }];
+    const compare: ICompare[] = [
+      { key: k, target: CompareTarget.Create, result: CompareResult.Greater, create_revision: 0 },
+    ];
     if (expectedRevision !== undefined) {
-      compare.push({ key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedRevision });
+      compare.push({
+        key: k,
+        target: CompareTarget.Mod,
+        result: CompareResult.Equal,
+        mod_revision: expectedRevision,
+      });
     }
     const res = await this.call(() =>
       this.client.kv.txn({
@@ -165,7 +175,12 @@ export class EtcdStore implements Store {
       }),
     );
     if (!res.succeeded) {
-      throw this.casFailure(key, expectedRevision, rangeResult(res.responses[0]), Number(res.header.revision));
+      throw this.casFailure(
+        key,
+        expectedRevision,
+        rangeResult(res.responses[0]),
+        Number(res.header.revision),
+      );
     }
     const prev = res.responses[0]?.response_delete_range.prev_kvs[0];
     if (prev === undefined) {
@@ -181,7 +196,11 @@ export class EtcdStore implements Store {
     // etcd accepts a watch from a future revision (it waits) and reports a compacted start only after the
     // watch is created; the port wants both rejected up front, so probe a read at `after` first.
     await this.read(() =>
-      this.client.kv.range({ key: this.encode(options.prefix), count_only: true, revision: Math.max(after, 1) }),
+      this.client.kv.range({
+        key: this.encode(options.prefix),
+        count_only: true,
+        revision: Math.max(after, 1),
+      }),
     );
     const stream = await this.call(() => this.client.watchClient.watch());
     return new Promise<Watcher>((resolve, reject) => {
@@ -319,7 +338,11 @@ export class EtcdStore implements Store {
     } catch (err) {
       if (isStoreError(err) && err.code === 'Compacted') {
         const compacted = await this.compactedRevision().catch(() => undefined);
-        throw new StoreError('Compacted', err.message, compacted === undefined ? { cause: err } : { cause: err, revision: compacted });
+        throw new StoreError(
+          'Compacted',
+          err.message,
+          compacted === undefined ? { cause: err } : { cause: err, revision: compacted },
+        );
       }
       throw err;
     }
@@ -353,15 +376,27 @@ export class EtcdStore implements Store {
     const compacted = Number(res.compact_revision);
     if (compacted > 0) {
       this.knownCompacted = Math.max(this.knownCompacted, compacted);
-      return new StoreError('Compacted', `etcd compacted the watch's history (oldest revision is ${compacted})`, {
-        revision: compacted,
-      });
+      return new StoreError(
+        'Compacted',
+        `etcd compacted the watch's history (oldest revision is ${compacted})`,
+        {
+          revision: compacted,
+        },
+      );
     }
     if (this.closed) return new StoreError('Closed', 'store closed');
-    return new StoreError('Unavailable', `etcd canceled the watch: ${res.cancel_reason || 'no reason given'}`);
+    return new StoreError(
+      'Unavailable',
+      `etcd canceled the watch: ${res.cancel_reason || 'no reason given'}`,
+    );
   }
 
-  private casFailure(key: string, expected: number | undefined, current: IKeyValue | undefined, revision: number): StoreError {
+  private casFailure(
+    key: string,
+    expected: number | undefined,
+    current: IKeyValue | undefined,
+    revision: number,
+  ): StoreError {
     if (current === undefined) return new StoreError('NotFound', `key ${key} not found`, { revision });
     const modRevision = Number(current.mod_revision);
     return new StoreError('Conflict', `key ${key} is at revision ${modRevision}, not ${expected ?? 'any'}`, {

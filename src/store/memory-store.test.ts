@@ -28,7 +28,9 @@ describe('MemoryStore', () => {
     expect(seen).toEqual([]); // not delivered synchronously inside create()
     const first = await created;
     while (seen.length < 6) await new Promise((resolve) => setTimeout(resolve, 1));
-    expect(seen.map((e) => [e.key, e.revision])).toEqual([0, 1, 2, 3, 4, 5].map((n) => [`/chain/${n}`, first + n]));
+    expect(seen.map((e) => [e.key, e.revision])).toEqual(
+      [0, 1, 2, 3, 4, 5].map((n) => [`/chain/${n}`, first + n]),
+    );
     watcher.close();
     await store.close();
   });

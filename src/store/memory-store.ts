@@ -111,7 +111,12 @@ export class MemoryStore implements Store {
     this.assertOpen();
     const prev = this.expect(key, expectedRevision);
     const revision = ++this.revision;
-    this.append(key, { value: prev.value, createRevision: prev.createRevision, modRevision: revision, deleted: true });
+    this.append(key, {
+      value: prev.value,
+      createRevision: prev.createRevision,
+      modRevision: revision,
+      deleted: true,
+    });
     this.publish({
       type: 'delete',
       key,
@@ -130,7 +135,10 @@ export class MemoryStore implements Store {
       throw compactedError(options.afterRevision, this.compacted);
     }
     if (options.afterRevision > this.revision) {
-      throw new StoreError('FutureRevision', `revision ${options.afterRevision} is newer than ${this.revision}`);
+      throw new StoreError(
+        'FutureRevision',
+        `revision ${options.afterRevision} is newer than ${this.revision}`,
+      );
     }
     const channel = new WatchChannel(options, (c) => this.watchers.delete(c));
     // Replay and registration happen in one synchronous step: no write can slip between them.

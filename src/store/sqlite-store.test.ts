@@ -64,19 +64,31 @@ describe('SqliteStore', () => {
     expect(after.transactions - before.transactions).toBe(1);
     expect(after.writes - before.writes).toBe(207);
 
-    const outcome = settled.slice(0, 7).map((r) =>
-      r.status === 'fulfilled' ? r.value : `${(r.reason as { code: string }).code}@${(r.reason as { revision?: number }).revision}`,
-    );
+    const outcome = settled
+      .slice(0, 7)
+      .map((r) =>
+        r.status === 'fulfilled'
+          ? r.value
+          : `${(r.reason as { code: string }).code}@${(r.reason as { revision?: number }).revision}`,
+      );
     expect(outcome[0]).toBe(head + 1);
     expect(outcome[1]).toBe(`KeyExists@${head + 1}`);
     expect(outcome[2]).toBe(head + 2);
     expect(outcome[3]).toBe(`Conflict@${head + 2}`);
-    expect(outcome[4]).toEqual({ revision: head + 3, prev: { key: '/g/a', value: 'a2', createRevision: head + 1, modRevision: head + 2 } });
+    expect(outcome[4]).toEqual({
+      revision: head + 3,
+      prev: { key: '/g/a', value: 'a2', createRevision: head + 1, modRevision: head + 2 },
+    });
     expect(outcome[5]).toBe(`NotFound@${head + 3}`);
     expect(outcome[6]).toBe(head + 4);
     expect(settled.slice(7).every((r) => r.status === 'fulfilled')).toBe(true);
     expect(await store.currentRevision()).toBe(head + 204);
-    expect(await store.get('/g/a')).toEqual({ key: '/g/a', value: 'a3', createRevision: head + 4, modRevision: head + 4 });
+    expect(await store.get('/g/a')).toEqual({
+      key: '/g/a',
+      value: 'a3',
+      createRevision: head + 4,
+      modRevision: head + 4,
+    });
     await store.close();
   });
 
@@ -105,7 +117,9 @@ describe('SqliteStore', () => {
     const r1 = await store.create('/other/a', 'v');
     const intruder = new Database(path);
     intruder
-      .prepare('INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value) VALUES (?, 1, 0, 0, 0, ?)')
+      .prepare(
+        'INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value) VALUES (?, 1, 0, 0, 0, ?)',
+      )
       .run('/other/b', 'x');
     intruder.close();
     const err = await expectStoreError(store.create('/other/c', 'v'), 'Unavailable');
@@ -146,9 +160,13 @@ describe('SqliteStore', () => {
   it('survives kill -9: every acknowledged write is on disk', async () => {
     const path = tempDbPath();
     const here = fileURLToPath(new URL('.', import.meta.url));
-    const child = spawn(join(here, '../../node_modules/.bin/vite-node'), [join(here, 'sqlite-crash-writer.fixture.ts'), path], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      join(here, '../../node_modules/.bin/vite-node'),
+      [join(here, 'sqlite-crash-writer.fixture.ts'), path],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const acked = new Map<string, number>();
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

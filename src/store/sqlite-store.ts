@@ -75,7 +75,13 @@ type LatestRow = Pick<Row, 'id' | 'create_revision' | 'deleted' | 'value'>;
 type ListRow = Pick<Row, 'id' | 'name' | 'create_revision' | 'value'>;
 
 type WriteRequest =
-  | { op: 'create'; key: string; value: string; resolve: (revision: number) => void; reject: (err: StoreError) => void }
+  | {
+      op: 'create';
+      key: string;
+      value: string;
+      resolve: (revision: number) => void;
+      reject: (err: StoreError) => void;
+    }
   | {
       op: 'update';
       key: string;
@@ -175,7 +181,10 @@ export class SqliteStore implements Store {
     try {
       const journalMode = String(this.db.pragma('journal_mode = WAL', { simple: true }));
       if (journalMode.toLowerCase() !== 'wal') {
-        throw new StoreError('Unavailable', `SQLite refused journal_mode=WAL for ${options.path} (got ${journalMode})`);
+        throw new StoreError(
+          'Unavailable',
+          `SQLite refused journal_mode=WAL for ${options.path} (got ${journalMode})`,
+        );
       }
       this.db.pragma('synchronous = FULL');
       const synchronous = Number(this.db.pragma('synchronous', { simple: true }));
@@ -188,13 +197,17 @@ export class SqliteStore implements Store {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.exec(SCHEMA);
       this.stmt = {
-        latest: this.db.prepare('SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1'),
+        latest: this.db.prepare(
+          'SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1',
+        ),
         insert: this.db.prepare(
           'INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         ),
         sequence: this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'kv'"),
         getMeta: this.db.prepare('SELECT value FROM meta WHERE name = ?'),
-        setMeta: this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+        setMeta: this.db.prepare(
+          'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+        ),
         listBounded: this.db.prepare(
           `SELECT k.id, k.name, k.create_revision, k.value FROM kv AS k INDEXED BY kv_name_id
            WHERE k.name < @hi AND ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
@@ -206,11 +219,15 @@ export class SqliteStore implements Store {
         countBounded: this.db.prepare(
           `SELECT COUNT(*) AS n FROM kv AS k INDEXED BY kv_name_id WHERE k.name < @hi AND ${LIST_WHERE}`,
         ),
-        countUnbounded: this.db.prepare(`SELECT COUNT(*) AS n FROM kv AS k INDEXED BY kv_name_id WHERE ${LIST_WHERE}`),
+        countUnbounded: this.db.prepare(
+          `SELECT COUNT(*) AS n FROM kv AS k INDEXED BY kv_name_id WHERE ${LIST_WHERE}`,
+        ),
         replayBounded: this.db.prepare(
           'SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo AND name < @hi ORDER BY id',
         ),
-        replayUnbounded: this.db.prepare('SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo ORDER BY id'),
+        replayUnbounded: this.db.prepare(
+          'SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo ORDER BY id',
+        ),
         minIdAfter: this.db.prepare('SELECT MIN(id) AS id FROM kv WHERE id > ?'),
         // Rows superseded by a later row at or before the compaction revision @c...
         deleteSuperseded: this.db.prepare(
@@ -261,15 +278,22 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const revision = this.readRevision(options.revision);
     const { prefix, startAfter } = options;
-    const lo = startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
+    const lo =
+      startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
     const hi = prefixEnd(prefix);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
     const params = { lo, rev: revision, limit: limit === -1 ? -1 : limit + 1 };
-    const rows = hi === undefined ? this.stmt.listUnbounded.all(params) : this.stmt.listBounded.all({ ...params, hi });
+    const rows =
+      hi === undefined ? this.stmt.listUnbounded.all(params) : this.stmt.listBounded.all({ ...params, hi });
     const more = limit !== -1 && rows.length > limit;
     if (more) rows.length = limit;
     return {
-      items: rows.map((r) => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id })),
+      items: rows.map((r) => ({
+        key: r.name,
+        value: r.value,
+        createRevision: r.create_revision,
+        modRevision: r.id,
+      })),
       revision,
       more,
     };
@@ -279,7 +303,8 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const hi = prefixEnd(prefix);
     const params = { lo: prefix, rev: this.revision };
-    const row = hi === undefined ? this.stmt.countUnbounded.get(params) : this.stmt.countBounded.get({ ...params, hi });
+    const row =
+      hi === undefined ? this.stmt.countUnbounded.get(params) : this.stmt.countBounded.get({ ...params, hi });
     return row?.n ?? 0;
   }
 
@@ -311,7 +336,10 @@ export class SqliteStore implements Store {
     // synchronously, so none can fall between the two (no gap), and none is in both (no duplicate).
     const hi = prefixEnd(options.prefix);
     const params = { after, rev: this.revision, lo: options.prefix };
-    const rows = hi === undefined ? this.stmt.replayUnbounded.all(params) : this.stmt.replayBounded.all({ ...params, hi });
+    const rows =
+      hi === undefined
+        ? this.stmt.replayUnbounded.all(params)
+        : this.stmt.replayBounded.all({ ...params, hi });
     channel.push(rows.map(rowToEvent));
     this.watchers.add(channel);
     return channel;
@@ -408,13 +436,21 @@ export class SqliteStore implements Store {
       switch (request.op) {
         case 'create': {
           if (live !== undefined) {
-            const err = new StoreError('KeyExists', `key ${request.key} already exists`, { revision: live.id });
+            const err = new StoreError('KeyExists', `key ${request.key} already exists`, {
+              revision: live.id,
+            });
             outcomes.push(() => request.reject(err));
             break;
           }
           const revision = ++this.revision;
           this.stmt.insert.run(revision, request.key, 1, 0, revision, 0, request.value, null);
-          events.push({ type: 'put', key: request.key, value: request.value, revision, createRevision: revision });
+          events.push({
+            type: 'put',
+            key: request.key,
+            value: request.value,
+            revision,
+            createRevision: revision,
+          });
           outcomes.push(() => request.resolve(revision));
           break;
         }
@@ -426,7 +462,16 @@ export class SqliteStore implements Store {
             break;
           }
           const revision = ++this.revision;
-          this.stmt.insert.run(revision, request.key, 0, 0, live.create_revision, live.id, request.value, live.value);
+          this.stmt.insert.run(
+            revision,
+            request.key,
+            0,
+            0,
+            live.create_revision,
+            live.id,
+            request.value,
+            live.value,
+          );
           events.push({
             type: 'put',
             key: request.key,
@@ -448,7 +493,16 @@ export class SqliteStore implements Store {
           }
           const revision = ++this.revision;
           // A tombstone carries the last value, so a delete event (and a replay of it) can report it.
-          this.stmt.insert.run(revision, request.key, 0, 1, live.create_revision, live.id, live.value, live.value);
+          this.stmt.insert.run(
+            revision,
+            request.key,
+            0,
+            1,
+            live.create_revision,
+            live.id,
+            live.value,
+            live.value,
+          );
           events.push({
             type: 'delete',
             key: request.key,
@@ -476,10 +530,16 @@ export class SqliteStore implements Store {
     return [publish, ...outcomes];
   }
 
-  private check(key: string, live: LatestRow | undefined, expected: number | undefined): StoreError | undefined {
+  private check(
+    key: string,
+    live: LatestRow | undefined,
+    expected: number | undefined,
+  ): StoreError | undefined {
     if (live === undefined) return notFound(key, this.revision);
     if (expected !== undefined && live.id !== expected) {
-      return new StoreError('Conflict', `key ${key} is at revision ${live.id}, not ${expected}`, { revision: live.id });
+      return new StoreError('Conflict', `key ${key} is at revision ${live.id}, not ${expected}`, {
+        revision: live.id,
+      });
     }
     return undefined;
   }
@@ -515,7 +575,9 @@ export class SqliteStore implements Store {
       this.timers.push(setInterval(() => void this.autoCompact(), compactIntervalMs).unref());
     }
     if (checkpointIntervalMs > 0) {
-      this.timers.push(setInterval(() => this.background(() => this.checkpoint()), checkpointIntervalMs).unref());
+      this.timers.push(
+        setInterval(() => this.background(() => this.checkpoint()), checkpointIntervalMs).unref(),
+      );
     }
   }
 

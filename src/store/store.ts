@@ -33,7 +33,7 @@ export interface ListOptions {
   prefix: string;
   /** Read the state as of this revision (0 or absent: latest). Fails with `Compacted` if compacted away. */
   revision?: number;
-  /** At most this many items; `more` tells whether further keys exist. */
+  /** At most this many items (0 or absent: no limit); `more` tells whether further keys exist. */
   limit?: number;
   /** Start listing at keys strictly greater than this one (for pagination). */
   startAfter?: string;
@@ -56,25 +56,26 @@ export interface WatchOptions {
   prefix: string;
   /** Deliver every event with revision > `afterRevision`, in order, then live events. */
   afterRevision: number;
+  /**
+   * Receives events in batches, asynchronously (never inside the call that made the write), so it may
+   * itself write to the store. It must not throw: a throw surfaces as an uncaught error.
+   */
   onEvents: (events: StoreEvent[]) => void;
   /** Called once if the watch fails after it started (e.g. the store closed, or etcd compacted past it). */
   onError: (err: StoreError) => void;
 }
 
 export type StoreErrorCode =
-  | 'KeyExists'
-  | 'NotFound'
-  | 'Conflict'
-  | 'Compacted'
-  | 'FutureRevision'
-  | 'Unavailable'
-  | 'Closed';
+  'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'Unavailable' | 'Closed';
 
 /** Store failures, recognised by `code`. `transient` says a retry may succeed. */
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   readonly transient: boolean;
-  /** For `Conflict`: the current modRevision of the key; for `Compacted`: the compacted revision. */
+  /**
+   * For `Conflict` and `KeyExists`: the key's current modRevision. For `NotFound`: the store revision at
+   * which the key was found missing. For `Compacted`: the compacted revision (when known).
+   */
   readonly revision: number | undefined;
 
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; revision?: number }) {
@@ -119,7 +120,10 @@ export interface Store {
   currentRevision(): Promise<number>;
   /** The oldest revision still readable, 0 before any compaction (lists/watches below it fail with `Compacted`). */
   compactedRevision(): Promise<number>;
-  /** Discard history older than `revision` (the latest value of each live key is always kept). */
+  /**
+   * Discard history older than `revision` (the latest value of each live key is always kept). A revision
+   * at or below `compactedRevision()` is a no-op; one above `currentRevision()` fails with `FutureRevision`.
+   */
   compact(revision: number): Promise<void>;
   /** Release resources. Watches end with a `Closed` error. */
   close(): Promise<void>;

@@ -27,15 +27,25 @@ export interface StartEtcdOptions {
 const running = new Set<{ child: ChildProcess; dataDir: string }>();
 let exitHookInstalled = false;
 
+function killAll(): void {
+  for (const { child, dataDir } of running) {
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  running.clear();
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const { child, dataDir } of running) {
-      child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+  process.once('exit', killAll);
+  // A signal ends the process without 'exit': clean up, then let the signal do what it would have done.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** A port nobody listens on right now (bind port 0 on loopback, read it, close). */
@@ -54,7 +64,9 @@ export async function freePort(): Promise<number> {
 
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdInstance> {
   if (!existsSync(etcdBinary)) {
-    throw new Error(`${etcdBinary} not found: install etcd with \`apt-get install etcd-server\` (the etcd integration tests need it)`);
+    throw new Error(
+      `${etcdBinary} not found: install etcd with \`apt-get install etcd-server\` (the etcd integration tests need it)`,
+    );
   }
   // Free ports can be taken between probing and etcd's bind: retry a few times on a failed start.
   let lastError: unknown;
