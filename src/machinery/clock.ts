@@ -30,7 +30,11 @@ export function abortedError(signal: AbortSignal): MachineryError {
  * `sleep` in terms of a clock's own setTimeout/clearTimeout; shared by the system and virtual clocks so
  * both abort the same way.
  */
-export function sleepWith(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+export function sleepWith(
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(abortedError(signal));

@@ -67,7 +67,9 @@ export class Controller {
   /** Start the workers. Throws `AlreadyStarted` when called twice or after `stop()`. */
   start(): void {
     if (this.running !== undefined || this.stopped) {
-      throw new MachineryError('AlreadyStarted', `controller ${this.name} was already started`, { transient: false });
+      throw new MachineryError('AlreadyStarted', `controller ${this.name} was already started`, {
+        transient: false,
+      });
     }
     this.logger.info('starting controller', { controller: this.name, workers: this.workers });
     this.running = Array.from({ length: this.workers }, (_, i) => this.worker(i));
@@ -136,5 +138,7 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
     if (second === undefined) return { namespace: undefined, name: first };
     if (second !== '') return { namespace: first, name: second };
   }
-  throw new MachineryError('InvalidKey', `unexpected key format: ${JSON.stringify(key)}`, { transient: false });
+  throw new MachineryError('InvalidKey', `unexpected key format: ${JSON.stringify(key)}`, {
+    transient: false,
+  });
 }

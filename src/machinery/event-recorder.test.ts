@@ -17,7 +17,10 @@ class FakeSink implements EventSink {
     this.calls.push({ verb: 'create', namespace, name });
     if (this.fail !== undefined) throw this.fail;
     if (this.stored.has(`${namespace}/${name}`)) throw errors.alreadyExists('events', '', name);
-    const saved = { ...event, metadata: { ...event.metadata, uid: `uid-${name}`, resourceVersion: String(++this.rv) } };
+    const saved = {
+      ...event,
+      metadata: { ...event.metadata, uid: `uid-${name}`, resourceVersion: String(++this.rv) },
+    };
     this.stored.set(`${namespace}/${name}`, saved);
     return saved;
   }
@@ -28,7 +31,8 @@ class FakeSink implements EventSink {
     if (this.fail !== undefined) throw this.fail;
     const current = this.stored.get(`${namespace}/${name}`);
     if (current === undefined) throw errors.notFound('events', '', name);
-    if (event.metadata.resourceVersion !== current.metadata.resourceVersion) throw errors.conflict('events', '', name);
+    if (event.metadata.resourceVersion !== current.metadata.resourceVersion)
+      throw errors.conflict('events', '', name);
     const saved = { ...event, metadata: { ...event.metadata, resourceVersion: String(++this.rv) } };
     this.stored.set(`${namespace}/${name}`, saved);
     return saved;
@@ -69,7 +73,14 @@ describe('SinkEventRecorder', () => {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { namespace: 'shop' },
-      involvedObject: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid', apiVersion: 'v1', resourceVersion: '42' },
+      involvedObject: {
+        kind: 'Pod',
+        namespace: 'shop',
+        name: 'web-1',
+        uid: 'pod-uid',
+        apiVersion: 'v1',
+        resourceVersion: '42',
+      },
       reason: 'Scheduled',
       message: 'Successfully assigned shop/web-1 to node-a',
       type: 'Normal',
@@ -89,7 +100,12 @@ describe('SinkEventRecorder', () => {
     await recorder.flush();
     const [event] = sink.events();
     expect(event?.metadata.namespace).toBe('default');
-    expect(event?.involvedObject).toEqual({ kind: 'Node', name: 'node-a', uid: 'node-uid', apiVersion: 'v1' });
+    expect(event?.involvedObject).toEqual({
+      kind: 'Node',
+      name: 'node-a',
+      uid: 'node-uid',
+      apiVersion: 'v1',
+    });
   });
 
   it('compacts an identical event within 10 minutes into count and lastTimestamp', async () => {

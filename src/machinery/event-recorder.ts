@@ -139,7 +139,8 @@ export class SinkEventRecorder implements EventRecorder {
     this.component = options.component;
     this.host = options.host;
     this.reportingInstance =
-      options.reportingInstance ?? (options.host === undefined ? options.component : `${options.component}-${options.host}`);
+      options.reportingInstance ??
+      (options.host === undefined ? options.component : `${options.component}-${options.host}`);
     const cacheSize = options.cacheSize ?? 4096;
     this.events = new Lru(cacheSize);
     this.buckets = new Lru(cacheSize);
@@ -247,7 +248,10 @@ export class SinkEventRecorder implements EventRecorder {
     }
     const event: KubeObject = {
       ...o.base,
-      metadata: { name: `${(o.base.involvedObject as { name: string }).name}.${this.nameSuffix()}`, namespace: o.namespace },
+      metadata: {
+        name: `${(o.base.involvedObject as { name: string }).name}.${this.nameSuffix()}`,
+        namespace: o.namespace,
+      },
     };
     this.events.set(o.compactionKey, { event, lastSeenMs: o.atMs });
     let written: KubeObject;

@@ -10,7 +10,13 @@ import type { ResourceInfo } from '../api/resources.js';
 import { isObject, type DeletionPropagation, type KubeObject } from '../api/types.js';
 import type { InformerProvider, ObjectSource, SourceHandlers } from './object-source.js';
 
-type Write = { verb: 'create' | 'delete' | 'patch' | 'update' | 'finalize'; resource: string; namespace: string | undefined; name: string; detail?: unknown };
+type Write = {
+  verb: 'create' | 'delete' | 'patch' | 'update' | 'finalize';
+  resource: string;
+  namespace: string | undefined;
+  name: string;
+  detail?: unknown;
+};
 
 class FakeSource implements ObjectSource {
   readonly handlers = new Set<SourceHandlers>();
@@ -18,7 +24,10 @@ class FakeSource implements ObjectSource {
   /** Objects (by uid) the cache pretends not to have, to simulate informer lag. */
   readonly hidden = new Set<string>();
 
-  constructor(private readonly api: FakeApi, private readonly info: ResourceInfo) {}
+  constructor(
+    private readonly api: FakeApi,
+    private readonly info: ResourceInfo,
+  ) {}
 
   hasSynced(): boolean {
     return this.synced;
@@ -59,7 +68,9 @@ export class FakeApi implements InformerProvider {
   }
 
   list(info: ResourceInfo): KubeObject[] {
-    return [...this.objects.values()].filter((e) => e.info === info || (e.info.group === info.group && e.info.resource === info.resource)).map((e) => e.obj);
+    return [...this.objects.values()]
+      .filter((e) => e.info === info || (e.info.group === info.group && e.info.resource === info.resource))
+      .map((e) => e.obj);
   }
 
   find(info: ResourceInfo, namespace: string | undefined, name: string): KubeObject | undefined {
@@ -84,7 +95,11 @@ export class FakeApi implements InformerProvider {
     return stored;
   }
 
-  async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+  async get(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     const o = this.find(info, namespace, name);
     return o === undefined ? undefined : structuredClone(o);
   }
@@ -107,7 +122,8 @@ export class FakeApi implements InformerProvider {
     const finalizers = new Set(next.metadata.finalizers ?? []);
     if (propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
     if (propagationPolicy === 'Orphan') finalizers.add('orphan');
-    if (info.kind === 'Namespace') next.status = { ...(isObject(next.status) ? next.status : {}), phase: 'Terminating' };
+    if (info.kind === 'Namespace')
+      next.status = { ...(isObject(next.status) ? next.status : {}), phase: 'Terminating' };
     const added = [...finalizers].some((f) => !(current.metadata.finalizers ?? []).includes(f));
     if (current.metadata.deletionTimestamp !== undefined && !added) return structuredClone(current);
     if (finalizers.size > 0 || this.specFinalizers(next).length > 0) {
@@ -120,13 +136,21 @@ export class FakeApi implements InformerProvider {
   }
 
   /** JSON merge patch of the object (metadata fields and whole top-level fields only). */
-  async patch(info: ResourceInfo, namespace: string | undefined, name: string, mergePatch: Record<string, unknown>): Promise<KubeObject> {
+  async patch(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    mergePatch: Record<string, unknown>,
+  ): Promise<KubeObject> {
     this.maybeFail('patch', info.resource);
     const current = this.find(info, namespace, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
     const next = structuredClone(current);
     const meta = isObject(mergePatch.metadata) ? mergePatch.metadata : {};
-    if (typeof meta.resourceVersion === 'string' && meta.resourceVersion !== current.metadata.resourceVersion) {
+    if (
+      typeof meta.resourceVersion === 'string' &&
+      meta.resourceVersion !== current.metadata.resourceVersion
+    ) {
       throw errors.conflict(info.resource, info.group, name);
     }
     const m = next.metadata as Record<string, unknown>;
@@ -150,10 +174,19 @@ export class FakeApi implements InformerProvider {
     const name = obj.metadata.name ?? '';
     const current = this.find(info, obj.metadata.namespace, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
-    if (obj.metadata.resourceVersion !== undefined && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
+    if (
+      obj.metadata.resourceVersion !== undefined &&
+      obj.metadata.resourceVersion !== current.metadata.resourceVersion
+    ) {
       throw errors.conflict(info.resource, info.group, name);
     }
-    this.writes.push({ verb: 'update', resource: info.resource, namespace: obj.metadata.namespace, name, detail: obj.status });
+    this.writes.push({
+      verb: 'update',
+      resource: info.resource,
+      namespace: obj.metadata.namespace,
+      name,
+      detail: obj.status,
+    });
     return this.replace(info, current, { ...structuredClone(current), status: structuredClone(obj.status) });
   }
 
@@ -163,11 +196,20 @@ export class FakeApi implements InformerProvider {
     const name = obj.metadata.name ?? '';
     const current = this.find(info, undefined, name);
     if (current === undefined) throw errors.notFound(info.resource, info.group, name);
-    if (obj.metadata.resourceVersion !== undefined && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
+    if (
+      obj.metadata.resourceVersion !== undefined &&
+      obj.metadata.resourceVersion !== current.metadata.resourceVersion
+    ) {
       throw errors.conflict(info.resource, info.group, name);
     }
     const finalizers = this.specFinalizers(obj);
-    this.writes.push({ verb: 'finalize', resource: info.resource, namespace: undefined, name, detail: finalizers });
+    this.writes.push({
+      verb: 'finalize',
+      resource: info.resource,
+      namespace: undefined,
+      name,
+      detail: finalizers,
+    });
     const next = structuredClone(current);
     next.spec = { ...(isObject(next.spec) ? next.spec : {}), finalizers };
     return this.replace(info, current, next);
@@ -179,14 +221,20 @@ export class FakeApi implements InformerProvider {
   }
 
   private maybeFail(verb: Write['verb'], resource: string): void {
-    const i = this.failures.findIndex((f) => f.verb === verb && (f.resource === undefined || f.resource === resource));
+    const i = this.failures.findIndex(
+      (f) => f.verb === verb && (f.resource === undefined || f.resource === resource),
+    );
     if (i < 0) return;
     const [f] = this.failures.splice(i, 1);
     if (f !== undefined) throw f.error;
   }
 
   private replace(info: ResourceInfo, current: KubeObject, next: KubeObject): KubeObject {
-    if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0 && this.specFinalizers(next).length === 0) {
+    if (
+      next.metadata.deletionTimestamp !== undefined &&
+      (next.metadata.finalizers ?? []).length === 0 &&
+      this.specFinalizers(next).length === 0
+    ) {
       this.remove(info, current);
       return next;
     }
@@ -201,7 +249,12 @@ export class FakeApi implements InformerProvider {
     this.emit(info, 'delete', undefined, current);
   }
 
-  private emit(info: ResourceInfo, type: 'add' | 'update' | 'delete', old: KubeObject | undefined, obj: KubeObject): void {
+  private emit(
+    info: ResourceInfo,
+    type: 'add' | 'update' | 'delete',
+    old: KubeObject | undefined,
+    obj: KubeObject,
+  ): void {
     const source = this.sources.get(`${info.group}/${info.resource}`);
     if (source === undefined || source.hidden.has(obj.metadata.uid ?? '')) return;
     for (const h of source.handlers) {

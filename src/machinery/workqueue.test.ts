@@ -101,14 +101,19 @@ describe('WorkQueue', () => {
 describe('ExponentialBackoffRateLimiter', () => {
   it('doubles from the base and never exceeds the cap, even after very many failures', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 100, max: 10_000_000 }), fc.integer({ min: 1, max: 2000 }), (base, cap, n) => {
-        const rl = new ExponentialBackoffRateLimiter({ baseDelayMs: base, maxDelayMs: cap });
-        const delays = Array.from({ length: n }, () => rl.when('k'));
-        expect(delays[0]).toBe(Math.min(base, cap));
-        expect(delays.every((d, i) => d <= cap && d >= (delays[i - 1] ?? 0))).toBe(true);
-        expect(delays.every((d, i) => d === Math.min(cap, base * 2 ** i))).toBe(true);
-        expect(rl.numRequeues('k')).toBe(n);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 100, max: 10_000_000 }),
+        fc.integer({ min: 1, max: 2000 }),
+        (base, cap, n) => {
+          const rl = new ExponentialBackoffRateLimiter({ baseDelayMs: base, maxDelayMs: cap });
+          const delays = Array.from({ length: n }, () => rl.when('k'));
+          expect(delays[0]).toBe(Math.min(base, cap));
+          expect(delays.every((d, i) => d <= cap && d >= (delays[i - 1] ?? 0))).toBe(true);
+          expect(delays.every((d, i) => d === Math.min(cap, base * 2 ** i))).toBe(true);
+          expect(rl.numRequeues('k')).toBe(n);
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -125,9 +130,15 @@ describe('WorkQueue model check', () => {
   it('every added key is processed after its last add, and never by two workers at once', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.constantFrom('a', 'b', 'c').map((k) => ({ op: 'add' as const, k })), fc.constant({ op: 'step' as const, k: '' })), {
-          maxLength: 60,
-        }),
+        fc.array(
+          fc.oneof(
+            fc.constantFrom('a', 'b', 'c').map((k) => ({ op: 'add' as const, k })),
+            fc.constant({ op: 'step' as const, k: '' }),
+          ),
+          {
+            maxLength: 60,
+          },
+        ),
         async (ops) => {
           const { q } = queue();
           const inFlight = new Set<string>();

@@ -15,13 +15,24 @@ const Pod = info('v1', 'Pod');
 const Node = info('v1', 'Node');
 
 function ref(owner: KubeObject, block = true): OwnerReference {
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name ?? '', uid: owner.metadata.uid ?? '', controller: true, blockOwnerDeletion: block };
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name ?? '',
+    uid: owner.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: block,
+  };
 }
 function obj(i: ResourceInfo, name: string, owners: OwnerReference[] = []): KubeObject {
   return {
     apiVersion: i.group === '' ? i.version : `${i.group}/${i.version}`,
     kind: i.kind,
-    metadata: { name, ...(i.namespaced ? { namespace: 'shop' } : {}), ...(owners.length > 0 ? { ownerReferences: owners } : {}) },
+    metadata: {
+      name,
+      ...(i.namespaced ? { namespace: 'shop' } : {}),
+      ...(owners.length > 0 ? { ownerReferences: owners } : {}),
+    },
   };
 }
 
@@ -46,7 +57,11 @@ describe('GarbageCollector (wired to an in-memory API)', () => {
     api.create(Pod, obj(Pod, 'web-1-b', [ref(rs)]));
   });
 
-  const names = (i: ResourceInfo): string[] => api.list(i).map((o) => o.metadata.name ?? '').sort();
+  const names = (i: ResourceInfo): string[] =>
+    api
+      .list(i)
+      .map((o) => o.metadata.name ?? '')
+      .sort();
 
   it('background: deleting the Deployment takes its ReplicaSet, then its Pods', async () => {
     gc.start();
@@ -56,12 +71,9 @@ describe('GarbageCollector (wired to an in-memory API)', () => {
     await clock.advance(1000);
     expect(names(ReplicaSet)).toEqual([]);
     expect(names(Pod)).toEqual([]);
-    expect(api.writes.filter((w) => w.verb === 'delete').map((w) => `${w.name}:${String(w.detail)}`)).toEqual([
-      'web:Background',
-      'web-1:Background',
-      'web-1-a:Background',
-      'web-1-b:Background',
-    ]);
+    expect(api.writes.filter((w) => w.verb === 'delete').map((w) => `${w.name}:${String(w.detail)}`)).toEqual(
+      ['web:Background', 'web-1:Background', 'web-1-a:Background', 'web-1-b:Background'],
+    );
     await gc.stop();
   });
 
@@ -78,7 +90,9 @@ describe('GarbageCollector (wired to an in-memory API)', () => {
     expect(names(ReplicaSet)).toEqual([]);
     expect(names(Pod)).toEqual([]);
     // The ReplicaSet was deleted in the foreground too (it had dependents).
-    expect(api.writes).toContainEqual(expect.objectContaining({ verb: 'delete', name: 'web-1', detail: 'Foreground' }));
+    expect(api.writes).toContainEqual(
+      expect.objectContaining({ verb: 'delete', name: 'web-1', detail: 'Foreground' }),
+    );
     // While the deployment existed, children were removed first.
     expect(seenOrder.at(-1)).toBe('000');
     await gc.stop();

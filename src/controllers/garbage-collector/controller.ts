@@ -33,7 +33,14 @@ import { nullEventRecorder, type EventRecorder } from '../../machinery/event-rec
 import { forEachLimit } from '../../machinery/limit.js';
 import { nullLogger, type Logger } from '../../machinery/logger.js';
 import { onAnyChange, type InformerProvider, type ObjectSource } from '../../machinery/object-source.js';
-import { reconcileGarbage, toGcNode, type GcAction, type GcNode, type GcWarning, type OwnerLocation } from './reconcile.js';
+import {
+  reconcileGarbage,
+  toGcNode,
+  type GcAction,
+  type GcNode,
+  type GcWarning,
+  type OwnerLocation,
+} from './reconcile.js';
 
 export interface GcExecutor {
   /** DELETE the object with `propagationPolicy` and `preconditions.uid`. */
@@ -45,7 +52,12 @@ export interface GcExecutor {
     preconditionUid: string,
   ): Promise<unknown>;
   /** PATCH with `application/merge-patch+json`. A `metadata.resourceVersion` in it is a precondition. */
-  patch(info: ResourceInfo, namespace: string | undefined, name: string, mergePatch: Record<string, unknown>): Promise<unknown>;
+  patch(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    mergePatch: Record<string, unknown>,
+  ): Promise<unknown>;
   /** GET from the API server; resolve `undefined` or throw a NotFound ApiError when there is none. */
   get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
 }
@@ -102,7 +114,8 @@ export class GarbageCollector {
   private stopped = false;
 
   constructor(options: GarbageCollectorOptions) {
-    this.kinds = options.kinds ?? resources.filter((r) => r.verbs.includes('delete') && r.verbs.includes('list'));
+    this.kinds =
+      options.kinds ?? resources.filter((r) => r.verbs.includes('delete') && r.verbs.includes('list'));
     this.sources = this.kinds.map((info) => ({ info, source: options.informers.informerFor(info) }));
     this.executor = options.executor;
     this.clock = options.clock;
@@ -162,13 +175,22 @@ export class GarbageCollector {
       if (list === undefined) groups.set(a.target.uid, [a]);
       else list.push(a);
     }
-    const result: GcPassResult = { synced: true, planned: actions.length, executed: 0, skipped: 0, failed: 0 };
+    const result: GcPassResult = {
+      synced: true,
+      planned: actions.length,
+      executed: 0,
+      skipped: 0,
+      failed: 0,
+    };
     const failures: unknown[] = [];
     await forEachLimit([...groups.values()], this.concurrency, async (group) => {
       for (const action of group) {
         const outcome = await this.execute(action).catch((err: unknown) => {
           failures.push(err);
-          this.logger.warn('garbage collector action failed', { ...describeAction(action), error: describeError(err) });
+          this.logger.warn('garbage collector action failed', {
+            ...describeAction(action),
+            error: describeError(err),
+          });
           return 'failed' as const;
         });
         result[outcome]++;
@@ -188,7 +210,10 @@ export class GarbageCollector {
     if (action.type !== 'removeFinalizer') {
       for (const owner of action.absentOwners) {
         if (!(await this.confirmAbsent(owner))) {
-          this.logger.debug('owner exists after all; waiting for the cache', { ...describeAction(action), owner: owner.name });
+          this.logger.debug('owner exists after all; waiting for the cache', {
+            ...describeAction(action),
+            owner: owner.name,
+          });
           this.controller.queue.addAfter(PASS_KEY, this.debounceMs);
           return 'skipped';
         }
@@ -203,12 +228,18 @@ export class GarbageCollector {
           break;
         case 'patchOwnerRefs':
           await this.executor.patch(info, namespace, name, {
-            metadata: { ...precondition, ownerReferences: action.ownerReferences.length === 0 ? null : action.ownerReferences },
+            metadata: {
+              ...precondition,
+              ownerReferences: action.ownerReferences.length === 0 ? null : action.ownerReferences,
+            },
           });
           break;
         case 'removeFinalizer':
           await this.executor.patch(info, namespace, name, {
-            metadata: { ...precondition, finalizers: action.finalizers.length === 0 ? null : action.finalizers },
+            metadata: {
+              ...precondition,
+              finalizers: action.finalizers.length === 0 ? null : action.finalizers,
+            },
           });
           break;
         default: {
@@ -219,7 +250,10 @@ export class GarbageCollector {
     } catch (err: unknown) {
       if (isApiError(err) && (err.reason === 'NotFound' || err.reason === 'Conflict')) {
         // Gone already, or changed since the snapshot: the informer event brings the next pass.
-        this.logger.debug('garbage collector action overtaken', { ...describeAction(action), reason: err.reason });
+        this.logger.debug('garbage collector action overtaken', {
+          ...describeAction(action),
+          reason: err.reason,
+        });
         return 'skipped';
       }
       throw err;
@@ -257,9 +291,17 @@ export class GarbageCollector {
         const oldest = this.warned.values().next();
         if (oldest.done !== true) this.warned.delete(oldest.value);
       }
-      this.logger.warn(w.message, { reason: w.reason, kind: w.target.info.kind, namespace: w.target.namespace, name: w.target.name });
+      this.logger.warn(w.message, {
+        reason: w.reason,
+        kind: w.target.info.kind,
+        namespace: w.target.namespace,
+        name: w.target.name,
+      });
       const involved: KubeObject = {
-        apiVersion: w.target.info.group === '' ? w.target.info.version : `${w.target.info.group}/${w.target.info.version}`,
+        apiVersion:
+          w.target.info.group === ''
+            ? w.target.info.version
+            : `${w.target.info.group}/${w.target.info.version}`,
         kind: w.target.info.kind,
         metadata: {
           name: w.target.name,

@@ -18,8 +18,21 @@ const Namespace = info('v1', 'Namespace');
 /** Fluent builder, in the style of the scheduler's MakePod(). */
 class Obj {
   private n: GcNode;
-  constructor(i: ResourceInfo, name: string, namespace: string | undefined = i.namespaced ? 'default' : undefined) {
-    this.n = { info: i, namespace, name, uid: `uid-${name}`, resourceVersion: '1', ownerReferences: [], deletionTimestamp: undefined, finalizers: [] };
+  constructor(
+    i: ResourceInfo,
+    name: string,
+    namespace: string | undefined = i.namespaced ? 'default' : undefined,
+  ) {
+    this.n = {
+      info: i,
+      namespace,
+      name,
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      ownerReferences: [],
+      deletionTimestamp: undefined,
+      finalizers: [],
+    };
   }
   uid(uid: string): this {
     this.n = { ...this.n, uid };
@@ -29,16 +42,30 @@ class Obj {
     this.n = { ...this.n, namespace };
     return this;
   }
-  ownedBy(owner: GcNode | { apiVersion: string; kind: string; name: string; uid: string }, extra: Partial<OwnerReference> = {}): this {
+  ownedBy(
+    owner: GcNode | { apiVersion: string; kind: string; name: string; uid: string },
+    extra: Partial<OwnerReference> = {},
+  ): this {
     const ref: OwnerReference =
       'info' in owner
-        ? { apiVersion: owner.info.group === '' ? owner.info.version : `${owner.info.group}/${owner.info.version}`, kind: owner.info.kind, name: owner.name, uid: owner.uid, ...extra }
+        ? {
+            apiVersion:
+              owner.info.group === '' ? owner.info.version : `${owner.info.group}/${owner.info.version}`,
+            kind: owner.info.kind,
+            name: owner.name,
+            uid: owner.uid,
+            ...extra,
+          }
         : { ...owner, ...extra };
     this.n = { ...this.n, ownerReferences: [...this.n.ownerReferences, ref] };
     return this;
   }
   deleting(...finalizers: string[]): this {
-    this.n = { ...this.n, deletionTimestamp: '2024-01-01T00:00:00Z', finalizers: [...this.n.finalizers, ...finalizers] };
+    this.n = {
+      ...this.n,
+      deletionTimestamp: '2024-01-01T00:00:00Z',
+      finalizers: [...this.n.finalizers, ...finalizers],
+    };
     return this;
   }
   finalizers(...finalizers: string[]): this {
@@ -49,7 +76,8 @@ class Obj {
     return this.n;
   }
 }
-const make = (i: ResourceInfo, name: string, ns?: string): Obj => new Obj(i, name, ns ?? (i.namespaced ? 'default' : undefined));
+const make = (i: ResourceInfo, name: string, ns?: string): Obj =>
+  new Obj(i, name, ns ?? (i.namespaced ? 'default' : undefined));
 
 function run(...objects: GcNode[]): GcResult {
   return reconcileGarbage({ objects, observed: resources });
@@ -85,7 +113,10 @@ describe('reconcileGarbage: background', () => {
     const r = run(rs, pod);
     expect(summary(r)).toEqual(['delete web-1 Background']);
     const [del] = r.actions;
-    expect(del).toMatchObject({ target: { uid: 'uid-web-1', namespace: 'default' }, absentOwners: [{ info: Deployment, namespace: 'default', name: 'web', uid: 'uid-web' }] });
+    expect(del).toMatchObject({
+      target: { uid: 'uid-web-1', namespace: 'default' },
+      absentOwners: [{ info: Deployment, namespace: 'default', name: 'web', uid: 'uid-web' }],
+    });
   });
 
   it('cascades one level a pass: once the ReplicaSet is gone, its pods go', () => {
@@ -97,7 +128,11 @@ describe('reconcileGarbage: background', () => {
     const shared = make(ReplicaSet, 'shared').ownedBy(deploy).ownedBy(other).obj();
     expect(summary(run(other, shared))).toEqual(['patch shared [other]']);
     const patch = run(other, shared).actions[0];
-    expect(patch).toMatchObject({ type: 'patchOwnerRefs', absentOwners: [{ name: 'web', uid: 'uid-web' }], target: { resourceVersion: '1' } });
+    expect(patch).toMatchObject({
+      type: 'patchOwnerRefs',
+      absentOwners: [{ name: 'web', uid: 'uid-web' }],
+      target: { resourceVersion: '1' },
+    });
   });
 
   it('treats an owner with the right name but another uid as gone (it was recreated)', () => {
@@ -123,7 +158,9 @@ describe('reconcileGarbage: namespaces and kinds', () => {
     const dep = make(ReplicaSet, 'web-1', 'b').ownedBy(owner).obj();
     const r = run(owner, dep);
     expect(summary(r)).toEqual(['delete web-1 Background']);
-    expect(r.warnings).toMatchObject([{ reason: 'OwnerRefInvalidNamespace', target: { name: 'web-1', namespace: 'b' } }]);
+    expect(r.warnings).toMatchObject([
+      { reason: 'OwnerRefInvalidNamespace', target: { name: 'web-1', namespace: 'b' } },
+    ]);
     expect(r.warnings[0]?.message).toContain('does not exist in namespace "b"');
   });
 
@@ -135,7 +172,9 @@ describe('reconcileGarbage: namespaces and kinds', () => {
   });
 
   it('never collects a cluster-scoped dependent naming a namespaced owner kind, and warns', () => {
-    const node = make(Node, 'node-a').ownedBy({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'u' }).obj();
+    const node = make(Node, 'node-a')
+      .ownedBy({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'u' })
+      .obj();
     const r = run(node);
     expect(r.actions).toEqual([]);
     expect(r.warnings).toMatchObject([{ reason: 'OwnerRefUnresolvable' }]);
@@ -148,13 +187,17 @@ describe('reconcileGarbage: namespaces and kinds', () => {
       .obj();
     expect(run(pod).actions).toEqual([]);
     // Observing only Pods: a ReplicaSet owner is unresolvable too.
-    const rsOwned = make(Pod, 'p').ownedBy({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'gone', uid: 'uid-gone' }).obj();
+    const rsOwned = make(Pod, 'p')
+      .ownedBy({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'gone', uid: 'uid-gone' })
+      .obj();
     expect(reconcileGarbage({ objects: [rsOwned], observed: [Pod] }).actions).toEqual([]);
   });
 
   it('matches owner kinds by group and kind, whatever the version in the reference', () => {
     const deploy = make(Deployment, 'web').obj();
-    const rs = make(ReplicaSet, 'web-1').ownedBy({ apiVersion: 'apps/v1beta2', kind: 'Deployment', name: 'web', uid: 'uid-web' }).obj();
+    const rs = make(ReplicaSet, 'web-1')
+      .ownedBy({ apiVersion: 'apps/v1beta2', kind: 'Deployment', name: 'web', uid: 'uid-web' })
+      .obj();
     expect(run(deploy, rs).actions).toEqual([]);
   });
 });
@@ -174,7 +217,10 @@ describe('reconcileGarbage: foreground', () => {
   });
 
   it('waits while a blocking dependent still exists, even one being deleted', () => {
-    const rsGoing = make(ReplicaSet, 'web-1').ownedBy(deploy, { blockOwnerDeletion: true }).deleting('foregroundDeletion').obj();
+    const rsGoing = make(ReplicaSet, 'web-1')
+      .ownedBy(deploy, { blockOwnerDeletion: true })
+      .deleting('foregroundDeletion')
+      .obj();
     // rsGoing waits for its pod; the pod goes in the background; deploy keeps its finalizer.
     expect(summary(run(deploy, rsGoing, pod))).toEqual(['delete web-1-a Background']);
     // Pod gone: the ReplicaSet finalizes, the Deployment still waits for it.
@@ -184,12 +230,18 @@ describe('reconcileGarbage: foreground', () => {
   it('removes the finalizer once no blocking dependent remains; non-blocking ones do not hold it', () => {
     expect(summary(run(deploy))).toEqual(['unfinalize web foregroundDeletion -> []']);
     const nonBlocking = make(ReplicaSet, 'loose').ownedBy(deploy).obj();
-    expect(summary(run(deploy, nonBlocking))).toEqual(['delete loose Background', 'unfinalize web foregroundDeletion -> []']);
+    expect(summary(run(deploy, nonBlocking))).toEqual([
+      'delete loose Background',
+      'unfinalize web foregroundDeletion -> []',
+    ]);
   });
 
   it('keeps a dependent that has another live owner, removing the reference to the deleting owner', () => {
     const other = make(Deployment, 'other').obj();
-    const shared = make(ReplicaSet, 'shared').ownedBy(deploy, { blockOwnerDeletion: true }).ownedBy(other).obj();
+    const shared = make(ReplicaSet, 'shared')
+      .ownedBy(deploy, { blockOwnerDeletion: true })
+      .ownedBy(other)
+      .obj();
     expect(summary(run(deploy, other, shared))).toEqual(['patch shared [other]']);
   });
 
@@ -202,11 +254,20 @@ describe('reconcileGarbage: foreground', () => {
     // a <- b <- c, and b is also owned by c: c waits for b, b would wait for c.
     const a = make(Deployment, 'a').deleting('foregroundDeletion').obj();
     const c = make(ReplicaSet, 'c').deleting('foregroundDeletion').obj();
-    const b = make(ReplicaSet, 'b').ownedBy(a, { blockOwnerDeletion: true }).ownedBy(c, { blockOwnerDeletion: true }).obj();
-    const cOwned = { ...c, ownerReferences: make(ReplicaSet, 'c').ownedBy(b, { blockOwnerDeletion: true }).obj().ownerReferences };
+    const b = make(ReplicaSet, 'b')
+      .ownedBy(a, { blockOwnerDeletion: true })
+      .ownedBy(c, { blockOwnerDeletion: true })
+      .obj();
+    const cOwned = {
+      ...c,
+      ownerReferences: make(ReplicaSet, 'c').ownedBy(b, { blockOwnerDeletion: true }).obj().ownerReferences,
+    };
     expect(summary(run(a, b, cOwned))).toEqual(['patch b [a,c]', 'delete b Foreground']);
     // Once b's references no longer block, c may finish, and then b, then a.
-    const bUnblocked = { ...b, ownerReferences: b.ownerReferences.map((r) => ({ ...r, blockOwnerDeletion: false })) };
+    const bUnblocked = {
+      ...b,
+      ownerReferences: b.ownerReferences.map((r) => ({ ...r, blockOwnerDeletion: false })),
+    };
     expect(summary(run(a, bUnblocked, cOwned))).toContain('unfinalize a foregroundDeletion -> []');
     expect(summary(run(a, bUnblocked, cOwned))).toContain('unfinalize c foregroundDeletion -> []');
   });
@@ -217,7 +278,9 @@ describe('reconcileGarbage: orphan', () => {
   const other = make(Deployment, 'other').obj();
 
   it('removes the owner reference from every dependent, then (next pass) the orphan finalizer', () => {
-    const rs1 = make(ReplicaSet, 'web-1').ownedBy(deploy, { controller: true, blockOwnerDeletion: true }).obj();
+    const rs1 = make(ReplicaSet, 'web-1')
+      .ownedBy(deploy, { controller: true, blockOwnerDeletion: true })
+      .obj();
     const rs2 = make(ReplicaSet, 'web-2').ownedBy(deploy).ownedBy(other).obj();
     expect(summary(run(deploy, other, rs1, rs2))).toEqual(['patch web-1 []', 'patch web-2 [other]']);
     const rs1After = { ...rs1, ownerReferences: [] };
@@ -226,7 +289,10 @@ describe('reconcileGarbage: orphan', () => {
   });
 
   it('merges an orphaning and a dangling-owner removal into one patch per dependent', () => {
-    const rs = make(ReplicaSet, 'web-1').ownedBy(deploy).ownedBy({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gone', uid: 'uid-gone' }).obj();
+    const rs = make(ReplicaSet, 'web-1')
+      .ownedBy(deploy)
+      .ownedBy({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gone', uid: 'uid-gone' })
+      .obj();
     const r = run(deploy, rs);
     expect(summary(r)).toEqual(['patch web-1 []']);
     expect(r.actions[0]).toMatchObject({ absentOwners: [{ name: 'gone' }] });
@@ -243,10 +309,26 @@ describe('toGcNode', () => {
     const n = toGcNode(ReplicaSet, {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
-      metadata: { name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', finalizers: ['f'], ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'x' }] },
+      metadata: {
+        name: 'a',
+        namespace: 'ns',
+        uid: 'u',
+        resourceVersion: '7',
+        finalizers: ['f'],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'x' }],
+      },
     });
-    expect(n).toMatchObject({ name: 'a', namespace: 'ns', uid: 'u', resourceVersion: '7', finalizers: ['f'], deletionTimestamp: undefined });
-    expect(toGcNode(Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } })).toBeUndefined();
+    expect(n).toMatchObject({
+      name: 'a',
+      namespace: 'ns',
+      uid: 'u',
+      resourceVersion: '7',
+      finalizers: ['f'],
+      deletionTimestamp: undefined,
+    });
+    expect(
+      toGcNode(Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }),
+    ).toBeUndefined();
   });
 });
 
@@ -258,7 +340,9 @@ const arbGraph = fc
     fc.record({
       kind: fc.integer({ min: 0, max: kindsForGraph.length - 1 }),
       ns: fc.constantFrom('a', 'b'),
-      refs: fc.array(fc.record({ target: fc.nat(20), block: fc.boolean(), nameMatches: fc.boolean() }), { maxLength: 3 }),
+      refs: fc.array(fc.record({ target: fc.nat(20), block: fc.boolean(), nameMatches: fc.boolean() }), {
+        maxLength: 3,
+      }),
       deleting: fc.boolean(),
       finalizers: fc.subarray(['foregroundDeletion', 'orphan', 'example.com/x']),
     }),
@@ -308,13 +392,18 @@ describe('reconcileGarbage properties', () => {
     fc.assert(
       fc.property(arbGraph, (objects) => {
         const { actions } = run(...objects);
-        for (const a of actions.filter((x): x is Extract<GcAction, { type: 'delete' }> => x.type === 'delete')) {
+        for (const a of actions.filter(
+          (x): x is Extract<GcAction, { type: 'delete' }> => x.type === 'delete',
+        )) {
           const n = objects.find((o) => o.uid === a.target.uid) as GcNode;
           expect(n.deletionTimestamp).toBeUndefined();
           expect(n.ownerReferences.length).toBeGreaterThan(0);
           for (const ref of n.ownerReferences) {
             const owner = liveOwner(objects, n, ref);
-            if (owner !== undefined) expect(owner.deletionTimestamp !== undefined && owner.finalizers.includes('foregroundDeletion')).toBe(true);
+            if (owner !== undefined)
+              expect(
+                owner.deletionTimestamp !== undefined && owner.finalizers.includes('foregroundDeletion'),
+              ).toBe(true);
             else expect(a.absentOwners.some((l) => l.uid === ref.uid)).toBe(true);
           }
         }
@@ -338,9 +427,16 @@ describe('reconcileGarbage properties', () => {
           // The new list is a subsequence of the old one, equal but for blockOwnerDeletion.
           let i = 0;
           for (const ref of a.ownerReferences) {
-            while (i < n.ownerReferences.length && JSON.stringify({ ...n.ownerReferences[i], blockOwnerDeletion: ref.blockOwnerDeletion }) !== JSON.stringify(ref)) i++;
+            while (
+              i < n.ownerReferences.length &&
+              JSON.stringify({ ...n.ownerReferences[i], blockOwnerDeletion: ref.blockOwnerDeletion }) !==
+                JSON.stringify(ref)
+            )
+              i++;
             expect(i).toBeLessThan(n.ownerReferences.length);
-            expect(ref.blockOwnerDeletion === true ? n.ownerReferences[i]?.blockOwnerDeletion : true).toBe(true);
+            expect(ref.blockOwnerDeletion === true ? n.ownerReferences[i]?.blockOwnerDeletion : true).toBe(
+              true,
+            );
             i++;
           }
         }
@@ -360,7 +456,10 @@ describe('reconcileGarbage properties', () => {
             for (const ref of dep.ownerReferences) {
               if (liveOwner(objects, dep, ref) !== owner) continue;
               if (a.finalizer === 'foregroundDeletion') expect(ref.blockOwnerDeletion).not.toBe(true);
-              else expect.unreachable(`orphan finalizer removed while ${dep.name} still references ${owner.name}`);
+              else
+                expect.unreachable(
+                  `orphan finalizer removed while ${dep.name} still references ${owner.name}`,
+                );
             }
           }
         }
@@ -372,7 +471,12 @@ describe('reconcileGarbage properties', () => {
   it('does not depend on the order of the snapshot', () => {
     fc.assert(
       fc.property(
-        arbGraph.chain((objects) => fc.tuple(fc.constant(objects), fc.shuffledSubarray(objects, { minLength: objects.length, maxLength: objects.length }))),
+        arbGraph.chain((objects) =>
+          fc.tuple(
+            fc.constant(objects),
+            fc.shuffledSubarray(objects, { minLength: objects.length, maxLength: objects.length }),
+          ),
+        ),
         ([objects, shuffled]) => {
           expect(run(...shuffled)).toEqual(run(...objects));
         },

@@ -134,7 +134,13 @@ function groupKind(group: string, kind: string): string {
 }
 
 function targetOf(n: GcNode): GcTarget {
-  return { info: n.info, namespace: n.namespace, name: n.name, uid: n.uid, resourceVersion: n.resourceVersion };
+  return {
+    info: n.info,
+    namespace: n.namespace,
+    name: n.name,
+    uid: n.uid,
+    resourceVersion: n.resourceVersion,
+  };
 }
 
 function describe(n: { info: ResourceInfo; namespace: string | undefined; name: string }): string {
@@ -167,18 +173,28 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
 
   const resolve = (dep: GcNode, ref: OwnerReference): Resolution => {
     const info = kinds.get(groupKind(splitApiVersion(ref.apiVersion).group, ref.kind));
-    if (info === undefined) return { state: 'unresolvable', why: `the kind ${ref.apiVersion} ${ref.kind} is not known` };
+    if (info === undefined)
+      return { state: 'unresolvable', why: `the kind ${ref.apiVersion} ${ref.kind} is not known` };
     if (info.namespaced && dep.namespace === undefined) {
-      return { state: 'unresolvable', why: `a cluster-scoped object cannot be owned by the namespaced kind ${ref.kind}` };
+      return {
+        state: 'unresolvable',
+        why: `a cluster-scoped object cannot be owned by the namespaced kind ${ref.kind}`,
+      };
     }
     const namespace = info.namespaced ? dep.namespace : undefined;
     const candidates = byUid.get(ref.uid) ?? [];
     const owner = candidates.find(
-      (c) => c.info.group === info.group && c.info.kind === info.kind && c.namespace === namespace && c.name === ref.name,
+      (c) =>
+        c.info.group === info.group &&
+        c.info.kind === info.kind &&
+        c.namespace === namespace &&
+        c.name === ref.name,
     );
     if (owner !== undefined) return { state: 'present', owner };
     const wrongNamespace = info.namespaced
-      ? candidates.find((c) => c.info.group === info.group && c.info.kind === info.kind && c.namespace !== namespace)
+      ? candidates.find(
+          (c) => c.info.group === info.group && c.info.kind === info.kind && c.namespace !== namespace,
+        )
       : undefined;
     return { state: 'absent', location: { info, namespace, name: ref.name, uid: ref.uid }, wrongNamespace };
   };
@@ -199,12 +215,17 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
   }
   const dependentsOf = (owner: GcNode): Dependent[] => dependents.get(owner) ?? [];
 
-  const sorted = [...snapshot.objects].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
+  const sorted = [...snapshot.objects].sort((a, b) =>
+    sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0,
+  );
 
   // Reference edits per object, merged so each object gets at most one patch a pass.
   const removals = new Map<GcNode, { uids: Set<string>; absent: OwnerLocation[]; why: string[] }>();
   const unblock = new Set<GcNode>();
-  const deletes = new Map<GcNode, { policy: DeletionPropagation; absent: OwnerLocation[]; message: string }>();
+  const deletes = new Map<
+    GcNode,
+    { policy: DeletionPropagation; absent: OwnerLocation[]; message: string }
+  >();
   const finalizerActions: GcAction[] = [];
   const warnings: GcWarning[] = [];
 
@@ -221,9 +242,12 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
       // Being deleted: a one-way trip. Only its own finalizers are our business.
       if (n.finalizers.includes(orphanFinalizer)) {
         const deps = uniqueNodes(dependentsOf(n));
-        for (const dep of deps) removeRefs(dep, [n.uid], [], `its owner ${describe(n)} is deleted with orphan propagation`);
+        for (const dep of deps)
+          removeRefs(dep, [n.uid], [], `its owner ${describe(n)} is deleted with orphan propagation`);
         if (deps.length === 0) {
-          finalizerActions.push(removeFinalizer(n, orphanFinalizer, `all dependents of ${describe(n)} are orphaned`));
+          finalizerActions.push(
+            removeFinalizer(n, orphanFinalizer, `all dependents of ${describe(n)} are orphaned`),
+          );
           continue;
         }
       }
@@ -231,7 +255,11 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
         const blocking = dependentsOf(n).filter((d) => d.ref.blockOwnerDeletion === true);
         if (blocking.length === 0) {
           finalizerActions.push(
-            removeFinalizer(n, foregroundFinalizer, `no dependent of ${describe(n)} blocks its deletion any more`),
+            removeFinalizer(
+              n,
+              foregroundFinalizer,
+              `no dependent of ${describe(n)} blocks its deletion any more`,
+            ),
           );
         }
       }
@@ -287,7 +315,10 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
       continue;
     }
     if (waiting.length > 0 && dependentsOf(n).length > 0) {
-      if (dependentsOf(n).some((d) => isDeletingDependents(d.node)) && n.ownerReferences.some((r) => r.blockOwnerDeletion === true)) {
+      if (
+        dependentsOf(n).some((d) => isDeletingDependents(d.node)) &&
+        n.ownerReferences.some((r) => r.blockOwnerDeletion === true)
+      ) {
         unblock.add(n);
       }
       deletes.set(n, {
@@ -318,7 +349,9 @@ export function reconcileGarbage(snapshot: GcSnapshot): GcResult {
     if (edit !== undefined || unblock.has(n)) {
       const next = n.ownerReferences
         .filter((r) => edit === undefined || !edit.uids.has(r.uid))
-        .map((r) => (unblock.has(n) && r.blockOwnerDeletion === true ? { ...r, blockOwnerDeletion: false } : r));
+        .map((r) =>
+          unblock.has(n) && r.blockOwnerDeletion === true ? { ...r, blockOwnerDeletion: false } : r,
+        );
       actions.push({
         type: 'patchOwnerRefs',
         target: targetOf(n),

@@ -15,8 +15,17 @@ const ConfigMap = info('v1', 'ConfigMap');
 const Deployment = info('apps/v1', 'Deployment');
 const ReplicaSet = info('apps/v1', 'ReplicaSet');
 
-function obj(i: ResourceInfo, namespace: string, name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObject {
-  return { apiVersion: i.group === '' ? i.version : `${i.group}/${i.version}`, kind: i.kind, metadata: { name, namespace, ...extra } };
+function obj(
+  i: ResourceInfo,
+  namespace: string,
+  name: string,
+  extra: Partial<KubeObject['metadata']> = {},
+): KubeObject {
+  return {
+    apiVersion: i.group === '' ? i.version : `${i.group}/${i.version}`,
+    kind: i.kind,
+    metadata: { name, namespace, ...extra },
+  };
 }
 
 function executorFor(api: FakeApi): NamespaceExecutor & { lists: number } {
@@ -65,7 +74,9 @@ describe('NamespaceController (wired to an in-memory API)', () => {
     expect(api.list(Pod).map((p) => p.metadata.name)).toEqual(['b']);
     expect(api.list(ConfigMap)).toEqual([]);
     expect(api.list(Deployment)).toEqual([]);
-    expect(api.writes.filter((w) => w.verb === 'finalize')).toEqual([expect.objectContaining({ name: 'shop', detail: [] })]);
+    expect(api.writes.filter((w) => w.verb === 'finalize')).toEqual([
+      expect.objectContaining({ name: 'shop', detail: [] }),
+    ]);
     expect(logger.find('namespace finalized', 'info')).toHaveLength(1);
     await controller.stop();
   });
@@ -78,9 +89,23 @@ describe('NamespaceController (wired to an in-memory API)', () => {
     const ns = api.find(Namespace, undefined, 'shop');
     expect(ns).toBeDefined();
     expect(api.list(ConfigMap).map((c) => c.metadata.name)).toEqual(['guarded']);
-    const conditions = (ns?.status as { conditions: { type: string; status: string; message: string }[] }).conditions;
-    expect(conditions).toContainEqual(expect.objectContaining({ type: 'NamespaceContentRemaining', status: 'True', message: 'Some resources are remaining: configmaps has 1 resource instances' }));
-    expect(conditions).toContainEqual(expect.objectContaining({ type: 'NamespaceFinalizersRemaining', status: 'True', message: 'Some content in the namespace has finalizers remaining: example.com/protect in 1 resource instances' }));
+    const conditions = (ns?.status as { conditions: { type: string; status: string; message: string }[] })
+      .conditions;
+    expect(conditions).toContainEqual(
+      expect.objectContaining({
+        type: 'NamespaceContentRemaining',
+        status: 'True',
+        message: 'Some resources are remaining: configmaps has 1 resource instances',
+      }),
+    );
+    expect(conditions).toContainEqual(
+      expect.objectContaining({
+        type: 'NamespaceFinalizersRemaining',
+        status: 'True',
+        message:
+          'Some content in the namespace has finalizers remaining: example.com/protect in 1 resource instances',
+      }),
+    );
     // The finalizer's owner finishes: the namespace goes.
     await api.patch(ConfigMap, 'shop', 'guarded', { metadata: { finalizers: null } });
     await clock.advance(1000);
@@ -106,7 +131,11 @@ describe('NamespaceController (wired to an in-memory API)', () => {
 
   it('retries failed deletes with back-off', async () => {
     controller.start();
-    api.failures.push({ verb: 'delete', resource: 'pods', error: new ApiError('InternalError', 'disk full') });
+    api.failures.push({
+      verb: 'delete',
+      resource: 'pods',
+      error: new ApiError('InternalError', 'disk full'),
+    });
     await api.delete(Namespace, undefined, 'shop');
     await clock.advance(1);
     expect(logger.find('could not delete namespace content', 'warn')).toHaveLength(1);
@@ -127,7 +156,14 @@ describe('NamespaceController (wired to an in-memory API)', () => {
   it('works with the garbage collector: ReplicaSets and Pods owned by deleted objects go too', async () => {
     const gc = new GarbageCollector({ informers: api, executor: api, clock });
     const deploy = api.find(Deployment, 'shop', 'web') as KubeObject;
-    const owner = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: deploy.metadata.uid ?? '', blockOwnerDeletion: true, controller: true };
+    const owner = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'web',
+      uid: deploy.metadata.uid ?? '',
+      blockOwnerDeletion: true,
+      controller: true,
+    };
     api.create(ReplicaSet, obj(ReplicaSet, 'shop', 'web-1', { ownerReferences: [owner] }));
     controller.start();
     gc.start();

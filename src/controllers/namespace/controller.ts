@@ -32,10 +32,21 @@ import { describeError, MachineryError } from '../../machinery/errors.js';
 import { forEachLimit } from '../../machinery/limit.js';
 import { nullLogger, type Logger } from '../../machinery/logger.js';
 import { onAnyChange, type InformerProvider, type ObjectSource } from '../../machinery/object-source.js';
-import { reconcileNamespace, toNamespaceContent, type NamespaceAction, type NamespaceContent } from './reconcile.js';
+import {
+  reconcileNamespace,
+  toNamespaceContent,
+  type NamespaceAction,
+  type NamespaceContent,
+} from './reconcile.js';
 
 export interface NamespaceExecutor {
-  delete(info: ResourceInfo, namespace: string, name: string, propagationPolicy: DeletionPropagation, preconditionUid: string): Promise<unknown>;
+  delete(
+    info: ResourceInfo,
+    namespace: string,
+    name: string,
+    propagationPolicy: DeletionPropagation,
+    preconditionUid: string,
+  ): Promise<unknown>;
   /** PUT the Namespace's status subresource (the object carries its resourceVersion). */
   updateStatus(namespace: KubeObject): Promise<unknown>;
   /** PUT /api/v1/namespaces/{name}/finalize: replaces spec.finalizers with the object's. */
@@ -66,7 +77,8 @@ export interface NamespaceControllerOptions {
 
 function namespaceInfo(): ResourceInfo {
   const info = findByKind('v1', 'Namespace');
-  if (info === undefined) throw new MachineryError('InvalidKey', 'the Namespace resource is missing from the resource table');
+  if (info === undefined)
+    throw new MachineryError('InvalidKey', 'the Namespace resource is missing from the resource table');
   return info;
 }
 
@@ -88,7 +100,8 @@ export class NamespaceController {
 
   constructor(options: NamespaceControllerOptions) {
     const kinds =
-      options.kinds ?? resources.filter((r) => r.namespaced && r.verbs.includes('list') && r.verbs.includes('delete'));
+      options.kinds ??
+      resources.filter((r) => r.namespaced && r.verbs.includes('list') && r.verbs.includes('delete'));
     this.nsSource = options.informers.informerFor(namespaceInfo());
     this.content = kinds.map((info) => ({ info, source: options.informers.informerFor(info) }));
     this.executor = options.executor;
@@ -111,7 +124,8 @@ export class NamespaceController {
   start(): void {
     this.controller.start();
     const onNamespace = (ns: KubeObject): void => {
-      if (ns.metadata.deletionTimestamp !== undefined && ns.metadata.name !== undefined) this.controller.enqueue(ns.metadata.name);
+      if (ns.metadata.deletionTimestamp !== undefined && ns.metadata.name !== undefined)
+        this.controller.enqueue(ns.metadata.name);
     };
     this.unsubscribe.push(
       this.nsSource.addEventHandler({ onAdd: onNamespace, onUpdate: (_old, ns) => onNamespace(ns) }),
@@ -119,7 +133,8 @@ export class NamespaceController {
         this.content.map((c) => c.source),
         (obj) => {
           const ns = obj.metadata.namespace;
-          if (ns !== undefined && this.terminating(ns) !== undefined) this.controller.queue.addAfter(ns, this.debounceMs);
+          if (ns !== undefined && this.terminating(ns) !== undefined)
+            this.controller.queue.addAfter(ns, this.debounceMs);
         },
       ),
     );
@@ -160,10 +175,18 @@ export class NamespaceController {
 
     const failures: unknown[] = [];
     let again = result.remaining > 0;
-    const deletes = result.actions.filter((a): a is Extract<NamespaceAction, { type: 'delete' }> => a.type === 'delete');
+    const deletes = result.actions.filter(
+      (a): a is Extract<NamespaceAction, { type: 'delete' }> => a.type === 'delete',
+    );
     await forEachLimit(deletes, this.concurrency, async (a) => {
       try {
-        await this.executor.delete(a.target.info, a.target.namespace, a.target.name, a.propagationPolicy, a.target.uid);
+        await this.executor.delete(
+          a.target.info,
+          a.target.namespace,
+          a.target.name,
+          a.propagationPolicy,
+          a.target.uid,
+        );
       } catch (err: unknown) {
         if (this.tolerated(err)) return;
         failures.push(err);
@@ -197,9 +220,13 @@ export class NamespaceController {
       }
     }
     if (failures.length > 0) {
-      throw new MachineryError('ActionsFailed', `${failures.length} write(s) failed while deleting namespace ${name}`, {
-        cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
-      });
+      throw new MachineryError(
+        'ActionsFailed',
+        `${failures.length} write(s) failed while deleting namespace ${name}`,
+        {
+          cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
+        },
+      );
     }
     if (again) this.controller.queue.addAfter(name, result.remaining > 0 ? this.recheckMs : this.debounceMs);
   }
@@ -209,7 +236,11 @@ export class NamespaceController {
     for (const { info } of this.content) {
       const items = await this.executor.list(info, name);
       if (items.length > 0) {
-        this.logger.debug('namespace not empty yet (cache behind)', { namespace: name, kind: info.kind, count: items.length });
+        this.logger.debug('namespace not empty yet (cache behind)', {
+          namespace: name,
+          kind: info.kind,
+          count: items.length,
+        });
         return false;
       }
     }
@@ -224,7 +255,8 @@ export class NamespaceController {
     if (this.stopped) return;
     this.resyncTimer = this.clock.setTimeout(() => {
       for (const ns of this.nsSource.list()) {
-        if (ns.metadata.deletionTimestamp !== undefined && ns.metadata.name !== undefined) this.controller.enqueue(ns.metadata.name);
+        if (ns.metadata.deletionTimestamp !== undefined && ns.metadata.name !== undefined)
+          this.controller.enqueue(ns.metadata.name);
       }
       this.scheduleResync();
     }, this.resyncPeriodMs);

@@ -65,13 +65,21 @@ export const finalizersRemainingCondition = 'NamespaceFinalizersRemaining';
 
 export function specFinalizers(ns: KubeObject): string[] {
   const spec = ns.spec;
-  return isObject(spec) && Array.isArray(spec.finalizers) ? spec.finalizers.filter((f): f is string => typeof f === 'string') : [];
+  return isObject(spec) && Array.isArray(spec.finalizers)
+    ? spec.finalizers.filter((f): f is string => typeof f === 'string')
+    : [];
 }
 
 export function toNamespaceContent(info: ResourceInfo, obj: KubeObject): NamespaceContent | undefined {
   const m = obj.metadata;
   if (m.name === undefined || m.name === '') return undefined;
-  return { info, name: m.name, uid: m.uid ?? '', deletionTimestamp: m.deletionTimestamp, finalizers: m.finalizers ?? [] };
+  return {
+    info,
+    name: m.name,
+    uid: m.uid ?? '',
+    deletionTimestamp: m.deletionTimestamp,
+    finalizers: m.finalizers ?? [],
+  };
 }
 
 function groupResource(info: ResourceInfo): string {
@@ -101,7 +109,12 @@ function conditionsFor(contents: readonly NamespaceContent[]): NamespaceConditio
           reason: 'SomeResourcesRemain',
           message: `Some resources are remaining: ${counted(byResource, (r, n) => `${r} has ${n} resource instances`)}`,
         }
-      : { type: contentRemainingCondition, status: 'False', reason: 'ContentRemoved', message: 'All content successfully removed' },
+      : {
+          type: contentRemainingCondition,
+          status: 'False',
+          reason: 'ContentRemoved',
+          message: 'All content successfully removed',
+        },
     byFinalizer.size > 0
       ? {
           type: finalizersRemainingCondition,
@@ -120,11 +133,17 @@ function conditionsFor(contents: readonly NamespaceContent[]): NamespaceConditio
 
 function readConditions(status: Record<string, unknown>): NamespaceCondition[] {
   const list = Array.isArray(status.conditions) ? status.conditions : [];
-  return list.filter((c): c is NamespaceCondition => isObject(c) && typeof c.type === 'string' && typeof c.status === 'string');
+  return list.filter(
+    (c): c is NamespaceCondition => isObject(c) && typeof c.type === 'string' && typeof c.status === 'string',
+  );
 }
 
 /** Merge wanted conditions into existing ones; undefined when nothing changes. */
-function mergeConditions(existing: NamespaceCondition[], wanted: NamespaceCondition[], now: string): NamespaceCondition[] | undefined {
+function mergeConditions(
+  existing: NamespaceCondition[],
+  wanted: NamespaceCondition[],
+  now: string,
+): NamespaceCondition[] | undefined {
   let changed = false;
   const out = existing.map((c) => ({ ...c }));
   for (const w of wanted) {
@@ -136,7 +155,11 @@ function mergeConditions(existing: NamespaceCondition[], wanted: NamespaceCondit
       continue;
     }
     if (old.status === w.status && old.reason === w.reason && old.message === w.message) continue;
-    out[i] = { ...w, lastTransitionTime: old.status === w.status && old.lastTransitionTime !== undefined ? old.lastTransitionTime : now };
+    out[i] = {
+      ...w,
+      lastTransitionTime:
+        old.status === w.status && old.lastTransitionTime !== undefined ? old.lastTransitionTime : now,
+    };
     changed = true;
   }
   return changed ? out : undefined;
@@ -146,7 +169,8 @@ function mergeConditions(existing: NamespaceCondition[], wanted: NamespaceCondit
 export function reconcileNamespace(snapshot: NamespaceSnapshot): NamespaceResult {
   const ns = snapshot.namespace;
   const name = ns.metadata.name ?? '';
-  if (ns.metadata.deletionTimestamp === undefined) return { actions: [], remaining: snapshot.contents.length, state: 'active' };
+  if (ns.metadata.deletionTimestamp === undefined)
+    return { actions: [], remaining: snapshot.contents.length, state: 'active' };
   const finalizers = specFinalizers(ns);
   if (!finalizers.includes(kubernetesFinalizer)) {
     return { actions: [], remaining: snapshot.contents.length, state: 'finalized' };
@@ -160,7 +184,11 @@ export function reconcileNamespace(snapshot: NamespaceSnapshot): NamespaceResult
   const actions: NamespaceAction[] = [];
   for (const c of sorted) {
     if (c.deletionTimestamp !== undefined) continue;
-    actions.push({ type: 'delete', target: { info: c.info, namespace: name, name: c.name, uid: c.uid }, propagationPolicy: 'Background' });
+    actions.push({
+      type: 'delete',
+      target: { info: c.info, namespace: name, name: c.name, uid: c.uid },
+      propagationPolicy: 'Background',
+    });
   }
 
   const status = isObject(ns.status) ? ns.status : {};
@@ -176,7 +204,10 @@ export function reconcileNamespace(snapshot: NamespaceSnapshot): NamespaceResult
     const spec = isObject(ns.spec) ? ns.spec : {};
     actions.push({
       type: 'finalize',
-      namespace: { ...ns, spec: { ...spec, finalizers: finalizers.filter((f) => f !== kubernetesFinalizer) } },
+      namespace: {
+        ...ns,
+        spec: { ...spec, finalizers: finalizers.filter((f) => f !== kubernetesFinalizer) },
+      },
     });
   }
   return { actions, remaining: sorted.length, state: 'terminating' };
