@@ -1,4 +1,5 @@
 // Parse Kubernetes REST paths into their parts.
+import { errors } from '../api/errors.js';
 import { findByResource, type ResourceInfo } from '../api/resources.js';
 
 export interface ResourcePath {
@@ -19,7 +20,12 @@ export type ParsedPath =
   | { kind: 'other' };
 
 export function parseResourcePath(pathname: string): ParsedPath {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    throw errors.badRequest(`malformed path ${JSON.stringify(pathname)}: bad percent-encoding`);
+  }
   let group: string;
   let version: string;
   let rest: string[];

@@ -189,7 +189,12 @@ export class ApiServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+    } catch {
+      throw errors.badRequest(`malformed request URL ${JSON.stringify(req.url)}`);
+    }
     const pathname = url.pathname;
     const method = req.method ?? 'GET';
     const user = this.authenticate(req, pathname);
