@@ -4,6 +4,7 @@ import type { KubeObject } from '../api/types.js';
 import type { Store } from '../store/store.js';
 import type { StoreKind } from './open-store.js';
 import type { ApiServer } from './server.js';
+import { startControllers, type ControllerSet } from './controllers.js';
 
 export interface BackgroundConfig {
   api: ApiServer;
@@ -81,10 +82,18 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     });
   }
 
+  const controllers: ControllerSet = await startControllers({
+    url: config.url,
+    caPem: config.caPem,
+    token: config.token,
+    log: config.log,
+  });
+
   return {
     stop: async () => {
       stopping = true;
       for (const t of timers) clearTimeout(t);
+      await controllers.stop();
     },
   };
 }

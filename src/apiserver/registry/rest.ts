@@ -178,17 +178,17 @@ export class ResourceRegistry {
 
   // ---------------------------------------------------------------- create
 
-  private async checkNamespace(namespace: string | undefined, creating: boolean): Promise<void> {
+  private async checkNamespace(namespace: string | undefined, name: string): Promise<void> {
     if (!this.info.namespaced || namespace === undefined) return;
     const nsRegistry = this.registries().get('/v1/namespaces');
     if (nsRegistry === undefined) return;
     const kv = await nsRegistry.getRaw(undefined, namespace);
     if (kv === undefined) throw errors.notFound('namespaces', '', namespace);
-    if (creating) {
+    {
       const ns = JSON.parse(kv.value) as KubeObject;
       if (ns.metadata.deletionTimestamp !== undefined) {
         throw errors.forbidden(
-          `${this.info.resource} "${'<new>'}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+          `${this.info.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
         );
       }
     }
@@ -246,7 +246,7 @@ export class ResourceRegistry {
       ]);
     }
     if (this.info.namespaced && (meta.namespace === undefined || meta.namespace === '')) meta.namespace = 'default';
-    await this.checkNamespace(meta.namespace, true);
+    await this.checkNamespace(meta.namespace, meta.name);
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
@@ -312,10 +312,11 @@ export class ResourceRegistry {
         ...this.strategy.hooks.validateUpdate(obj, current),
       ]);
       obj.metadata.resourceVersion = current.metadata.resourceVersion ?? '';
-      if (deepEqual(obj, current)) return { object: current, warnings };
-      if (opts.dryRun) return { object: obj, warnings };
       // Deletion completes once the last finalizer is gone.
-      if (obj.metadata.deletionTimestamp !== undefined && this.finalizersDone(obj)) {
+      const completesDeletion = obj.metadata.deletionTimestamp !== undefined && this.finalizersDone(obj);
+      if (!completesDeletion && deepEqual(obj, current)) return { object: current, warnings };
+      if (opts.dryRun) return { object: obj, warnings };
+      if (completesDeletion) {
         try {
           await this.store.delete(kv.key, kv.modRevision);
           return { object: obj, warnings };

@@ -104,6 +104,11 @@ export function strategyFor(info: ResourceInfo): Strategy {
       }
       if (tracksGeneration) obj.metadata.generation = 1;
       else delete obj.metadata.generation;
+      if (info.kind === 'Namespace') {
+        // The namespace controller removes this once the namespace is empty (see namespaces/finalize).
+        const spec = isObject(obj.spec) ? obj.spec : {};
+        obj.spec = { ...spec, finalizers: ['kubernetes'] };
+      }
     },
     prepareForUpdate(newObj, oldObj) {
       if (hasStatus) {

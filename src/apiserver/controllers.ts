@@ -1,0 +1,109 @@
+// The control plane's built-in controllers, talking to the API over HTTP with the same client a remote
+// component would use: garbage collector (ownerReferences) and namespace lifecycle.
+import { ApiClient } from '../api/client/client.js';
+import { Informer, listerWatcherFor } from '../api/client/informer.js';
+import { isApiError } from '../api/errors.js';
+import { resources, type ResourceInfo } from '../api/resources.js';
+import type { KubeObject } from '../api/types.js';
+import { GarbageCollector, type GcExecutor } from '../controllers/garbage-collector/controller.js';
+import { NamespaceController, type NamespaceExecutor } from '../controllers/namespace/controller.js';
+import { systemClock } from '../machinery/clock.js';
+import type { Logger } from '../machinery/logger.js';
+import type { ObjectSource } from '../machinery/object-source.js';
+import { SinkEventRecorder, type EventSink } from '../machinery/event-recorder.js';
+
+export interface ControllerSet {
+  client: ApiClient;
+  stop(): Promise<void>;
+}
+
+function loggerFrom(log: (line: string) => void): Logger {
+  const fmt = (level: string, msg: string, fields?: Record<string, unknown>): string =>
+    `${level} ${msg}${fields === undefined || Object.keys(fields).length === 0 ? '' : ` ${JSON.stringify(fields)}`}`;
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (m, f) => log(fmt('warn', m, f)),
+    error: (m, f) => log(fmt('error', m, f)),
+  };
+}
+
+export async function startControllers(opts: {
+  url: string;
+  caPem: string | undefined;
+  token: string;
+  log: (line: string) => void;
+}): Promise<ControllerSet> {
+  const client = new ApiClient({
+    server: opts.url,
+    ...(opts.caPem === undefined ? {} : { caPem: opts.caPem }),
+    token: opts.token,
+    userAgent: 'flotilla-controller-manager',
+  });
+  const logger = loggerFrom(opts.log);
+  const informers = new Map<string, Informer>();
+  for (const info of resources) {
+    const inf = new Informer(listerWatcherFor(client, info, undefined), {
+      onError: (err) => {
+        if (!(isApiError(err) && err.reason === 'ServiceUnavailable')) opts.log(`informer ${info.resource}: ${(err as Error).message}`);
+      },
+    });
+    informers.set(info.resource, inf);
+  }
+  const provider = {
+    informerFor(info: ResourceInfo): ObjectSource {
+      const inf = informers.get(info.resource);
+      if (inf === undefined) throw new Error(`no informer for ${info.resource}`);
+      return inf;
+    },
+  };
+  // Events own nothing and are owned by nothing: the GC skips them, the namespace controller empties them.
+  const gcKinds = resources.filter((r) => r.kind !== 'Event');
+
+  const gcExecutor: GcExecutor = {
+    delete: (info, ns, name, propagationPolicy, uid) => client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
+    patch: (info, ns, name, mergePatch) => client.patch(info, ns, name, 'merge', mergePatch),
+    get: async (info, ns, name) => {
+      try {
+        return await client.get(info, ns, name);
+      } catch (err) {
+        if (isApiError(err) && err.reason === 'NotFound') return undefined;
+        throw err;
+      }
+    },
+  };
+  const nsExecutor: NamespaceExecutor = {
+    delete: (info, ns, name, propagationPolicy, uid) => client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
+    updateStatus: (ns) => client.updateStatus({ apiVersion: 'v1', kind: 'Namespace' }, undefined, ns),
+    finalize: (ns) =>
+      client.request('PUT', `/api/v1/namespaces/${encodeURIComponent(ns.metadata.name ?? '')}/finalize`, ns),
+    list: async (info, ns) => (await client.list(info, ns)).items as KubeObject[],
+  };
+  const eventsInfo = { apiVersion: 'v1', kind: 'Event' };
+  const sink: EventSink = {
+    create: (ns, ev) => client.create(eventsInfo, ns, ev),
+    update: (ns, ev) => client.update(eventsInfo, ns, ev),
+  };
+  const recorder = new SinkEventRecorder({ sink, clock: systemClock, component: 'garbage-collector', logger });
+  const gc = new GarbageCollector({ informers: provider, executor: gcExecutor, clock: systemClock, kinds: gcKinds, logger, recorder });
+  const nsc = new NamespaceController({
+    informers: provider,
+    executor: nsExecutor,
+    clock: systemClock,
+    kinds: resources.filter((k) => k.namespaced),
+    logger,
+  });
+  for (const inf of informers.values()) inf.start();
+  gc.start();
+  nsc.start();
+  return {
+    client,
+    stop: async () => {
+      await gc.stop();
+      await nsc.stop();
+      await recorder.flush();
+      for (const inf of informers.values()) inf.stop();
+      await client.close();
+    },
+  };
+}
