@@ -1,27 +1,16 @@
-// Bridge to the patch algorithms of src/api/patch. Strategic merge and server-side apply arrive with the
-// kubectl-compatibility work; until then they answer 415 so kubectl reports it clearly.
-import { errors } from '../../api/errors.js';
-import { applyJsonPatch } from '../../api/patch/json-patch.js';
-import { applyMergePatch } from '../../api/patch/merge-patch.js';
-import type { ResourceInfo } from '../../api/resources.js';
+// Bridge to the patch algorithms of src/api/patch: JSON patch, merge patch and strategic merge patch (with
+// the kind's schema for list merge keys). Server-side apply arrives with the kubectl-compatibility work and
+// answers 415 until then, which kubectl reports as "server-side apply not available".
+import { applyPatch, patchContentTypes } from '../../api/patch/index.js';
+import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
+import { schemaFor } from '../../api/schema/index.js';
 import type { PatchType } from './patch.js';
 
 export function patchBackend(
   type: PatchType,
   target: unknown,
   body: unknown,
-  _info: Pick<ResourceInfo, 'group' | 'version' | 'kind'>,
+  info: Pick<ResourceInfo, 'group' | 'version' | 'kind'>,
 ): unknown {
-  switch (type) {
-    case 'merge':
-      return applyMergePatch(target, body);
-    case 'json':
-      return applyJsonPatch(target, body);
-    case 'strategic':
-    case 'apply':
-      throw errors.unsupportedMediaType(`application/${type === 'apply' ? 'apply-patch+yaml' : 'strategic-merge-patch+json'}`, [
-        'application/merge-patch+json',
-        'application/json-patch+json',
-      ]);
-  }
+  return applyPatch(patchContentTypes[type], target, body, schemaFor(apiVersionOf(info), info.kind));
 }

@@ -307,10 +307,8 @@ export class ResourceRegistry {
       else this.strategy.prepareForUpdate(obj, current);
       canonicalize(obj);
       this.strategy.hooks.defaults(obj);
-      this.validateOrThrow(obj, [
-        ...this.strategy.hooks.validate(obj),
-        ...this.strategy.hooks.validateUpdate(obj, current),
-      ]);
+      this.strategy.hooks.prepareUpdate(obj, current);
+      this.validateOrThrow(obj, this.strategy.hooks.validateUpdate(obj, current));
       obj.metadata.resourceVersion = current.metadata.resourceVersion ?? '';
       // Deletion completes once the last finalizer is gone.
       const completesDeletion = obj.metadata.deletionTimestamp !== undefined && this.finalizersDone(obj);

@@ -11,7 +11,10 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 export interface KindHooks {
   defaults(obj: KubeObject): void;
   validate(obj: KubeObject): StatusCause[];
+  /** Everything validate checks plus the rules of change (immutable fields). */
   validateUpdate(newObj: KubeObject, oldObj: KubeObject): StatusCause[];
+  /** Carry server-allocated values the client omitted (e.g. a Service's clusterIP) from the old object. */
+  prepareUpdate(newObj: KubeObject, oldObj: KubeObject): void;
   /** Type and unknown-field check; returns the object with unknown fields pruned (Warn/Ignore). */
   checkSchema(obj: KubeObject, mode: FieldValidation): { causes: StatusCause[]; warnings: string[]; pruned: KubeObject };
 }
@@ -34,6 +37,7 @@ const noHooks: KindHooks = {
   defaults: () => undefined,
   validate: () => [],
   validateUpdate: () => [],
+  prepareUpdate: () => undefined,
   checkSchema: (obj) => ({ causes: [], warnings: [], pruned: obj }),
 };
 
