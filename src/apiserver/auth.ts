@@ -84,7 +84,12 @@ export class TokenAuthenticator {
 const readVerbs = new Set(['get', 'list', 'watch']);
 
 /** Returns undefined when allowed, otherwise the reason for a 403. */
-export function authorize(user: UserInfo, verb: string, resource: string, namespace: string | undefined): string | undefined {
+export function authorize(
+  user: UserInfo,
+  verb: string,
+  resource: string,
+  namespace: string | undefined,
+): string | undefined {
   if (user.groups.includes(adminGroup)) return undefined;
   if (user.groups.includes(viewerGroup) && readVerbs.has(verb)) return undefined;
   const where = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;

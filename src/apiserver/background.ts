@@ -70,7 +70,9 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     timers.push(setTimeout(run, ms).unref());
   };
 
-  every('event expiry', config.sweepIntervalMs ?? 60_000, () => sweepEvents(config.api, config.eventTtlSeconds));
+  every('event expiry', config.sweepIntervalMs ?? 60_000, () =>
+    sweepEvents(config.api, config.eventTtlSeconds),
+  );
 
   if (config.storeKind === 'etcd') {
     // SQLite compacts itself; etcd is compacted by its client, as kube-apiserver does.

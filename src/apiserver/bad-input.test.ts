@@ -17,7 +17,10 @@ const deployment = (spec: Record<string, unknown> = {}, name = 'web') => ({
   spec: {
     replicas: 1,
     selector: { matchLabels: { app: 'web' } },
-    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'busybox:1' }] } },
+    template: {
+      metadata: { labels: { app: 'web' } },
+      spec: { containers: [{ name: 'web', image: 'busybox:1' }] },
+    },
     ...spec,
   },
 });
@@ -34,32 +37,56 @@ async function rejected(method: string, path: string, body: unknown, contentType
 
 describe('bad input', () => {
   it('malformed YAML', async () => {
-    const res = await rejected('POST', '/api/v1/namespaces/default/configmaps', 'metadata: {name: [unclosed', 'application/yaml');
+    const res = await rejected(
+      'POST',
+      '/api/v1/namespaces/default/configmaps',
+      'metadata: {name: [unclosed',
+      'application/yaml',
+    );
     expect(res.status).toBe(400);
     expect(res.body.message).toContain('not valid YAML');
   });
 
   it('unknown kinds and resources', async () => {
-    const res = await rejected('POST', '/apis/apps/v1/namespaces/default/widgets', { apiVersion: 'apps/v1', kind: 'Widget', metadata: { name: 'w' } });
+    const res = await rejected('POST', '/apis/apps/v1/namespaces/default/widgets', {
+      apiVersion: 'apps/v1',
+      kind: 'Widget',
+      metadata: { name: 'w' },
+    });
     expect(res.status).toBe(404);
     expect(res.body.message).toContain('widgets');
-    const mismatch = await rejected('POST', '/apis/apps/v1/namespaces/default/deployments', { ...deployment(), kind: 'Widget' });
+    const mismatch = await rejected('POST', '/apis/apps/v1/namespaces/default/deployments', {
+      ...deployment(),
+      kind: 'Widget',
+    });
     expect(mismatch.status).toBe(400);
     expect(mismatch.body.message).toContain('Widget');
   });
 
   it('unknown fields: rejected under Strict, dropped with a warning by default', async () => {
-    const strict = await rejected('POST', '/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict', deployment({ replicaz: 3 }));
+    const strict = await rejected(
+      'POST',
+      '/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict',
+      deployment({ replicaz: 3 }),
+    );
     expect(strict.status).toBe(400);
     expect(strict.body.message).toContain('unknown field "spec.replicaz"');
-    const warn = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment({ replicaz: 3 }, 'warned'));
+    const warn = await s.request(
+      'POST',
+      '/apis/apps/v1/namespaces/default/deployments',
+      deployment({ replicaz: 3 }, 'warned'),
+    );
     expect(warn.status).toBe(201);
     expect(warn.headers.get('warning')).toContain('unknown field \\"spec.replicaz\\"');
     expect(warn.body.spec.replicaz).toBeUndefined();
   });
 
   it('invalid names', async () => {
-    const res = await rejected('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Not_Valid' } });
+    const res = await rejected('POST', '/api/v1/namespaces/default/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'Not_Valid' },
+    });
     expect(res.status).toBe(422);
     expect(res.body.reason).toBe('Invalid');
     expect(res.body.details.causes[0].field).toBe('metadata.name');
@@ -115,7 +142,16 @@ describe('bad input', () => {
   });
 
   it('a JSON patch on a missing path', async () => {
-    expect((await s.request('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'p' }, data: { a: '1' } })).status).toBe(201);
+    expect(
+      (
+        await s.request('POST', '/api/v1/namespaces/default/configmaps', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'p' },
+          data: { a: '1' },
+        })
+      ).status,
+    ).toBe(201);
     const res = await rejected(
       'PATCH',
       '/api/v1/namespaces/default/configmaps/p',
@@ -124,12 +160,21 @@ describe('bad input', () => {
     );
     expect(res.status).toBe(422);
     expect(res.body.message).toContain('/data/missing');
-    const notArray = await rejected('PATCH', '/api/v1/namespaces/default/configmaps/p', { op: 'remove' }, 'application/json-patch+json');
+    const notArray = await rejected(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/p',
+      { op: 'remove' },
+      'application/json-patch+json',
+    );
     expect(notArray.status).toBe(400);
   });
 
   it('immutable fields on update', async () => {
-    const created = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment({}, 'imm'));
+    const created = await s.request(
+      'POST',
+      '/apis/apps/v1/namespaces/default/deployments',
+      deployment({}, 'imm'),
+    );
     expect(created.status).toBe(201);
     const res = await rejected('PUT', '/apis/apps/v1/namespaces/default/deployments/imm', {
       ...created.body,
@@ -144,8 +189,15 @@ describe('bad input', () => {
   });
 
   it('server defaults are applied as Kubernetes applies them', async () => {
-    const created = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment({}, 'defaults'));
-    expect(created.body.spec.strategy).toMatchObject({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
+    const created = await s.request(
+      'POST',
+      '/apis/apps/v1/namespaces/default/deployments',
+      deployment({}, 'defaults'),
+    );
+    expect(created.body.spec.strategy).toMatchObject({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+    });
     expect(created.body.spec.revisionHistoryLimit).toBe(10);
     expect(created.body.spec.progressDeadlineSeconds).toBe(600);
     expect(created.body.spec.template.spec.restartPolicy).toBe('Always');

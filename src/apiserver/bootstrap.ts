@@ -50,14 +50,17 @@ async function step<T>(name: string, log: (line: string) => void, fn: () => Prom
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  await step(`data dir ${config.dataDir}`, log, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
+  await step(`data dir ${config.dataDir}`, log, () =>
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }),
+  );
   const store = await step(`store (${config.store})`, log, () =>
     openStore(config.store, { dataDir: config.dataDir, etcdEndpoints: config.etcdEndpoints }),
   );
   let http: (RunningApiServer & { api: ApiServer }) | undefined;
   let loops: BackgroundLoops | undefined;
   try {
-    const pki = config.insecure === true ? undefined : await step('certificates', log, () => ensurePki(config.dataDir));
+    const pki =
+      config.insecure === true ? undefined : await step('certificates', log, () => ensurePki(config.dataDir));
     const tokens = await step('tokens', log, () => ensureTokens(config.dataDir));
     http = await step(`API server on ${config.listen}`, log, () =>
       startApiServer({

@@ -36,7 +36,8 @@ export function localSubjectAltNames(extraHosts: string[] = []): { dns: string[]
   const ips = new Set<string>(['127.0.0.1', '::1']);
   for (const list of Object.values(networkInterfaces())) {
     for (const addr of list ?? []) {
-      if (addr.family === 'IPv4' || addr.family === 'IPv6') ips.add(addr.address.split('%')[0] ?? addr.address);
+      if (addr.family === 'IPv4' || addr.family === 'IPv6')
+        ips.add(addr.address.split('%')[0] ?? addr.address);
     }
   }
   for (const host of extraHosts) {
@@ -92,7 +93,11 @@ export function generatePki(extraHosts: string[] = [], now = new Date()): Servin
 /** Load the PKI from `<dataDir>/pki`, generating it on first start. */
 export function ensurePki(dataDir: string, extraHosts: string[] = []): ServingPki {
   const dir = join(dataDir, 'pki');
-  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'apiserver.crt'), key: join(dir, 'apiserver.key') };
+  const files = {
+    ca: join(dir, 'ca.crt'),
+    cert: join(dir, 'apiserver.crt'),
+    key: join(dir, 'apiserver.key'),
+  };
   if (existsSync(files.ca) && existsSync(files.cert) && existsSync(files.key)) {
     return {
       caCertPem: readFileSync(files.ca, 'utf8'),

@@ -4,7 +4,6 @@ import { ApiClient } from '../api/client/client.js';
 import { Informer, listerWatcherFor } from '../api/client/informer.js';
 import { isApiError } from '../api/errors.js';
 import { resources, type ResourceInfo } from '../api/resources.js';
-import type { KubeObject } from '../api/types.js';
 import { GarbageCollector, type GcExecutor } from '../controllers/garbage-collector/controller.js';
 import { NamespaceController, type NamespaceExecutor } from '../controllers/namespace/controller.js';
 import { systemClock } from '../machinery/clock.js';
@@ -45,7 +44,8 @@ export async function startControllers(opts: {
   for (const info of resources) {
     const inf = new Informer(listerWatcherFor(client, info, undefined), {
       onError: (err) => {
-        if (!(isApiError(err) && err.reason === 'ServiceUnavailable')) opts.log(`informer ${info.resource}: ${(err as Error).message}`);
+        if (!(isApiError(err) && err.reason === 'ServiceUnavailable'))
+          opts.log(`informer ${info.resource}: ${(err as Error).message}`);
       },
     });
     informers.set(info.resource, inf);
@@ -61,7 +61,8 @@ export async function startControllers(opts: {
   const gcKinds = resources.filter((r) => r.kind !== 'Event');
 
   const gcExecutor: GcExecutor = {
-    delete: (info, ns, name, propagationPolicy, uid) => client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
+    delete: (info, ns, name, propagationPolicy, uid) =>
+      client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
     patch: (info, ns, name, mergePatch) => client.patch(info, ns, name, 'merge', mergePatch),
     get: async (info, ns, name) => {
       try {
@@ -73,19 +74,32 @@ export async function startControllers(opts: {
     },
   };
   const nsExecutor: NamespaceExecutor = {
-    delete: (info, ns, name, propagationPolicy, uid) => client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
+    delete: (info, ns, name, propagationPolicy, uid) =>
+      client.delete(info, ns, name, { propagationPolicy, preconditions: { uid } }),
     updateStatus: (ns) => client.updateStatus({ apiVersion: 'v1', kind: 'Namespace' }, undefined, ns),
     finalize: (ns) =>
       client.request('PUT', `/api/v1/namespaces/${encodeURIComponent(ns.metadata.name ?? '')}/finalize`, ns),
-    list: async (info, ns) => (await client.list(info, ns)).items as KubeObject[],
+    list: async (info, ns) => (await client.list(info, ns)).items,
   };
   const eventsInfo = { apiVersion: 'v1', kind: 'Event' };
   const sink: EventSink = {
     create: (ns, ev) => client.create(eventsInfo, ns, ev),
     update: (ns, ev) => client.update(eventsInfo, ns, ev),
   };
-  const recorder = new SinkEventRecorder({ sink, clock: systemClock, component: 'garbage-collector', logger });
-  const gc = new GarbageCollector({ informers: provider, executor: gcExecutor, clock: systemClock, kinds: gcKinds, logger, recorder });
+  const recorder = new SinkEventRecorder({
+    sink,
+    clock: systemClock,
+    component: 'garbage-collector',
+    logger,
+  });
+  const gc = new GarbageCollector({
+    informers: provider,
+    executor: gcExecutor,
+    clock: systemClock,
+    kinds: gcKinds,
+    logger,
+    recorder,
+  });
   const nsc = new NamespaceController({
     informers: provider,
     executor: nsExecutor,

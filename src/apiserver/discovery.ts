@@ -74,11 +74,22 @@ function resourceEntries(r: ResourceInfo): unknown[] {
     kind: s.kind,
     verbs: s.verbs,
   }));
-  const extra = r.kind === 'Namespace' ? [{ name: 'namespaces/finalize', singularName: '', namespaced: false, kind: 'Namespace', verbs: ['update'] }] : [];
+  const extra =
+    r.kind === 'Namespace'
+      ? [
+          {
+            name: 'namespaces/finalize',
+            singularName: '',
+            namespaced: false,
+            kind: 'Namespace',
+            verbs: ['update'],
+          },
+        ]
+      : [];
   return [main, ...subs, ...extra];
 }
 
-export function apiResourceListDoc(group: string, version: string): unknown | undefined {
+export function apiResourceListDoc(group: string, version: string): unknown {
   const list = resources.filter((r) => r.group === group && r.version === version);
   if (list.length === 0) return undefined;
   return {

@@ -16,7 +16,9 @@ export function renderKubeconfig(server: string, caPem: string | undefined, toke
         name: 'flotilla',
         cluster: {
           server,
-          ...(caPem === undefined ? {} : { 'certificate-authority-data': Buffer.from(caPem).toString('base64') }),
+          ...(caPem === undefined
+            ? {}
+            : { 'certificate-authority-data': Buffer.from(caPem).toString('base64') }),
         },
       },
     ],
@@ -28,7 +30,12 @@ export function renderKubeconfig(server: string, caPem: string | undefined, toke
 }
 
 /** Write atomically (readers never see half a file), owner-only. */
-export function writeKubeconfig(dataDir: string, server: string, caPem: string | undefined, token: string): string {
+export function writeKubeconfig(
+  dataDir: string,
+  server: string,
+  caPem: string | undefined,
+  token: string,
+): string {
   const path = kubeconfigPath(dataDir);
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, renderKubeconfig(server, caPem, token), { mode: 0o600 });

@@ -5,7 +5,10 @@ import type { Store } from '../store/store.js';
 
 export type StoreKind = 'sqlite' | 'etcd' | 'memory';
 
-export async function openStore(kind: StoreKind, opts: { dataDir: string; etcdEndpoints: string[] }): Promise<Store> {
+export async function openStore(
+  kind: StoreKind,
+  opts: { dataDir: string; etcdEndpoints: string[] },
+): Promise<Store> {
   switch (kind) {
     case 'memory': {
       const { MemoryStore } = await import('../store/memory-store.js');
@@ -18,7 +21,8 @@ export async function openStore(kind: StoreKind, opts: { dataDir: string; etcdEn
       return mod.openSqliteStore({ path });
     }
     case 'etcd': {
-      if (opts.etcdEndpoints.length === 0) throw new Error('--store etcd needs --etcd-endpoints (e.g. http://127.0.0.1:2379)');
+      if (opts.etcdEndpoints.length === 0)
+        throw new Error('--store etcd needs --etcd-endpoints (e.g. http://127.0.0.1:2379)');
       const mod = await import('../store/etcd-store.js');
       return mod.openEtcdStore({ endpoints: opts.etcdEndpoints });
     }

@@ -22,7 +22,10 @@ export type ParsedPath =
 export function parseResourcePath(pathname: string): ParsedPath {
   let parts: string[];
   try {
-    parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    parts = pathname
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decodeURIComponent);
   } catch {
     throw errors.badRequest(`malformed path ${JSON.stringify(pathname)}: bad percent-encoding`);
   }
@@ -55,7 +58,8 @@ export function parseResourcePath(pathname: string): ParsedPath {
   const resource = rest[0] ?? '';
   const info = findByResource(group, version, resource);
   if (info === undefined) return { kind: 'unknownResource', group, version, resource };
-  if (!info.namespaced && namespace !== undefined) return { kind: 'unknownResource', group, version, resource };
+  if (!info.namespaced && namespace !== undefined)
+    return { kind: 'unknownResource', group, version, resource };
   return {
     kind: 'resource',
     path: {

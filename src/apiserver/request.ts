@@ -59,7 +59,9 @@ export function parseYamlText(text: string): unknown {
   try {
     return parseYaml(text, { maxAliasCount: 100 }) as unknown;
   } catch (err) {
-    throw errors.badRequest(`the request body is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`);
+    throw errors.badRequest(
+      `the request body is not valid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`,
+    );
   }
 }
 
@@ -71,6 +73,7 @@ export function boolParam(q: URLSearchParams, name: string): boolean {
 export function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw errors.badRequest(`invalid value for ${name}: ${JSON.stringify(v)} is not an integer`);
+  if (!/^-?\d+$/.test(v))
+    throw errors.badRequest(`invalid value for ${name}: ${JSON.stringify(v)} is not an integer`);
   return Number(v);
 }

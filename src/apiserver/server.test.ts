@@ -23,7 +23,10 @@ const deployment = (name: string, replicas = 2) => ({
   spec: {
     replicas,
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1' }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { containers: [{ name: 'c', image: 'busybox:1' }] },
+    },
   },
 });
 
@@ -59,12 +62,18 @@ describe('discovery and version', () => {
     expect(v.body.major).toBe('1');
     expect((await s.request('GET', '/api')).body.versions).toEqual(['v1']);
     const groups = (await s.request('GET', '/apis')).body.groups.map((g: any) => g.name);
-    expect(groups).toEqual(expect.arrayContaining(['apps', 'autoscaling', 'discovery.k8s.io', 'coordination.k8s.io']));
+    expect(groups).toEqual(
+      expect.arrayContaining(['apps', 'autoscaling', 'discovery.k8s.io', 'coordination.k8s.io']),
+    );
     const core = (await s.request('GET', '/api/v1')).body.resources;
     const pods = core.find((r: any) => r.name === 'pods');
     expect(pods).toMatchObject({ kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'] });
     const apps = (await s.request('GET', '/apis/apps/v1')).body.resources;
-    expect(apps.find((r: any) => r.name === 'deployments/scale')).toMatchObject({ group: 'autoscaling', version: 'v1', kind: 'Scale' });
+    expect(apps.find((r: any) => r.name === 'deployments/scale')).toMatchObject({
+      group: 'autoscaling',
+      version: 'v1',
+      kind: 'Scale',
+    });
   });
 });
 
@@ -80,12 +89,18 @@ describe('CRUD', () => {
     const got = await s.request('GET', '/api/v1/namespaces/default/configmaps/crud');
     expect(got.body).toMatchObject({ kind: 'ConfigMap', apiVersion: 'v1', data: { a: '1' } });
 
-    const updated = await s.request('PUT', '/api/v1/namespaces/default/configmaps/crud', { ...got.body, data: { a: '2' } });
+    const updated = await s.request('PUT', '/api/v1/namespaces/default/configmaps/crud', {
+      ...got.body,
+      data: { a: '2' },
+    });
     expect(updated.status).toBe(200);
     expect(Number(updated.body.metadata.resourceVersion)).toBeGreaterThan(rv1);
 
     // A stale resourceVersion is a conflict.
-    const stale = await s.request('PUT', '/api/v1/namespaces/default/configmaps/crud', { ...got.body, data: { a: '3' } });
+    const stale = await s.request('PUT', '/api/v1/namespaces/default/configmaps/crud', {
+      ...got.body,
+      data: { a: '3' },
+    });
     expect(stale.status).toBe(409);
     expect(stale.body).toMatchObject({ kind: 'Status', reason: 'Conflict', code: 409 });
 
@@ -126,26 +141,43 @@ describe('CRUD', () => {
   });
 
   it('lists across namespaces, by label and by field selector, with pagination', async () => {
-    await s.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sel' } });
+    await s.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'sel' },
+    });
     for (let i = 0; i < 7; i++) {
-      await s.request('POST', '/api/v1/namespaces/sel/configmaps', cm(`c${i}`, {}, { tier: i % 2 === 0 ? 'even' : 'odd' }));
+      await s.request(
+        'POST',
+        '/api/v1/namespaces/sel/configmaps',
+        cm(`c${i}`, {}, { tier: i % 2 === 0 ? 'even' : 'odd' }),
+      );
     }
     const even = await s.request('GET', '/api/v1/namespaces/sel/configmaps?labelSelector=tier%3Deven');
     expect(even.body.items).toHaveLength(4);
-    const notin = await s.request('GET', '/api/v1/namespaces/sel/configmaps?labelSelector=' + encodeURIComponent('tier notin (even)'));
+    const notin = await s.request(
+      'GET',
+      '/api/v1/namespaces/sel/configmaps?labelSelector=' + encodeURIComponent('tier notin (even)'),
+    );
     expect(notin.body.items).toHaveLength(3);
     const byName = await s.request('GET', '/api/v1/configmaps?fieldSelector=metadata.name%3Dc3');
     expect(byName.body.items.map((i: any) => i.metadata.namespace)).toEqual(['sel']);
     const bad = await s.request('GET', '/api/v1/configmaps?fieldSelector=spec.foo%3D1');
     expect(bad.status).toBe(400);
-    const badLabel = await s.request('GET', '/api/v1/configmaps?labelSelector=' + encodeURIComponent('a in (b'));
+    const badLabel = await s.request(
+      'GET',
+      '/api/v1/configmaps?labelSelector=' + encodeURIComponent('a in (b'),
+    );
     expect(badLabel.status).toBe(400);
 
     const names: string[] = [];
     let token = '';
     let pages = 0;
     do {
-      const page = await s.request('GET', `/api/v1/namespaces/sel/configmaps?limit=3${token === '' ? '' : `&continue=${token}`}`);
+      const page = await s.request(
+        'GET',
+        `/api/v1/namespaces/sel/configmaps?limit=3${token === '' ? '' : `&continue=${token}`}`,
+      );
       expect(page.status).toBe(200);
       names.push(...page.body.items.map((i: any) => i.metadata.name));
       token = page.body.metadata.continue ?? '';
@@ -164,12 +196,24 @@ describe('errors', () => {
     const badJson = await s.request('POST', '/api/v1/namespaces/default/configmaps', '{"kind":');
     expect(badJson.status).toBe(400);
     expect(badJson.body.message).toContain('not valid JSON');
-    const huge = await s.request('POST', '/api/v1/namespaces/default/configmaps', cm('huge', { a: 'x'.repeat(4 * 1024 * 1024) }));
+    const huge = await s.request(
+      'POST',
+      '/api/v1/namespaces/default/configmaps',
+      cm('huge', { a: 'x'.repeat(4 * 1024 * 1024) }),
+    );
     expect(huge.status).toBe(413);
     expect(huge.body.reason).toBe('RequestEntityTooLarge');
-    const proto = await s.request('POST', '/api/v1/namespaces/default/configmaps', 'k8s\u0000', 'application/vnd.kubernetes.protobuf');
+    const proto = await s.request(
+      'POST',
+      '/api/v1/namespaces/default/configmaps',
+      'k8s\u0000',
+      'application/vnd.kubernetes.protobuf',
+    );
     expect(proto.status).toBe(415);
-    const wrongKind = await s.request('POST', '/api/v1/namespaces/default/configmaps', { ...cm('w'), kind: 'Secret' });
+    const wrongKind = await s.request('POST', '/api/v1/namespaces/default/configmaps', {
+      ...cm('w'),
+      kind: 'Secret',
+    });
     expect(wrongKind.status).toBe(400);
     const methodNo = await s.request('POST', '/api/v1/namespaces/default/configmaps/x', cm('x'));
     expect(methodNo.status).toBe(405);
@@ -178,7 +222,10 @@ describe('errors', () => {
 
 describe('status, generation and scale', () => {
   it('bumps generation on spec changes only and keeps status out of main-resource writes', async () => {
-    const c = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', { ...deployment('gen'), status: { replicas: 9 } });
+    const c = await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', {
+      ...deployment('gen'),
+      status: { replicas: 9 },
+    });
     expect(c.status).toBe(201);
     expect(c.body.metadata.generation).toBe(1);
     expect(c.body.status?.replicas).toBeUndefined();
@@ -210,12 +257,23 @@ describe('status, generation and scale', () => {
   it('serves the scale subresource', async () => {
     await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('sc', 2));
     const scale = await s.request('GET', '/apis/apps/v1/namespaces/default/deployments/sc/scale');
-    expect(scale.body).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 2 }, status: { selector: 'app=sc' } });
-    const put = await s.request('PUT', '/apis/apps/v1/namespaces/default/deployments/sc/scale', { ...scale.body, spec: { replicas: 5 } });
+    expect(scale.body).toMatchObject({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      spec: { replicas: 2 },
+      status: { selector: 'app=sc' },
+    });
+    const put = await s.request('PUT', '/apis/apps/v1/namespaces/default/deployments/sc/scale', {
+      ...scale.body,
+      spec: { replicas: 5 },
+    });
     expect(put.body.spec.replicas).toBe(5);
     const dep = await s.request('GET', '/apis/apps/v1/namespaces/default/deployments/sc');
     expect(dep.body.spec.replicas).toBe(5);
-    const stale = await s.request('PUT', '/apis/apps/v1/namespaces/default/deployments/sc/scale', { ...scale.body, spec: { replicas: 1 } });
+    const stale = await s.request('PUT', '/apis/apps/v1/namespaces/default/deployments/sc/scale', {
+      ...scale.body,
+      spec: { replicas: 1 },
+    });
     expect(stale.status).toBe(409);
   });
 });
@@ -239,16 +297,23 @@ describe('deletion', () => {
     expect((await s.request('GET', '/api/v1/namespaces/default/configmaps/fin')).status).toBe(404);
 
     await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('fg'));
-    const fg = await s.request('DELETE', '/apis/apps/v1/namespaces/default/deployments/fg', { propagationPolicy: 'Foreground' });
+    const fg = await s.request('DELETE', '/apis/apps/v1/namespaces/default/deployments/fg', {
+      propagationPolicy: 'Foreground',
+    });
     expect(fg.body.metadata.finalizers).toContain('foregroundDeletion');
     await s.request('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('orph'));
-    const or = await s.request('DELETE', '/apis/apps/v1/namespaces/default/deployments/orph?propagationPolicy=Orphan');
+    const or = await s.request(
+      'DELETE',
+      '/apis/apps/v1/namespaces/default/deployments/orph?propagationPolicy=Orphan',
+    );
     expect(or.body.metadata.finalizers).toContain('orphan');
   });
 
   it('checks delete preconditions', async () => {
     await s.request('POST', '/api/v1/namespaces/default/configmaps', cm('pre'));
-    const r = await s.request('DELETE', '/api/v1/namespaces/default/configmaps/pre', { preconditions: { uid: 'not-it' } });
+    const r = await s.request('DELETE', '/api/v1/namespaces/default/configmaps/pre', {
+      preconditions: { uid: 'not-it' },
+    });
     expect(r.status).toBe(409);
   });
 });
@@ -257,14 +322,21 @@ describe('watch', () => {
   it('replays from a resourceVersion, filters by selector and reports deletions', async () => {
     const base = await s.request('GET', '/api/v1/namespaces/default/configmaps');
     const rv = base.body.metadata.resourceVersion;
-    const pending = readWatch(`${s.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&labelSelector=w%3Dyes`, 3);
+    const pending = readWatch(
+      `${s.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&labelSelector=w%3Dyes`,
+      3,
+    );
     await s.request('POST', '/api/v1/namespaces/default/configmaps', cm('w1', {}, { w: 'yes' }));
     await s.request('POST', '/api/v1/namespaces/default/configmaps', cm('w2', {}, { w: 'no' }));
     const w1 = await s.request('GET', '/api/v1/namespaces/default/configmaps/w1');
     await s.request('PUT', '/api/v1/namespaces/default/configmaps/w1', { ...w1.body, data: { b: '2' } });
     await s.request('DELETE', '/api/v1/namespaces/default/configmaps/w1');
     const events = await pending;
-    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'ADDED w1',
+      'MODIFIED w1',
+      'DELETED w1',
+    ]);
     const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
     expect([...rvs].sort((a, b) => a - b)).toEqual(rvs);
   });

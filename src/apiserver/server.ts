@@ -1,5 +1,10 @@
 // The API server: Kubernetes REST over HTTPS with bearer tokens, on any Store.
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.js';
@@ -46,9 +51,18 @@ function registryKey(info: Pick<ResourceInfo, 'group' | 'version' | 'resource'>)
   return `${info.group}/${info.version}/${info.resource}`;
 }
 
-function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -72,7 +86,11 @@ function writeOptions(q: URLSearchParams): WriteOptions {
   for (const d of dryRun) {
     if (d !== 'All') throw errors.badRequest(`dryRun must be "All"; got ${JSON.stringify(d)}`);
   }
-  return { dryRun: dryRun.length > 0, fieldValidation: fieldValidationOf(q), fieldManager: q.get('fieldManager') ?? undefined };
+  return {
+    dryRun: dryRun.length > 0,
+    fieldValidation: fieldValidationOf(q),
+    fieldManager: q.get('fieldManager') ?? undefined,
+  };
 }
 
 function warningHeaders(warnings: string[]): Record<string, string> {
@@ -81,7 +99,10 @@ function warningHeaders(warnings: string[]): Record<string, string> {
 }
 
 function listJson(info: ResourceInfo, items: string[], revision: number, continueToken?: string): string {
-  const meta = JSON.stringify({ resourceVersion: String(revision), ...(continueToken === undefined ? {} : { continue: continueToken }) });
+  const meta = JSON.stringify({
+    resourceVersion: String(revision),
+    ...(continueToken === undefined ? {} : { continue: continueToken }),
+  });
   return `{"kind":"${info.kind}List","apiVersion":"${apiVersionOf(info)}","metadata":${meta},"items":[${items.join(',')}]}`;
 }
 
@@ -89,12 +110,14 @@ function deleteOptionsFrom(body: unknown, q: URLSearchParams): DeleteOptions {
   const opts: DeleteOptions = {};
   if (isObject(body)) {
     if (body.kind !== undefined && body.kind !== 'DeleteOptions') {
-      throw errors.badRequest(`the DELETE body must be DeleteOptions; got kind ${String(body.kind)}`);
+      throw errors.badRequest(`the DELETE body must be DeleteOptions; got kind ${JSON.stringify(body.kind)}`);
     }
     const p = body.propagationPolicy;
     if (p !== undefined && p !== null) {
       if (p !== 'Background' && p !== 'Foreground' && p !== 'Orphan') {
-        throw errors.badRequest(`propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(p)}`);
+        throw errors.badRequest(
+          `propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(p)}`,
+        );
       }
       opts.propagationPolicy = p;
     }
@@ -103,14 +126,17 @@ function deleteOptionsFrom(body: unknown, q: URLSearchParams): DeleteOptions {
     if (isObject(body.preconditions)) {
       const pre: { uid?: string; resourceVersion?: string } = {};
       if (typeof body.preconditions.uid === 'string') pre.uid = body.preconditions.uid;
-      if (typeof body.preconditions.resourceVersion === 'string') pre.resourceVersion = body.preconditions.resourceVersion;
+      if (typeof body.preconditions.resourceVersion === 'string')
+        pre.resourceVersion = body.preconditions.resourceVersion;
       opts.preconditions = pre;
     }
   }
   const qp = q.get('propagationPolicy');
   if (qp !== null) {
     if (qp !== 'Background' && qp !== 'Foreground' && qp !== 'Orphan') {
-      throw errors.badRequest(`propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(qp)}`);
+      throw errors.badRequest(
+        `propagationPolicy must be Background, Foreground or Orphan; got ${JSON.stringify(qp)}`,
+      );
     }
     opts.propagationPolicy = qp;
   }
@@ -175,7 +201,9 @@ export class ApiServer {
         sendStatus(res, err.toStatus());
         return;
       }
-      this.log(`internal error on ${req.method ?? ''} ${req.url ?? ''}: ${(err as Error).stack ?? String(err)}`);
+      this.log(
+        `internal error on ${req.method ?? ''} ${req.url ?? ''}: ${(err as Error).stack ?? String(err)}`,
+      );
       sendStatus(res, errors.internal((err as Error).message ?? String(err)).toStatus());
     });
   };
@@ -224,7 +252,10 @@ export class ApiServer {
     }
     const parsed = parseResourcePath(pathname);
     if (parsed.kind === 'other') {
-      throw new ApiError('NotFound', `the server could not find the requested resource (${method} ${pathname})`);
+      throw new ApiError(
+        'NotFound',
+        `the server could not find the requested resource (${method} ${pathname})`,
+      );
     }
     if (parsed.kind === 'unknownResource') {
       throw new ApiError(
@@ -237,7 +268,12 @@ export class ApiServer {
     const p = parsed.path;
     const q = url.searchParams;
     const verb = verbOf(method, p, q);
-    const denied = authorize(user, verb, p.subresource === undefined ? p.info.resource : `${p.info.resource}/${p.subresource}`, p.namespace);
+    const denied = authorize(
+      user,
+      verb,
+      p.subresource === undefined ? p.info.resource : `${p.info.resource}/${p.subresource}`,
+      p.namespace,
+    );
     if (denied !== undefined) throw errors.forbidden(denied);
     await this.serveResource(req, res, p, q, method);
   }
@@ -268,12 +304,20 @@ export class ApiServer {
     const registry = this.registry(p.info);
     const info = p.info;
     if (info.namespaced && p.name !== undefined && p.namespace === undefined) {
-      throw new ApiError('NotFound', `the server could not find the requested resource: ${info.resource} is namespaced; use /namespaces/{namespace}/${info.resource}/${p.name}`);
+      throw new ApiError(
+        'NotFound',
+        `the server could not find the requested resource: ${info.resource} is namespaced; use /namespaces/{namespace}/${info.resource}/${p.name}`,
+      );
     }
     const sub = p.subresource;
     if (sub !== undefined) {
-      const known = info.subresources.some((s) => s.name === sub) || (info.kind === 'Namespace' && sub === 'finalize');
-      if (!known) throw new ApiError('NotFound', `the server could not find the requested resource: ${info.resource}/${sub}`);
+      const known =
+        info.subresources.some((s) => s.name === sub) || (info.kind === 'Namespace' && sub === 'finalize');
+      if (!known)
+        throw new ApiError(
+          'NotFound',
+          `the server could not find the requested resource: ${info.resource}/${sub}`,
+        );
     }
 
     // Collections.
@@ -296,7 +340,8 @@ export class ApiServer {
           const match = q.get('resourceVersionMatch');
           let atRevision: number | undefined;
           if (rvParam !== null && rvParam !== '' && rvParam !== '0') {
-            if (!/^\d+$/.test(rvParam)) throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(rvParam)}`);
+            if (!/^\d+$/.test(rvParam))
+              throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(rvParam)}`);
             if (match === 'Exact') atRevision = Number(rvParam);
           }
           const limit = intParam(q, 'limit');
@@ -330,7 +375,12 @@ export class ApiServer {
           for (const item of listed.items) {
             const obj = JSON.parse(item) as KubeObject;
             try {
-              const r = await registry.delete(obj.metadata.namespace, obj.metadata.name ?? '', opts, writeOptions(q).dryRun);
+              const r = await registry.delete(
+                obj.metadata.namespace,
+                obj.metadata.name ?? '',
+                opts,
+                writeOptions(q).dryRun,
+              );
               deleted.push(JSON.stringify(r.object));
             } catch (err) {
               if (!(isApiError(err) && err.reason === 'NotFound')) throw err;
@@ -340,7 +390,9 @@ export class ApiServer {
           return;
         }
         default:
-          throw errors.methodNotAllowed(`${method} is not supported on a ${info.resource} collection; use GET, POST or DELETE`);
+          throw errors.methodNotAllowed(
+            `${method} is not supported on a ${info.resource} collection; use GET, POST or DELETE`,
+          );
       }
     }
 
@@ -384,7 +436,8 @@ export class ApiServer {
       case 'PATCH': {
         const type = patchTypeOf(mediaType(req));
         const text = (await readBody(req)).toString('utf8');
-        const body = type === 'apply' ? parseObjectBody(Buffer.from(text), 'application/yaml') : parseJsonText(text);
+        const body =
+          type === 'apply' ? parseObjectBody(Buffer.from(text), 'application/yaml') : parseJsonText(text);
         const opts = writeOptions(q);
         if (type === 'apply' && (opts.fieldManager === undefined || opts.fieldManager === '')) {
           throw errors.badRequest('fieldManager is required for apply requests (server-side apply)');
@@ -394,7 +447,8 @@ export class ApiServer {
         return;
       }
       case 'DELETE': {
-        if (status !== undefined) throw errors.methodNotAllowed(`DELETE is not supported on ${info.resource}/status`);
+        if (status !== undefined)
+          throw errors.methodNotAllowed(`DELETE is not supported on ${info.resource}/status`);
         const raw = await readBody(req);
         const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
         const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), writeOptions(q).dryRun);
@@ -412,7 +466,9 @@ export class ApiServer {
         return;
       }
       case 'POST':
-        throw errors.methodNotAllowed(`POST is not supported on a single ${info.singular}; POST to the collection to create`);
+        throw errors.methodNotAllowed(
+          `POST is not supported on a single ${info.singular}; POST to the collection to create`,
+        );
       default:
         throw errors.methodNotAllowed(`${method} is not supported`);
     }
@@ -443,7 +499,9 @@ export class ApiServer {
         sendJson(
           res,
           200,
-          await registry.updateScale(ns, name, writeOptions(q), (scale) => applyPatchBody(type, scale, body, scaleInfo)),
+          await registry.updateScale(ns, name, writeOptions(q), (scale) =>
+            applyPatchBody(type, scale, body, scaleInfo),
+          ),
         );
         return;
       }
@@ -454,7 +512,9 @@ export class ApiServer {
 }
 
 /** Start listening. Resolves once the socket is bound. */
-export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer & { api: ApiServer }> {
+export async function startApiServer(
+  options: ApiServerOptions,
+): Promise<RunningApiServer & { api: ApiServer }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const api = new ApiServer(options.store, options.tokens, log);
   const server: Server =
@@ -473,7 +533,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     });
   });
   const addr = server.address() as AddressInfo;
-  const urlHost = addr.family === 'IPv6' ? `[${addr.address === '::' ? '::1' : addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
+  const urlHost =
+    addr.family === 'IPv6'
+      ? `[${addr.address === '::' ? '::1' : addr.address}]`
+      : addr.address === '0.0.0.0'
+        ? '127.0.0.1'
+        : addr.address;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${urlHost}:${addr.port}`;
   return {
     api,
@@ -491,7 +556,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
 
 export function splitListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (m === null) throw new Error(`--listen must be host:port (e.g. 127.0.0.1:6443); got ${JSON.stringify(listen)}`);
+  if (m === null)
+    throw new Error(`--listen must be host:port (e.g. 127.0.0.1:6443); got ${JSON.stringify(listen)}`);
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`--listen port ${port} is out of range`);
   return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] ?? '127.0.0.1')), port };

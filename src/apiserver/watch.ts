@@ -29,15 +29,20 @@ function eventLine(type: WatchEventType, objectJson: string): string {
 }
 
 /** Translate one store event into the watch event a client with `filter` sees, or undefined. */
-export function toWatchEvent(ev: StoreEvent, filter: ObjectFilter | undefined): { type: WatchEventType; json: string } | undefined {
+export function toWatchEvent(
+  ev: StoreEvent,
+  filter: ObjectFilter | undefined,
+): { type: WatchEventType; json: string } | undefined {
   if (ev.type === 'delete') {
     if (filter !== undefined && !filter(JSON.parse(ev.value) as KubeObject)) return undefined;
     return { type: 'DELETED', json: wireJson(ev.value, ev.revision) };
   }
   const created = ev.prevValue === undefined || ev.createRevision === ev.revision;
-  if (filter === undefined) return { type: created ? 'ADDED' : 'MODIFIED', json: wireJson(ev.value, ev.revision) };
+  if (filter === undefined)
+    return { type: created ? 'ADDED' : 'MODIFIED', json: wireJson(ev.value, ev.revision) };
   const nowMatches = filter(JSON.parse(ev.value) as KubeObject);
-  const wasMatching = !created && ev.prevValue !== undefined && filter(JSON.parse(ev.prevValue) as KubeObject);
+  const wasMatching =
+    !created && ev.prevValue !== undefined && filter(JSON.parse(ev.prevValue) as KubeObject);
   if (nowMatches) return { type: wasMatching ? 'MODIFIED' : 'ADDED', json: wireJson(ev.value, ev.revision) };
   if (wasMatching) return { type: 'DELETED', json: wireJson(ev.value, ev.revision) };
   return undefined;
@@ -54,7 +59,9 @@ export async function serveWatch(
   const filter = compileSelectors(info, params.labelSelector, params.fieldSelector);
   const rvText = params.resourceVersion ?? '';
   if (rvText !== '' && !/^\d+$/.test(rvText)) {
-    throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(rvText)}: must be a decimal resourceVersion from a list or object`);
+    throw errors.badRequest(
+      `invalid resourceVersion ${JSON.stringify(rvText)}: must be a decimal resourceVersion from a list or object`,
+    );
   }
   if (params.sendInitialEvents && !params.allowWatchBookmarks) {
     throw errors.invalid('ListOptions', 'meta.k8s.io', '', [
@@ -134,7 +141,12 @@ export async function serveWatch(
       onError: (err) => {
         if (!started) return;
         if (err.code === 'Compacted') {
-          write(eventLine('ERROR', JSON.stringify(errors.expired(`too old resource version: ${err.message}`).toStatus())));
+          write(
+            eventLine(
+              'ERROR',
+              JSON.stringify(errors.expired(`too old resource version: ${err.message}`).toStatus()),
+            ),
+          );
         }
         finish();
       },
@@ -144,9 +156,13 @@ export async function serveWatch(
       throw errors.expired(`too old resource version: ${afterRevision} (${err.message})`);
     }
     if (isStoreError(err) && err.code === 'FutureRevision') {
-      throw new ApiError('Timeout', `Too large resource version: ${afterRevision}, current: ${err.revision ?? '?'}`, {
-        retryAfterSeconds: 1,
-      });
+      throw new ApiError(
+        'Timeout',
+        `Too large resource version: ${afterRevision}, current: ${err.revision ?? '?'}`,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
     }
     throw err;
   }

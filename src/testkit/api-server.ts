@@ -8,7 +8,12 @@ import { startApiServer } from '../apiserver/server.js';
 export interface TestServer {
   url: string;
   store: Store;
-  request(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 

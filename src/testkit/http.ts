@@ -2,11 +2,19 @@
 import { Agent, request } from 'undici';
 
 export interface Caller {
-  call(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
-export function callerFor(target: { url: string; caPem: string | undefined; adminToken: string }, connections = 64): Caller {
+export function callerFor(
+  target: { url: string; caPem: string | undefined; adminToken: string },
+  connections = 64,
+): Caller {
   const agent = new Agent({ connect: target.caPem === undefined ? {} : { ca: target.caPem }, connections });
   return {
     async call(method, path, body, contentType = 'application/json') {

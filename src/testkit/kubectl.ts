@@ -7,10 +7,14 @@ import { join } from 'node:path';
 export type KubectlVersion = '1.35' | '1.31';
 
 export function kubectlPath(version: KubectlVersion): string {
-  const dir = process.env.FLOTILLA_KUBECTL_DIR ?? join(process.env.FLOTILLA_CACHE ?? join(homedir(), '.cache', 'flotilla'), 'kubectl');
+  const dir =
+    process.env.FLOTILLA_KUBECTL_DIR ??
+    join(process.env.FLOTILLA_CACHE ?? join(homedir(), '.cache', 'flotilla'), 'kubectl');
   const path = join(dir, version, 'kubectl');
   if (!existsSync(path)) {
-    throw new Error(`kubectl ${version} not found at ${path}: run scripts/fetch-kubectl.sh (scripts/test.sh does it)`);
+    throw new Error(
+      `kubectl ${version} not found at ${path}: run scripts/fetch-kubectl.sh (scripts/test.sh does it)`,
+    );
   }
   return path;
 }
@@ -37,10 +41,20 @@ export class Kubectl {
 
   run(args: string[], stdin?: string, timeoutMs = 30_000): Promise<KubectlResult> {
     return new Promise((resolve) => {
-      const child = execFile(this.bin, this.args(args), { timeout: timeoutMs, env: { ...process.env, HOME: this.cacheDir } }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        this.bin,
+        this.args(args),
+        { timeout: timeoutMs, env: { ...process.env, HOME: this.cacheDir } },
+        (err, stdout, stderr) => {
+          const code =
+            err === null
+              ? 0
+              : typeof (err as { code?: unknown }).code === 'number'
+                ? (err as { code: number }).code
+                : 1;
+          resolve({ code, stdout, stderr });
+        },
+      );
       if (stdin !== undefined) child.stdin?.end(stdin);
       else child.stdin?.end();
     });

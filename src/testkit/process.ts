@@ -40,7 +40,12 @@ export interface FlotillaProcess {
   /** SIGTERM, and wait for a clean exit. */
   stop(): Promise<number | null>;
   /** An authenticated JSON request. */
-  call(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: any }>;
 }
 
 export async function startFlotillaProcess(opts: {

@@ -30,16 +30,24 @@ describe('@kubernetes/client-node', () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: 'cn-web' } },
-          template: { metadata: { labels: { app: 'cn-web' } }, spec: { containers: [{ name: 'web', image: 'busybox:1.36' }] } },
+          template: {
+            metadata: { labels: { app: 'cn-web' } },
+            spec: { containers: [{ name: 'web', image: 'busybox:1.36' }] },
+          },
         },
       },
     });
     expect(dep.metadata?.uid).toBeDefined();
     expect(dep.metadata?.creationTimestamp).toBeInstanceOf(Date);
-    const list = await core.listNamespacedConfigMap({ namespace: 'default', labelSelector: 'via=client-node' });
+    const list = await core.listNamespacedConfigMap({
+      namespace: 'default',
+      labelSelector: 'via=client-node',
+    });
     expect(list.items.map((i) => i.metadata?.name)).toEqual(['from-client-node']);
     const nss = await core.listNamespace();
-    expect(nss.items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(['default', 'kube-system']));
+    expect(nss.items.map((n) => n.metadata?.name)).toEqual(
+      expect.arrayContaining(['default', 'kube-system']),
+    );
     const scale = await apps.readNamespacedDeploymentScale({ name: 'cn-web', namespace: 'default' });
     expect(scale.spec?.replicas).toBe(2);
   });
@@ -51,7 +59,11 @@ describe('@kubernetes/client-node', () => {
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
     await core.patchNamespacedConfigMap(
-      { name: 'from-client-node', namespace: 'default', body: [{ op: 'replace', path: '/data/k', value: 'v2' }] },
+      {
+        name: 'from-client-node',
+        namespace: 'default',
+        body: [{ op: 'replace', path: '/data/k', value: 'v2' }],
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
     const apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -71,7 +83,9 @@ describe('@kubernetes/client-node', () => {
 
   it('reports API errors with their HTTP code', async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    await expect(core.readNamespacedConfigMap({ name: 'absent', namespace: 'default' })).rejects.toMatchObject({ code: 404 });
+    await expect(
+      core.readNamespacedConfigMap({ name: 'absent', namespace: 'default' }),
+    ).rejects.toMatchObject({ code: 404 });
   });
 
   it('watches and keeps an informer cache in sync', async () => {
@@ -91,7 +105,10 @@ describe('@kubernetes/client-node', () => {
     informer.on('add', (obj: k8s.V1ConfigMap) => added.push(obj.metadata?.name ?? ''));
     await informer.start();
     try {
-      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'w1', labels: { watched: 'yes' } } } });
+      await core.createNamespacedConfigMap({
+        namespace: 'default',
+        body: { metadata: { name: 'w1', labels: { watched: 'yes' } } },
+      });
       await core.deleteNamespacedConfigMap({ name: 'w1', namespace: 'default' });
       await eventually(() => expect(seen).toEqual(['ADDED w1', 'DELETED w1']));
       await eventually(() => expect(added).toEqual(expect.arrayContaining(['from-client-node', 'w1'])));
@@ -108,10 +125,18 @@ describe('@kubernetes/client-node', () => {
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
       metadata: { name: 'cn-web', namespace: 'default' },
-      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cn-web' }, minReplicas: 1, maxReplicas: 4 },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cn-web' },
+        minReplicas: 1,
+        maxReplicas: 4,
+      },
     } as k8s.KubernetesObject);
     expect(created.metadata?.uid).toBeDefined();
-    const read = await objects.read({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'cn-web', namespace: 'default' } });
+    const read = await objects.read({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'cn-web', namespace: 'default' },
+    });
     expect((read as k8s.V2HorizontalPodAutoscaler).spec?.maxReplicas).toBe(4);
   });
 });

@@ -8,25 +8,45 @@ import { callerFor } from '../../src/testkit/http.js';
 async function compactedResume(cluster: TestCluster): Promise<void> {
   const api = callerFor(cluster, 8);
   try {
-    const cm = (name: string, v: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { v } });
+    const cm = (name: string, v: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name },
+      data: { v },
+    });
     const first = await api.call('POST', '/api/v1/namespaces/default/configmaps', cm('compact-me', '1'));
     const oldRv = first.body.metadata.resourceVersion;
     for (let i = 2; i <= 5; i++) {
       const cur = await api.call('GET', '/api/v1/namespaces/default/configmaps/compact-me');
-      expect((await api.call('PUT', '/api/v1/namespaces/default/configmaps/compact-me', { ...cur.body, data: { v: String(i) } })).status).toBe(200);
+      expect(
+        (
+          await api.call('PUT', '/api/v1/namespaces/default/configmaps/compact-me', {
+            ...cur.body,
+            data: { v: String(i) },
+          })
+        ).status,
+      ).toBe(200);
     }
     // A paginated list started before compaction.
     const page = await api.call('GET', '/api/v1/namespaces?limit=1');
     expect(page.body.metadata.continue).toBeDefined();
     // One more write, so the page's revision is strictly older than the compaction point.
-    expect((await api.call('POST', '/api/v1/namespaces/default/configmaps', cm('later', 'x'))).status).toBe(201);
+    expect((await api.call('POST', '/api/v1/namespaces/default/configmaps', cm('later', 'x'))).status).toBe(
+      201,
+    );
 
     await cluster.store.compact(await cluster.store.currentRevision());
 
-    const watch = await api.call('GET', `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${oldRv}`);
+    const watch = await api.call(
+      'GET',
+      `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${oldRv}`,
+    );
     expect(watch.status, JSON.stringify(watch.body)).toBe(410);
     expect(watch.body).toMatchObject({ kind: 'Status', reason: 'Expired', code: 410 });
-    const exact = await api.call('GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`);
+    const exact = await api.call(
+      'GET',
+      `/api/v1/namespaces/default/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`,
+    );
     expect(exact.status).toBe(410);
     const cont = await api.call('GET', `/api/v1/namespaces?limit=1&continue=${page.body.metadata.continue}`);
     expect(cont.status).toBe(410);
@@ -36,7 +56,10 @@ async function compactedResume(cluster: TestCluster): Promise<void> {
     expect(now.body.data.v).toBe('5');
     // A watch from the current revision works.
     const rv = (await api.call('GET', '/api/v1/namespaces/default/configmaps')).body.metadata.resourceVersion;
-    const fresh = await api.call('GET', `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`);
+    const fresh = await api.call(
+      'GET',
+      `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&timeoutSeconds=1`,
+    );
     expect(fresh.status).toBe(200);
   } finally {
     await api.close();

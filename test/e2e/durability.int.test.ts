@@ -15,7 +15,10 @@ interface Acked {
 }
 
 /** Open a watch and collect its events until aborted. */
-function collectWatch(proc: FlotillaProcess, path: string): { events: any[]; closed: Promise<void>; abort: () => void; status: Promise<number> } {
+function collectWatch(
+  proc: FlotillaProcess,
+  path: string,
+): { events: any[]; closed: Promise<void>; abort: () => void; status: Promise<number> } {
   const events: any[] = [];
   const controller = new AbortController();
   let resolveStatus: (n: number) => void = () => undefined;
@@ -45,7 +48,12 @@ function collectWatch(proc: FlotillaProcess, path: string): { events: any[]; clo
   return { events, closed, abort: () => controller.abort(), status };
 }
 
-const cm = (name: string, value: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { value } });
+const cm = (name: string, value: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name },
+  data: { value },
+});
 
 async function crashDuringCreates(store: 'sqlite' | 'etcd', etcdEndpoints?: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `flotilla-crash-${store}-`));
@@ -56,7 +64,10 @@ async function crashDuringCreates(store: 'sqlite' | 'etcd', etcdEndpoints?: stri
     const start = await proc.call('GET', '/api/v1/namespaces/default/configmaps');
     expect(start.status).toBe(200);
     const startRv = Number(start.body.metadata.resourceVersion);
-    const watch = collectWatch(proc, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${startRv}`);
+    const watch = collectWatch(
+      proc,
+      `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${startRv}`,
+    );
     expect(await watch.status).toBe(200);
 
     // 1,000 concurrent creates; kill -9 once a few hundred have been acknowledged.
@@ -100,12 +111,19 @@ async function crashDuringCreates(store: 'sqlite' | 'etcd', etcdEndpoints?: stri
 
     // Resume the watch from the last resourceVersion it saw: every later write, once, in order.
     const seen = watch.events.filter((e) => e.type === 'ADDED');
-    const lastSeen = seen.length > 0 ? Number(seen[seen.length - 1].object.metadata.resourceVersion) : startRv;
-    const resumed = collectWatch(proc, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${lastSeen}`);
+    const lastSeen =
+      seen.length > 0 ? Number(seen[seen.length - 1].object.metadata.resourceVersion) : startRv;
+    const resumed = collectWatch(
+      proc,
+      `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${lastSeen}`,
+    );
     expect(await resumed.status).toBe(200);
     await proc.call('POST', '/api/v1/namespaces/default/configmaps', cm('after-resume', 'b'));
     const deadline = Date.now() + 10_000;
-    while (!resumed.events.some((e) => e.object?.metadata?.name === 'after-resume') && Date.now() < deadline) {
+    while (
+      !resumed.events.some((e) => e.object?.metadata?.name === 'after-resume') &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     resumed.abort();

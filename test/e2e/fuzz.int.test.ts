@@ -38,22 +38,41 @@ const resourcePath = fc
   });
 
 const junkPath = fc.oneof(
-  fc.constantFrom('/', '/api', '/apis', '/apis/apps', '/apis/apps/v2', '/api/v2/pods', '/openapi/v3', '/metrics', '/apis/x/y/z'),
+  fc.constantFrom(
+    '/',
+    '/api',
+    '/apis',
+    '/apis/apps',
+    '/apis/apps/v2',
+    '/api/v2/pods',
+    '/openapi/v3',
+    '/metrics',
+    '/apis/x/y/z',
+  ),
   fc.webPath(),
 );
 
 const query = fc
   .record(
     {
-      labelSelector: fc.oneof(fc.constantFrom('app=web', 'a in (b', 'x notin (y)', '!a', '=', 'a==b,c!=d'), fc.string({ maxLength: 20 })),
-      fieldSelector: fc.oneof(fc.constantFrom('metadata.name=a', 'spec.nodeName=n', 'status.phase!=Running', 'foo=bar', 'a'), fc.string({ maxLength: 20 })),
+      labelSelector: fc.oneof(
+        fc.constantFrom('app=web', 'a in (b', 'x notin (y)', '!a', '=', 'a==b,c!=d'),
+        fc.string({ maxLength: 20 }),
+      ),
+      fieldSelector: fc.oneof(
+        fc.constantFrom('metadata.name=a', 'spec.nodeName=n', 'status.phase!=Running', 'foo=bar', 'a'),
+        fc.string({ maxLength: 20 }),
+      ),
       limit: fc.oneof(fc.integer({ min: -5, max: 600 }).map(String), fc.string({ maxLength: 5 })),
       continue: fc.oneof(fc.base64String({ maxLength: 40 }), fc.string({ maxLength: 10 })),
       resourceVersion: fc.oneof(fc.nat().map(String), fc.string({ maxLength: 6 })),
       fieldValidation: fc.constantFrom('Strict', 'Warn', 'Ignore', 'Bogus'),
       dryRun: fc.constantFrom('All', 'Some'),
       propagationPolicy: fc.constantFrom('Background', 'Foreground', 'Orphan', 'Nope'),
-      gracePeriodSeconds: fc.oneof(fc.integer({ min: -10, max: 100 }).map(String), fc.string({ maxLength: 4 })),
+      gracePeriodSeconds: fc.oneof(
+        fc.integer({ min: -10, max: 100 }).map(String),
+        fc.string({ maxLength: 4 }),
+      ),
     },
     { requiredKeys: [] },
   )
@@ -64,7 +83,10 @@ const query = fc
     return text === '' ? '' : `?${text}`;
   });
 
-const kinds = resources.map((r) => ({ apiVersion: r.group === '' ? r.version : `${r.group}/${r.version}`, kind: r.kind }));
+const kinds = resources.map((r) => ({
+  apiVersion: r.group === '' ? r.version : `${r.group}/${r.version}`,
+  kind: r.kind,
+}));
 
 const labelMap = fc.dictionary(
   fc.oneof(fc.constantFrom('app', 'tier', 'example.com/x', 'bad key', '-x'), fc.string({ maxLength: 70 })),
@@ -80,7 +102,11 @@ const manifestish = fc
       metadata: fc.oneof(
         fc.record(
           {
-            name: fc.oneof(fc.constantFrom('web', 'a', 'Bad_Name', '', 'x'.repeat(300), 'ok-name'), fc.string({ maxLength: 20 }), fc.integer()),
+            name: fc.oneof(
+              fc.constantFrom('web', 'a', 'Bad_Name', '', 'x'.repeat(300), 'ok-name'),
+              fc.string({ maxLength: 20 }),
+              fc.integer(),
+            ),
             namespace: fc.constantFrom('default', 'other', 'kube-system', ''),
             generateName: fc.constantFrom('gen-', 'BAD-'),
             labels: fc.oneof(labelMap, fc.string()),
@@ -95,7 +121,10 @@ const manifestish = fc
       ),
       spec: fc.anything({ maxDepth: 4 }),
       status: fc.anything({ maxDepth: 2 }),
-      data: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 })), fc.anything({ maxDepth: 2 })),
+      data: fc.oneof(
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 })),
+        fc.anything({ maxDepth: 2 }),
+      ),
       stringData: fc.dictionary(fc.string({ maxLength: 8 }), fc.anything({ maxDepth: 1 })),
       type: fc.oneof(fc.constant('Opaque'), fc.anything({ maxDepth: 1 })),
     },
@@ -108,7 +137,18 @@ const jsonPatch = fc
     fc.record(
       {
         op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test', 'bogus'),
-        path: fc.oneof(fc.constantFrom('/metadata/labels/a', '/spec/replicas', '/data/x', '/metadata/name', '', '/', '/~2'), fc.string()),
+        path: fc.oneof(
+          fc.constantFrom(
+            '/metadata/labels/a',
+            '/spec/replicas',
+            '/data/x',
+            '/metadata/name',
+            '',
+            '/',
+            '/~2',
+          ),
+          fc.string(),
+        ),
         from: fc.constantFrom('/metadata/labels', '/nope'),
         value: fc.anything({ maxDepth: 2 }),
       },
@@ -123,7 +163,20 @@ const body = fc.oneof(
   jsonPatch,
   fc.json({ maxDepth: 3 }),
   fc.string({ maxLength: 200 }),
-  fc.constantFrom('', '{', '[', 'null', '"str"', '42', 'true', '{"metadata":null}', 'key: [unclosed', ': : :', '- a\n- b', '{"a":1}{"b":2}'),
+  fc.constantFrom(
+    '',
+    '{',
+    '[',
+    'null',
+    '"str"',
+    '42',
+    'true',
+    '{"metadata":null}',
+    'key: [unclosed',
+    ': : :',
+    '- a\n- b',
+    '{"a":1}{"b":2}',
+  ),
 );
 
 const contentType = fc.constantFrom(
@@ -155,13 +208,24 @@ const validArb = fc.oneof(
     path: fc.constant('/api/v1/namespaces/default/configmaps'),
     query: fc.constant(''),
     body: fc
-      .tuple(dnsName, fc.dictionary(fc.stringMatching(/^[a-zA-Z0-9._-]{1,10}$/), fc.string({ maxLength: 20 }), { maxKeys: 3 }))
-      .map(([name, data]) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data })),
+      .tuple(
+        dnsName,
+        fc.dictionary(fc.stringMatching(/^[a-zA-Z0-9._-]{1,10}$/), fc.string({ maxLength: 20 }), {
+          maxKeys: 3,
+        }),
+      )
+      .map(([name, data]) =>
+        JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data }),
+      ),
     contentType: fc.constant('application/json'),
   }),
   fc.record({
     method: fc.constant('GET'),
-    path: fc.constantFrom('/api/v1/namespaces/default/configmaps', '/api/v1/namespaces', '/apis/apps/v1/deployments'),
+    path: fc.constantFrom(
+      '/api/v1/namespaces/default/configmaps',
+      '/api/v1/namespaces',
+      '/apis/apps/v1/deployments',
+    ),
     query: fc.constantFrom('', '?limit=2', '?labelSelector=app%3Dweb'),
     body: fc.constant(undefined),
     contentType: fc.constant('application/json'),
@@ -181,11 +245,17 @@ describe('robustness under generated input', () => {
         const res = await api.call(r.method, `${r.path}${r.query}`, r.body, r.contentType);
         seen++;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        expect(res.status, `${r.method} ${r.path}${r.query} [${r.contentType}] ${String(r.body).slice(0, 300)} → ${JSON.stringify(res.body).slice(0, 500)}`).toBeLessThan(500);
+        expect(
+          res.status,
+          `${r.method} ${r.path}${r.query} [${r.contentType}] ${String(r.body).slice(0, 300)} → ${JSON.stringify(res.body).slice(0, 500)}`,
+        ).toBeLessThan(500);
         if (res.status >= 400) {
           expect(res.body).toMatchObject({ kind: 'Status', status: 'Failure', code: res.status });
           expect(typeof res.body.message).toBe('string');
-          expect(await cluster.store.currentRevision(), `rejected ${r.method} ${r.path} changed the store`).toBe(before);
+          expect(
+            await cluster.store.currentRevision(),
+            `rejected ${r.method} ${r.path} changed the store`,
+          ).toBe(before);
         }
         if (res.status === 201) expect(await cluster.store.currentRevision()).toBeGreaterThan(before);
       }),

@@ -38,9 +38,13 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
   });
 
   it('gets by name, short name, label and across namespaces', async () => {
-    expect(await k.ok(['get', 'deployment', 'web', '-n', 'shop', '-o', 'name'])).toBe('deployment.apps/web\n');
+    expect(await k.ok(['get', 'deployment', 'web', '-n', 'shop', '-o', 'name'])).toBe(
+      'deployment.apps/web\n',
+    );
     expect(await k.ok(['get', 'deploy', '-n', 'shop', '-o', 'name'])).toBe('deployment.apps/web\n');
-    expect(await k.ok(['get', 'cm', '-n', 'shop', '-l', 'app=web', '-o', 'name'])).toBe('configmap/web-config\n');
+    expect(await k.ok(['get', 'cm', '-n', 'shop', '-l', 'app=web', '-o', 'name'])).toBe(
+      'configmap/web-config\n',
+    );
     expect(await k.ok(['get', 'cm', '-n', 'shop', '-l', 'app!=web', '-o', 'name'])).toBe('');
     const all = await k.ok(['get', 'svc', '-A']);
     expect(all).toMatch(/shop\s+web/);
@@ -61,7 +65,17 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
   });
 
   it('sees a later change with get -w', async () => {
-    const watch = k.start(['get', 'configmap', 'web-config', '-n', 'shop', '-w', '-o', 'json', '--output-watch-events']);
+    const watch = k.start([
+      'get',
+      'configmap',
+      'web-config',
+      '-n',
+      'shop',
+      '-w',
+      '-o',
+      'json',
+      '--output-watch-events',
+    ]);
     try {
       await eventually(() => expect(watch.output()).toMatch(/"name":\s*"web-config"/), 15_000);
       await k.ok(['label', 'configmap', 'web-config', '-n', 'shop', 'watched=yes']);
@@ -75,13 +89,37 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
   });
 
   it('labels, annotates and patches with merge and JSON patches', async () => {
-    expect(await k.ok(['label', 'deployment', 'web', '-n', 'shop', 'tier=frontend'])).toContain('deployment.apps/web labeled');
-    expect(await k.ok(['annotate', 'deployment', 'web', '-n', 'shop', 'owner=team-a'])).toContain('deployment.apps/web annotated');
-    expect(await k.ok(['patch', 'deployment', 'web', '-n', 'shop', '--type', 'merge', '-p', '{"spec":{"replicas":5}}'])).toContain(
-      'deployment.apps/web patched',
+    expect(await k.ok(['label', 'deployment', 'web', '-n', 'shop', 'tier=frontend'])).toContain(
+      'deployment.apps/web labeled',
+    );
+    expect(await k.ok(['annotate', 'deployment', 'web', '-n', 'shop', 'owner=team-a'])).toContain(
+      'deployment.apps/web annotated',
     );
     expect(
-      await k.ok(['patch', 'configmap', 'web-config', '-n', 'shop', '--type', 'json', '-p', '[{"op":"replace","path":"/data/MODE","value":"debug"}]']),
+      await k.ok([
+        'patch',
+        'deployment',
+        'web',
+        '-n',
+        'shop',
+        '--type',
+        'merge',
+        '-p',
+        '{"spec":{"replicas":5}}',
+      ]),
+    ).toContain('deployment.apps/web patched');
+    expect(
+      await k.ok([
+        'patch',
+        'configmap',
+        'web-config',
+        '-n',
+        'shop',
+        '--type',
+        'json',
+        '-p',
+        '[{"op":"replace","path":"/data/MODE","value":"debug"}]',
+      ]),
     ).toContain('configmap/web-config patched');
     const dep = JSON.parse(await k.ok(['get', 'deployment', 'web', '-n', 'shop', '-o', 'json']));
     expect(dep.metadata.labels.tier).toBe('frontend');
@@ -91,7 +129,17 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
     const cm = JSON.parse(await k.ok(['get', 'configmap', 'web-config', '-n', 'shop', '-o', 'json']));
     expect(cm.data.MODE).toBe('debug');
     // A JSON patch on a missing path is refused and changes nothing.
-    const bad = await k.run(['patch', 'configmap', 'web-config', '-n', 'shop', '--type', 'json', '-p', '[{"op":"remove","path":"/data/NOPE"}]']);
+    const bad = await k.run([
+      'patch',
+      'configmap',
+      'web-config',
+      '-n',
+      'shop',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"remove","path":"/data/NOPE"}]',
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/NOPE/);
   });
@@ -104,7 +152,9 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
 
   it('deletes objects and waits until they are gone', async () => {
     expect(await k.ok(['delete', 'service', 'web', '-n', 'shop'])).toContain('service "web" deleted');
-    expect(await k.ok(['delete', 'configmap', 'web-config', '-n', 'shop'])).toContain('configmap "web-config" deleted');
+    expect(await k.ok(['delete', 'configmap', 'web-config', '-n', 'shop'])).toContain(
+      'configmap "web-config" deleted',
+    );
     const left = await k.run(['get', 'service', 'web', '-n', 'shop']);
     expect(left.code).toBe(1);
   });

@@ -66,7 +66,9 @@ describe('garbage collection', () => {
 
   it('foreground: the owner stays until its dependents are gone', async () => {
     await createChain('default', 'fg');
-    const del = await api.call('DELETE', '/apis/apps/v1/namespaces/default/deployments/fg', { propagationPolicy: 'Foreground' });
+    const del = await api.call('DELETE', '/apis/apps/v1/namespaces/default/deployments/fg', {
+      propagationPolicy: 'Foreground',
+    });
     expect(del.body.metadata.deletionTimestamp).toBeDefined();
     await eventually(async () => {
       expect((await api.call('GET', '/api/v1/namespaces/default/pods/fg-abc-x1')).status).toBe(404);
@@ -77,7 +79,9 @@ describe('garbage collection', () => {
 
   it('orphan: dependents stay and lose their owner reference', async () => {
     const chain = await createChain('default', 'or');
-    await api.call('DELETE', '/apis/apps/v1/namespaces/default/deployments/or', { propagationPolicy: 'Orphan' });
+    await api.call('DELETE', '/apis/apps/v1/namespaces/default/deployments/or', {
+      propagationPolicy: 'Orphan',
+    });
     await eventually(async () => {
       expect((await api.call('GET', '/apis/apps/v1/namespaces/default/deployments/or')).status).toBe(404);
     }, 20_000);
@@ -98,7 +102,11 @@ describe('namespace termination', () => {
       metadata: { name: 'doomed', finalizers: ['example.com/hold'] },
     });
     await createChain('doomed', 'web');
-    await api.call('POST', '/api/v1/namespaces/doomed/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' } });
+    await api.call('POST', '/api/v1/namespaces/doomed/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cfg' },
+    });
     const del = await api.call('DELETE', '/api/v1/namespaces/doomed');
     expect(del.body.status.phase).toBe('Terminating');
     const refused = await api.call('POST', '/api/v1/namespaces/doomed/configmaps', {
@@ -115,7 +123,12 @@ describe('namespace termination', () => {
       const ns = await api.call('GET', '/api/v1/namespaces/doomed');
       expect(ns.body.spec.finalizers ?? []).toEqual([]);
     }, 30_000);
-    const release = await api.call('PATCH', '/api/v1/namespaces/doomed', { metadata: { finalizers: null } }, 'application/merge-patch+json');
+    const release = await api.call(
+      'PATCH',
+      '/api/v1/namespaces/doomed',
+      { metadata: { finalizers: null } },
+      'application/merge-patch+json',
+    );
     expect(release.status).toBe(200);
     expect((await api.call('GET', '/api/v1/namespaces/doomed')).status).toBe(404);
   });
@@ -137,13 +150,20 @@ describe('events', () => {
       lastTimestamp: at,
       count: 1,
     });
-    expect((await api.call('POST', '/api/v1/namespaces/default/events', ev('old-event', old))).status).toBe(201);
-    expect((await api.call('POST', '/api/v1/namespaces/default/events', ev('new-event', fresh))).status).toBe(201);
+    expect((await api.call('POST', '/api/v1/namespaces/default/events', ev('old-event', old))).status).toBe(
+      201,
+    );
+    expect((await api.call('POST', '/api/v1/namespaces/default/events', ev('new-event', fresh))).status).toBe(
+      201,
+    );
     const removed = await sweepEvents(cluster.api, 3600);
     expect(removed).toBeGreaterThanOrEqual(1);
     expect((await api.call('GET', '/api/v1/namespaces/default/events/old-event')).status).toBe(404);
     expect((await api.call('GET', '/api/v1/namespaces/default/events/new-event')).status).toBe(200);
-    const byObject = await api.call('GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dp,involvedObject.kind%3DPod');
+    const byObject = await api.call(
+      'GET',
+      '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dp,involvedObject.kind%3DPod',
+    );
     expect(byObject.body.items.map((e: any) => e.metadata.name)).toEqual(['new-event']);
   });
 });

@@ -19,6 +19,11 @@ export function patchTypeOf(contentType: string): PatchType {
 }
 
 /** The patched object (a new value; `target` is not modified). */
-export function applyPatchBody(type: PatchType, target: unknown, body: unknown, info: Pick<ResourceInfo, 'group' | 'version' | 'kind'>): unknown {
+export function applyPatchBody(
+  type: PatchType,
+  target: unknown,
+  body: unknown,
+  info: Pick<ResourceInfo, 'group' | 'version' | 'kind'>,
+): unknown {
   return patchBackend(type, structuredClone(target), body, info);
 }

@@ -3,13 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, errors, type StatusCause } from '../../api/errors.js';
 import { applyPatchBody, type PatchType } from './patch.js';
-import {
-  apiVersionOf,
-  resources,
-  storeKey,
-  storePrefix,
-  type ResourceInfo,
-} from '../../api/resources.js';
+import { apiVersionOf, resources, storeKey, storePrefix, type ResourceInfo } from '../../api/resources.js';
 import { isObject, type DeleteOptions, type DeletionPropagation, type KubeObject } from '../../api/types.js';
 import { isStoreError, type KeyValue, type Store } from '../../store/store.js';
 import { decodeStored, encodeStored, wireJson } from '../codec.js';
@@ -64,7 +58,9 @@ function decodeContinue(token: string): { rv: number; start: string } {
   } catch {
     // fall through
   }
-  throw errors.badRequest(`invalid continue token ${JSON.stringify(token)}: pass the metadata.continue of the previous list`);
+  throw errors.badRequest(
+    `invalid continue token ${JSON.stringify(token)}: pass the metadata.continue of the previous list`,
+  );
 }
 
 export class ResourceRegistry {
@@ -96,7 +92,9 @@ export class ResourceRegistry {
         case 'Compacted':
           throw errors.expired(`too old resource version: ${err.message}`);
         case 'FutureRevision':
-          throw new ApiError('Timeout', `Too large resource version: ${err.message}`, { retryAfterSeconds: 1 });
+          throw new ApiError('Timeout', `Too large resource version: ${err.message}`, {
+            retryAfterSeconds: 1,
+          });
         case 'Unavailable':
         case 'Closed':
           throw errors.unavailable(`storage is unavailable: ${err.message}`);
@@ -122,7 +120,11 @@ export class ResourceRegistry {
   // ---------------------------------------------------------------- list
 
   async list(params: ListParams): Promise<ListResultJson> {
-    const filter: ObjectFilter | undefined = compileSelectors(this.info, params.labelSelector, params.fieldSelector);
+    const filter: ObjectFilter | undefined = compileSelectors(
+      this.info,
+      params.labelSelector,
+      params.fieldSelector,
+    );
     const prefix = storePrefix(this.info, this.info.namespaced ? params.namespace : undefined);
     let revision = params.resourceVersion ?? 0;
     let startAfter: string | undefined;
@@ -195,7 +197,11 @@ export class ResourceRegistry {
   }
 
   /** Shape checks common to create and update; returns the object to store (pruned of unknown fields). */
-  private checkIncoming(body: unknown, namespace: string | undefined, opts: WriteOptions): { obj: KubeObject; warnings: string[] } {
+  private checkIncoming(
+    body: unknown,
+    namespace: string | undefined,
+    opts: WriteOptions,
+  ): { obj: KubeObject; warnings: string[] } {
     if (!isObject(body)) throw errors.badRequest('the request body must be a JSON or YAML object');
     const apiVersion = apiVersionOf(this.info);
     if (body.apiVersion === undefined || body.apiVersion === '') body.apiVersion = apiVersion;
@@ -208,7 +214,11 @@ export class ResourceRegistry {
     if (body.metadata === undefined || body.metadata === null) body.metadata = {};
     if (!isObject(body.metadata)) {
       throw errors.invalid(this.info.kind, this.info.group, '', [
-        { reason: 'FieldValueTypeInvalid', field: 'metadata', message: 'Invalid value: metadata must be an object' },
+        {
+          reason: 'FieldValueTypeInvalid',
+          field: 'metadata',
+          message: 'Invalid value: metadata must be an object',
+        },
       ]);
     }
     const meta = body.metadata;
@@ -216,7 +226,7 @@ export class ResourceRegistry {
       if (meta.namespace === undefined || meta.namespace === '') meta.namespace = namespace;
       else if (namespace !== undefined && meta.namespace !== namespace) {
         throw errors.badRequest(
-          `the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${namespace})`,
+          `the namespace of the provided object (${JSON.stringify(meta.namespace)}) does not match the namespace sent on the request (${namespace})`,
         );
       }
     } else {
@@ -231,21 +241,31 @@ export class ResourceRegistry {
   }
 
   private validateOrThrow(obj: KubeObject, causes: StatusCause[]): void {
-    if (causes.length > 0) throw errors.invalid(this.info.kind, this.info.group, obj.metadata.name ?? '', causes);
+    if (causes.length > 0)
+      throw errors.invalid(this.info.kind, this.info.group, obj.metadata.name ?? '', causes);
   }
 
   async create(namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
     const { obj, warnings } = this.checkIncoming(body, namespace, opts);
     const meta = obj.metadata;
-    if ((meta.name === undefined || meta.name === '') && typeof meta.generateName === 'string' && meta.generateName !== '') {
+    if (
+      (meta.name === undefined || meta.name === '') &&
+      typeof meta.generateName === 'string' &&
+      meta.generateName !== ''
+    ) {
       meta.name = `${meta.generateName}${randomSuffix(5)}`;
     }
     if (typeof meta.name !== 'string' || meta.name === '') {
       throw errors.invalid(this.info.kind, this.info.group, '', [
-        { reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' },
+        {
+          reason: 'FieldValueRequired',
+          field: 'metadata.name',
+          message: 'Required value: name or generateName is required',
+        },
       ]);
     }
-    if (this.info.namespaced && (meta.namespace === undefined || meta.namespace === '')) meta.namespace = 'default';
+    if (this.info.namespaced && (meta.namespace === undefined || meta.namespace === ''))
+      meta.namespace = 'default';
     await this.checkNamespace(meta.namespace, meta.name);
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
@@ -277,19 +297,29 @@ export class ResourceRegistry {
     namespace: string | undefined,
     name: string,
     opts: WriteOptions,
-    mutate: (current: KubeObject) => { next: unknown; precondition?: string | undefined; subresource?: 'status' },
+    mutate: (current: KubeObject) => {
+      next: unknown;
+      precondition?: string | undefined;
+      subresource?: 'status';
+    },
   ): Promise<WriteResult> {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.getRaw(namespace, name);
       if (kv === undefined) throw errors.notFound(this.info.resource, this.info.group, name);
       const current = decodeStored(kv);
       const { next, precondition, subresource } = mutate(structuredClone(current));
-      if (precondition !== undefined && precondition !== '' && precondition !== current.metadata.resourceVersion) {
+      if (
+        precondition !== undefined &&
+        precondition !== '' &&
+        precondition !== current.metadata.resourceVersion
+      ) {
         throw errors.conflict(this.info.resource, this.info.group, name);
       }
       const { obj, warnings } = this.checkIncoming(next, namespace, opts);
       if (obj.metadata.name !== name) {
-        throw errors.badRequest(`the name of the object (${String(obj.metadata.name)}) does not match the name on the URL (${name})`);
+        throw errors.badRequest(
+          `the name of the object (${String(obj.metadata.name)}) does not match the name on the URL (${name})`,
+        );
       }
       // Identity and lifecycle fields belong to the server.
       obj.metadata.uid = current.metadata.uid ?? '';
@@ -319,7 +349,8 @@ export class ResourceRegistry {
           await this.store.delete(kv.key, kv.modRevision);
           return { object: obj, warnings };
         } catch (err) {
-          if (isStoreError(err) && err.code === 'Conflict' && precondition === undefined && attempt < 20) continue;
+          if (isStoreError(err) && err.code === 'Conflict' && precondition === undefined && attempt < 20)
+            continue;
           return this.mapStoreError(err, name);
         }
       }
@@ -328,7 +359,12 @@ export class ResourceRegistry {
         obj.metadata.resourceVersion = String(rev);
         return { object: obj, warnings };
       } catch (err) {
-        if (isStoreError(err) && err.code === 'Conflict' && (precondition === undefined || precondition === '') && attempt < 20) {
+        if (
+          isStoreError(err) &&
+          err.code === 'Conflict' &&
+          (precondition === undefined || precondition === '') &&
+          attempt < 20
+        ) {
           continue;
         }
         return this.mapStoreError(err, name);
@@ -360,7 +396,11 @@ export class ResourceRegistry {
     return this.updateWith(namespace, name, opts, (current) => {
       let next: unknown = body;
       if (subresource === 'status' && isObject(body)) next = { ...current, status: body.status };
-      return { next: structuredClone(next), precondition: rv, ...(subresource === undefined ? {} : { subresource }) };
+      return {
+        next: structuredClone(next),
+        precondition: rv,
+        ...(subresource === undefined ? {} : { subresource }),
+      };
     });
   }
 
@@ -383,7 +423,10 @@ export class ResourceRegistry {
 
   /** Replace `spec.finalizers` of a Namespace (PUT /api/v1/namespaces/{name}/finalize). */
   async finalizeNamespace(name: string, body: unknown, opts: WriteOptions): Promise<WriteResult> {
-    const finalizers = isObject(body) && isObject(body.spec) && Array.isArray(body.spec.finalizers) ? body.spec.finalizers : [];
+    const finalizers =
+      isObject(body) && isObject(body.spec) && Array.isArray(body.spec.finalizers)
+        ? body.spec.finalizers
+        : [];
     return this.updateWith(undefined, name, opts, (current) => {
       const spec = isObject(current.spec) ? current.spec : {};
       return { next: { ...current, spec: { ...spec, finalizers } } };
@@ -404,7 +447,9 @@ export class ResourceRegistry {
         ...(obj.metadata.namespace === undefined ? {} : { namespace: obj.metadata.namespace }),
         uid: obj.metadata.uid ?? '',
         resourceVersion: obj.metadata.resourceVersion ?? '',
-        ...(obj.metadata.creationTimestamp === undefined ? {} : { creationTimestamp: obj.metadata.creationTimestamp }),
+        ...(obj.metadata.creationTimestamp === undefined
+          ? {}
+          : { creationTimestamp: obj.metadata.creationTimestamp }),
       },
       spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 1 },
       status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector },
@@ -420,12 +465,17 @@ export class ResourceRegistry {
     const res = await this.updateWith(namespace, name, opts, (current) => {
       const wanted = change(this.scaleOf(current));
       if (!isObject(wanted)) throw errors.badRequest('the body must be an autoscaling/v1 Scale object');
-      if (wanted.kind !== undefined && wanted.kind !== 'Scale') throw errors.badRequest(`expected kind Scale, got ${String(wanted.kind)}`);
+      if (wanted.kind !== undefined && wanted.kind !== 'Scale')
+        throw errors.badRequest(`expected kind Scale, got ${JSON.stringify(wanted.kind)}`);
       const spec = isObject(wanted.spec) ? wanted.spec : {};
       const replicas = spec.replicas;
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
         throw errors.invalid('Scale', 'autoscaling', name, [
-          { reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be a non-negative integer` },
+          {
+            reason: 'FieldValueInvalid',
+            field: 'spec.replicas',
+            message: `Invalid value: ${JSON.stringify(replicas)}: must be a non-negative integer`,
+          },
         ]);
       }
       const meta = isObject(wanted.metadata) ? wanted.metadata : {};
@@ -453,10 +503,20 @@ export class ResourceRegistry {
       const current = decodeStored(kv);
       const pre = options.preconditions;
       if (pre?.uid !== undefined && pre.uid !== current.metadata.uid) {
-        throw errors.conflict(this.info.resource, this.info.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid ?? ''}`);
+        throw errors.conflict(
+          this.info.resource,
+          this.info.group,
+          name,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid ?? ''}`,
+        );
       }
       if (pre?.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion) {
-        throw errors.conflict(this.info.resource, this.info.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`);
+        throw errors.conflict(
+          this.info.resource,
+          this.info.group,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`,
+        );
       }
       const policy: DeletionPropagation =
         options.propagationPolicy ?? (options.orphanDependents === true ? 'Orphan' : 'Background');

@@ -16,7 +16,10 @@ export interface KindHooks {
   /** Carry server-allocated values the client omitted (e.g. a Service's clusterIP) from the old object. */
   prepareUpdate(newObj: KubeObject, oldObj: KubeObject): void;
   /** Type and unknown-field check; returns the object with unknown fields pruned (Warn/Ignore). */
-  checkSchema(obj: KubeObject, mode: FieldValidation): { causes: StatusCause[]; warnings: string[]; pruned: KubeObject };
+  checkSchema(
+    obj: KubeObject,
+    mode: FieldValidation,
+  ): { causes: StatusCause[]; warnings: string[]; pruned: KubeObject };
 }
 
 export interface Strategy {
