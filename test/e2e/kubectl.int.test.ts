@@ -37,6 +37,24 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
     expect(out.trim().split('\n')).toHaveLength(docs);
   });
 
+  it('re-applies a changed manifest with a strategic merge patch (client-side apply)', async () => {
+    const changed = manifest
+      .replace('replicas: 3', 'replicas: 4')
+      .replace('image: 127.0.0.1:5000/busybox:1.36', 'image: 127.0.0.1:5000/busybox:1.37')
+      .replace(/ {10}envFrom:\n {12}- configMapRef:\n {16}name: web-config\n/, '');
+    expect(changed).not.toContain('envFrom');
+    const out = await k.ok(['apply', '--validate=false', '-f', '-'], changed);
+    expect(out).toContain('deployment.apps/web configured');
+    expect(out).toContain('configmap/web-config unchanged');
+    const dep = JSON.parse(await k.ok(['get', 'deployment', 'web', '-n', 'shop', '-o', 'json']));
+    expect(dep.spec.replicas).toBe(4);
+    expect(dep.spec.template.spec.containers[0].image).toBe('127.0.0.1:5000/busybox:1.37');
+    // A field removed from the file is removed from the object.
+    expect(dep.spec.template.spec.containers[0].envFrom).toBeUndefined();
+    expect(dep.spec.template.spec.containers[0].ports[0].containerPort).toBe(8080);
+    expect(dep.metadata.generation).toBe(2);
+  });
+
   it('gets by name, short name, label and across namespaces', async () => {
     expect(await k.ok(['get', 'deployment', 'web', '-n', 'shop', '-o', 'name'])).toBe(
       'deployment.apps/web\n',
@@ -125,7 +143,7 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s', (version) => {
     expect(dep.metadata.labels.tier).toBe('frontend');
     expect(dep.metadata.annotations.owner).toBe('team-a');
     expect(dep.spec.replicas).toBe(5);
-    expect(dep.metadata.generation).toBe(2);
+    expect(dep.metadata.generation).toBe(3);
     const cm = JSON.parse(await k.ok(['get', 'configmap', 'web-config', '-n', 'shop', '-o', 'json']));
     expect(cm.data.MODE).toBe('debug');
     // A JSON patch on a missing path is refused and changes nothing.
