@@ -99,15 +99,25 @@ export function threeWayMergePatch(
   return diff(original, modified, current);
 }
 
-/** The configuration as recorded in the annotation: the object without that annotation itself. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (!isPlainObject(value)) return value;
+  const out: JsonObject = {};
+  for (const k of Object.keys(value).sort()) out[k] = sortedKeys(value[k]) as Json;
+  return out;
+}
+
+/**
+ * The configuration as recorded in the annotation: the object without that annotation itself,
+ * serialized exactly as kubectl does (keys sorted, `annotations: {}` kept, trailing newline), so
+ * objects applied by kubectl and by flotilla look unchanged to each other.
+ */
 export function lastAppliedValue(config: KubeObject): string {
   const copy = JSON.parse(JSON.stringify(config)) as KubeObject;
-  const annotations = copy.metadata.annotations;
-  if (annotations !== undefined) {
-    delete annotations[lastAppliedAnnotation];
-    if (Object.keys(annotations).length === 0) delete copy.metadata.annotations;
-  }
-  return `${JSON.stringify(copy)}\n`;
+  const annotations = { ...(copy.metadata.annotations ?? {}) };
+  delete annotations[lastAppliedAnnotation];
+  copy.metadata.annotations = annotations;
+  return `${JSON.stringify(sortedKeys(copy))}\n`;
 }
 
 /** The configuration with the last-applied annotation set: what `apply` creates, or patches towards. */

@@ -134,11 +134,7 @@ function portText(c: Rec): { port: string; hostPort: string } {
   if (ports.length === 0) return { port: '<none>', hostPort: '<none>' };
   const proto = (p: Rec): string => str(p['protocol']) || 'TCP';
   return {
-    port: ports
-      .map(
-        (p) => `${str(p['containerPort'])}/${proto(p)}${str(p['name']) !== '' ? ` (${str(p['name'])})` : ''}`,
-      )
-      .join(', '),
+    port: ports.map((p) => `${str(p['containerPort'])}/${proto(p)}`).join(', '),
     hostPort: ports.map((p) => `${str(p['hostPort']) || '0'}/${proto(p)}`).join(', '),
   };
 }
@@ -202,11 +198,13 @@ function containers(
   if (list.length === 0) return;
   w.line(level, `${title}:`);
   const byName = new Map(arr(statuses).map((s) => [str(rec(s)['name']), rec(s)] as const));
+  // kubectl's layout: pod containers at "  name:", template containers at "   name:" with fields at 4.
+  const template = level > 0;
   for (const c of list) {
     const name = str(c['name']);
     const st = byName.get(name);
-    w.line(level + 1, `${name}:`);
-    const l = level + 2;
+    w.line(template ? 0 : level + 1, template ? `${'  '.repeat(level)} ${name}:` : `${name}:`);
+    const l = template ? level + 1 : level + 2;
     if (st !== undefined) w.line(l, `Container ID:\t${str(st['containerID'])}`);
     w.line(l, `Image:\t${str(c['image'])}`);
     if (st !== undefined) w.line(l, `Image ID:\t${str(st['imageID'])}`);
@@ -342,13 +340,33 @@ type Describer = (
   w: DescribeWriter,
 ) => Promise<void>;
 
+/** The QoS class the kubelet would give a pod (qos.GetPodQOS), for pods whose status lacks it. */
+export function podQos(podSpec: unknown): 'BestEffort' | 'Burstable' | 'Guaranteed' {
+  const all = [...arr(rec(podSpec)['containers']), ...arr(rec(podSpec)['initContainers'])].map((c) =>
+    rec(rec(c)['resources']),
+  );
+  let any = false;
+  let guaranteed = true;
+  for (const r of all) {
+    const limits = rec(r['limits']);
+    const requests = { ...limits, ...rec(r['requests']) };
+    if (Object.keys(limits).length > 0 || Object.keys(requests).length > 0) any = true;
+    for (const res of ['cpu', 'memory']) {
+      if (limits[res] === undefined || str(requests[res]) !== str(limits[res])) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
 const describePod: Describer = async (pod, _info, ctx, w) => {
   const spec = rec(pod.spec);
   const status = rec(pod.status);
   w.line(0, `Name:\t${pod.metadata.name ?? ''}`);
   w.line(0, `Namespace:\t${pod.metadata.namespace ?? ''}`);
   if (typeof spec['priority'] === 'number') w.line(0, `Priority:\t${spec['priority']}`);
-  w.line(0, `Service Account:\t${str(spec['serviceAccountName']) || 'default'}`);
+  if (str(spec['serviceAccountName']) !== '')
+    w.line(0, `Service Account:\t${str(spec['serviceAccountName'])}`);
   const node = str(spec['nodeName']);
   w.line(0, `Node:\t${node === '' ? '<none>' : `${node}/${str(status['hostIP'])}`}`);
   if (status['startTime'] !== undefined) w.line(0, `Start Time:\t${formatTime(status['startTime'])}`);
@@ -379,7 +397,7 @@ const describePod: Describer = async (pod, _info, ctx, w) => {
     for (const c of conds) w.line(1, `${str(c['type'])} \t${str(c['status'])} `);
   }
   volumes(w, 0, spec['volumes']);
-  w.line(0, `QoS Class:\t${str(status['qosClass']) || 'BestEffort'}`);
+  w.line(0, `QoS Class:\t${str(status['qosClass']) || podQos(spec)}`);
   w.line(0, `Node-Selectors:\t${formatLabels(spec['nodeSelector'])}`);
   w.line(0, `Tolerations:\t${tolerations(spec['tolerations'])}`);
 };
@@ -458,10 +476,9 @@ const describeService: Describer = async (svc, info, ctx, w) => {
   w.line(0, `Type:\t${str(spec['type']) || 'ClusterIP'}`);
   const families = arr(spec['ipFamilies']).map(str);
   if (str(spec['ipFamilyPolicy']) !== '') w.line(0, `IP Family Policy:\t${str(spec['ipFamilyPolicy'])}`);
-  if (families.length > 0) w.line(0, `IP Families:\t${families.join(',')}`);
-  w.line(0, `IP:\t${str(spec['clusterIP']) || '<none>'}`);
-  const ips = arr(spec['clusterIPs']).map(str);
-  if (ips.length > 0) w.line(0, `IPs:\t${ips.join(',')}`);
+  w.line(0, `IP Families:\t${orNone(families.join(','))}`);
+  w.line(0, `IP:\t${str(spec['clusterIP'])}`);
+  w.line(0, `IPs:\t${orNone(arr(spec['clusterIPs']).map(str).join(','))}`);
   const externalIPs = arr(spec['externalIPs']).map(str);
   if (externalIPs.length > 0) w.line(0, `External IPs:\t${externalIPs.join(',')}`);
   if (str(spec['type']) === 'ExternalName') w.line(0, `External Name:\t${str(spec['externalName'])}`);
@@ -487,7 +504,7 @@ const describeService: Describer = async (svc, info, ctx, w) => {
           addrs.push(`${str(a).includes(':') ? `[${str(a)}]` : str(a)}:${str(sp['port'])}`);
       }
     }
-    w.line(0, `Endpoints:\t${addrs.join(',')}`);
+    w.line(0, `Endpoints:\t${orNone(addrs.join(','))}`);
   }
   if (arr(spec['ports']).length === 0) w.line(0, `Port:\t<none>`);
   w.line(0, `Session Affinity:\t${str(spec['sessionAffinity']) || 'None'}`);

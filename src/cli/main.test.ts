@@ -360,8 +360,10 @@ describe('get', () => {
     );
     expect((await flotilla(['get', 'deployments.apps', '-o', 'name'])).out).toBe('deployment.apps/web\n');
     const yaml = await flotilla(['get', 'deployment/web', '-o', 'yaml']);
-    expect(yaml.out).toMatch(/^apiVersion: apps\/v1\nkind: Deployment\nmetadata:\n {2}name: web\n/);
-    expect(yaml.out).toMatch(/creationTimestamp: "\d{4}-/);
+    // kubectl's layout: keys sorted, timestamps quoted.
+    expect(yaml.out).toMatch(
+      /^apiVersion: apps\/v1\nkind: Deployment\nmetadata:\n {2}creationTimestamp: "\d{4}-[^"]+"\n {2}labels:\n {4}app: web\n {2}name: web\n/,
+    );
     expect((await flotilla(['get', 'deploy', '-l', 'app=nope'])).err).toBe(
       'No resources found in default namespace.\n',
     );

@@ -21,7 +21,7 @@ const yaml11Ambiguous =
  * and strings that YAML 1.1 would read as booleans or timestamps quoted.
  */
 export function toYaml(value: unknown): string {
-  const doc = new Document(value);
+  const doc = new Document(sortKeys(value));
   visit(doc, {
     Scalar(_key, node) {
       if (isScalar(node) && typeof node.value === 'string' && yaml11Ambiguous.test(node.value))
@@ -32,7 +32,16 @@ export function toYaml(value: unknown): string {
 }
 
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 4)}\n`;
+  return `${JSON.stringify(sortKeys(value), null, 4)}\n`;
+}
+
+/** Keys in alphabetical order at every level, as kubectl prints objects (apiVersion, kind, metadata, spec, status). */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
+  return out;
 }
 
 /** `deployment.apps` / `pod`: how kubectl names a resource type in messages and `-o name`. */
