@@ -32,7 +32,7 @@ import { describeError, MachineryError } from '../../machinery/errors.js';
 import { nullEventRecorder, type EventRecorder } from '../../machinery/event-recorder.js';
 import { forEachLimit } from '../../machinery/limit.js';
 import { nullLogger, type Logger } from '../../machinery/logger.js';
-import { onAnyChange, type InformerProvider, type ObjectSource } from '../../machinery/object-source.js';
+import { type InformerProvider, type ObjectSource } from '../../machinery/object-source.js';
 import {
   reconcileGarbage,
   toGcNode,
@@ -138,10 +138,27 @@ export class GarbageCollector {
 
   start(): void {
     this.controller.start();
-    this.unsubscribe = onAnyChange(
-      this.sources.map((s) => s.source),
-      () => this.controller.queue.addAfter(PASS_KEY, this.debounceMs),
+    // Only changes that can create work start a pass: any deletion (the object may have been an owner), and
+    // adds/updates of objects that have owners or are being deleted. A plain write of an unowned object (most
+    // of a busy cluster's traffic) cannot, so it does not cost a pass over every cached object.
+    const kick = (): void => this.controller.queue.addAfter(PASS_KEY, this.debounceMs);
+    const mayNeedWork = (obj: KubeObject): boolean =>
+      (obj.metadata.ownerReferences?.length ?? 0) > 0 || obj.metadata.deletionTimestamp !== undefined;
+    const removers = this.sources.map((s) =>
+      s.source.addEventHandler({
+        onAdd: (obj) => {
+          if (mayNeedWork(obj)) kick();
+        },
+        // An update that drops owner references can finish an orphaning owner's work, so the old state counts.
+        onUpdate: (old, obj) => {
+          if (mayNeedWork(old) || mayNeedWork(obj)) kick();
+        },
+        onDelete: kick,
+      }),
     );
+    this.unsubscribe = () => {
+      for (const remove of removers) remove();
+    };
     this.controller.queue.add(PASS_KEY);
     this.scheduleResync();
   }
