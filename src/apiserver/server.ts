@@ -233,8 +233,17 @@ export class ApiServer {
       return;
     }
     if (/^\/readyz(\/.*)?$/.test(pathname)) {
-      if (this.ready) res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-      else res.writeHead(503, { 'Content-Type': 'text/plain' }).end('not ready');
+      // Ready means started and the store answers.
+      let problem = this.ready ? undefined : 'starting';
+      if (problem === undefined) {
+        try {
+          await this.store.currentRevision();
+        } catch (err) {
+          problem = `store: ${(err as Error).message}`;
+        }
+      }
+      if (problem === undefined) res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+      else res.writeHead(503, { 'Content-Type': 'text/plain' }).end(`not ready: ${problem}`);
       return;
     }
     if (pathname === '/version' || pathname === '/version/') {
