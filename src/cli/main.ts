@@ -17,7 +17,7 @@ export function buildProgram(io: CliIO, sessions: Session[]): Command {
   const program = new Command('flotilla');
   program
     .description('Flotilla: a container orchestrator that speaks the Kubernetes API')
-    .version(clientVersion(), '--client-version', 'print the client version')
+    .version(clientVersion(), '--version', 'print the client version')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
