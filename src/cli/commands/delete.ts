@@ -173,7 +173,12 @@ export async function runDelete(session: Session, args: string[], opts: DeleteOp
 
   let failures = 0;
   const deleted: { target: Target; uid: string | undefined }[] = [];
-  for (const t of targets) {
+  // Namespaces go last: deleting one first would have its content removed underneath the deletes that follow.
+  const ordered = [
+    ...targets.filter((t) => t.info.kind !== 'Namespace'),
+    ...targets.filter((t) => t.info.kind === 'Namespace'),
+  ];
+  for (const t of ordered) {
     try {
       const res = await client.delete(t.info, t.namespace, t.name, {
         propagationPolicy,
