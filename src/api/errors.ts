@@ -94,7 +94,10 @@ export class ApiError extends Error {
     this.code = statusCodes[reason];
     this.details = details;
     this.transient =
-      reason === 'Conflict' || reason === 'TooManyRequests' || reason === 'ServiceUnavailable' || reason === 'Timeout';
+      reason === 'Conflict' ||
+      reason === 'TooManyRequests' ||
+      reason === 'ServiceUnavailable' ||
+      reason === 'Timeout';
   }
 
   toStatus(): Status {
@@ -148,12 +151,16 @@ export const errors = {
   /** 422 listing every invalid field. `kind` is the Kind (e.g. `Deployment`). */
   invalid(kind: string, group: string, name: string, causes: StatusCause[]): ApiError {
     const list = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
-    return new ApiError('Invalid', `${kind}${group === '' ? '' : `.${group}`} "${name}" is invalid: [${list}]`, {
-      name,
-      group,
-      kind,
-      causes,
-    });
+    return new ApiError(
+      'Invalid',
+      `${kind}${group === '' ? '' : `.${group}`} "${name}" is invalid: [${list}]`,
+      {
+        name,
+        group,
+        kind,
+        causes,
+      },
+    );
   },
   badRequest(message: string): ApiError {
     return new ApiError('BadRequest', message);

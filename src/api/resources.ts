@@ -44,7 +44,9 @@ function r(
   kind: string,
   resource: string,
   namespaced: boolean,
-  extra: Partial<Pick<ResourceInfo, 'shortNames' | 'categories' | 'verbs' | 'subresources' | 'fieldSelectors'>> = {},
+  extra: Partial<
+    Pick<ResourceInfo, 'shortNames' | 'categories' | 'verbs' | 'subresources' | 'fieldSelectors'>
+  > = {},
 ): ResourceInfo {
   return {
     group,
@@ -72,7 +74,15 @@ export const resources: readonly ResourceInfo[] = [
     shortNames: ['po'],
     categories: ['all'],
     subresources: [status('', 'v1', 'Pod')],
-    fieldSelectors: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    fieldSelectors: [
+      'spec.nodeName',
+      'spec.restartPolicy',
+      'spec.schedulerName',
+      'spec.serviceAccountName',
+      'status.phase',
+      'status.podIP',
+      'status.nominatedNodeName',
+    ],
   }),
   r('', 'v1', 'Service', 'services', true, {
     shortNames: ['svc'],
@@ -153,7 +163,10 @@ export function findByAlias(alias: string): ResourceInfo | undefined {
   return resources.find(
     (x) =>
       (group === undefined || x.group === group) &&
-      (x.resource === base || x.singular === base || x.kind.toLowerCase() === base || x.shortNames.includes(base)),
+      (x.resource === base ||
+        x.singular === base ||
+        x.kind.toLowerCase() === base ||
+        x.shortNames.includes(base)),
   );
 }
 

@@ -87,11 +87,7 @@ describe('Secret', () => {
     [
       'a bad key',
       { data: { 'a/b': 'YQ==' } },
-      [
-        expect.stringMatching(
-          /^data\[a\/b\]: Invalid value: "a\/b": a valid config key/,
-        ),
-      ],
+      [expect.stringMatching(/^data\[a\/b\]: Invalid value: "a\/b": a valid config key/)],
     ],
   ])('rejects %s', (_n, fields, expected) => {
     expect(create(secretHandler, obj('v1', 'Secret', fields))).toEqual(expected);

@@ -130,11 +130,7 @@ describe('Service validation', () => {
     [
       'a bad selector',
       { selector: { app: 'a b' }, ports: [{ port: 80 }] },
-      [
-        expect.stringMatching(
-          /^spec\.selector: Invalid value: "a b": a valid label must be an empty string/,
-        ),
-      ],
+      [expect.stringMatching(/^spec\.selector: Invalid value: "a b": a valid label must be an empty string/)],
     ],
   ])('rejects %s', (_name, spec, expected) => {
     expect(create(h, svc(spec))).toEqual(expected);
