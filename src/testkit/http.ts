@@ -11,11 +11,17 @@ export interface Caller {
   close(): Promise<void>;
 }
 
+/** With `agent`, requests share that connection pool and `close()` leaves it open. */
 export function callerFor(
   target: { url: string; caPem: string | undefined; adminToken: string },
-  connections = 64,
+  opts: { connections?: number; agent?: Agent } = {},
 ): Caller {
-  const agent = new Agent({ connect: target.caPem === undefined ? {} : { ca: target.caPem }, connections });
+  const agent =
+    opts.agent ??
+    new Agent({
+      connect: target.caPem === undefined ? {} : { ca: target.caPem },
+      connections: opts.connections ?? 64,
+    });
   return {
     async call(method, path, body, contentType = 'application/json') {
       const res = await request(`${target.url}${path}`, {
@@ -36,6 +42,8 @@ export function callerFor(
       }
       return { status: res.statusCode, body: parsed, headers: res.headers };
     },
-    close: () => agent.close(),
+    close: async () => {
+      if (opts.agent === undefined) await agent.close();
+    },
   };
 }

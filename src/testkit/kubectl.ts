@@ -1,8 +1,9 @@
 // Run a pinned real kubectl (fetched by scripts/fetch-kubectl.sh) against a test cluster.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expectSuccess, runCommand, type CommandResult } from './command.js';
 
 export type KubectlVersion = '1.35' | '1.31';
 
@@ -19,11 +20,7 @@ export function kubectlPath(version: KubectlVersion): string {
   return path;
 }
 
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = CommandResult;
 
 export class Kubectl {
   readonly bin: string;
@@ -40,31 +37,16 @@ export class Kubectl {
   }
 
   run(args: string[], stdin?: string, timeoutMs = 30_000): Promise<KubectlResult> {
-    return new Promise((resolve) => {
-      const child = execFile(
-        this.bin,
-        this.args(args),
-        { timeout: timeoutMs, env: { ...process.env, HOME: this.cacheDir } },
-        (err, stdout, stderr) => {
-          const code =
-            err === null
-              ? 0
-              : typeof (err as { code?: unknown }).code === 'number'
-                ? (err as { code: number }).code
-                : 1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-      if (stdin !== undefined) child.stdin?.end(stdin);
-      else child.stdin?.end();
+    return runCommand(this.bin, this.args(args), {
+      stdin,
+      timeoutMs,
+      env: { ...process.env, HOME: this.cacheDir },
     });
   }
 
   /** Run and fail with kubectl's own output when it exits non-zero. */
   async ok(args: string[], stdin?: string): Promise<string> {
-    const r = await this.run(args, stdin);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
-    return r.stdout;
+    return expectSuccess(`kubectl ${args.join(' ')}`, await this.run(args, stdin));
   }
 
   /** Start a long-running kubectl (e.g. `get -w`); collect its stdout. */

@@ -1,11 +1,11 @@
 // Run the real `flotilla server` binary as a child process (for crash tests: kill -9 and restart).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { parse } from 'yaml';
+import { callerFor, type Caller } from './http.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const flotillaBin = join(root, 'bin', 'flotilla.js');
@@ -16,17 +16,7 @@ export function ensureBuilt(): void {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './etcd.js';
 
 export interface FlotillaProcess {
   child: ChildProcess;
@@ -40,12 +30,7 @@ export interface FlotillaProcess {
   /** SIGTERM, and wait for a clean exit. */
   stop(): Promise<number | null>;
   /** An authenticated JSON request. */
-  call(
-    method: string,
-    path: string,
-    body?: unknown,
-    contentType?: string,
-  ): Promise<{ status: number; body: any }>;
+  call: Caller['call'];
 }
 
 export async function startFlotillaProcess(opts: {
@@ -89,6 +74,7 @@ export async function startFlotillaProcess(opts: {
   const token: string = cfg.users[0].user.token;
   const url: string = cfg.clusters[0].cluster.server;
   const agent = new Agent({ connect: { ca }, connections: 128, pipelining: 1 });
+  const caller = callerFor({ url, caPem: ca, adminToken: token }, { agent });
 
   return {
     child,
@@ -108,24 +94,6 @@ export async function startFlotillaProcess(opts: {
       await agent.close().catch(() => undefined);
       return code;
     },
-    async call(method, path, body, contentType = 'application/json') {
-      const res = await request(`${url}${path}`, {
-        method: method as 'GET',
-        dispatcher: agent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': contentType }),
-        },
-        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-      });
-      const text = await res.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON
-      }
-      return { status: res.statusCode, body: parsed };
-    },
+    call: caller.call,
   };
 }

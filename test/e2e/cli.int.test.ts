@@ -1,6 +1,6 @@
 // The `flotilla` CLI binary against a running control plane: apply, get (table, wide, yaml, json, name,
 // selectors, all namespaces, watch), describe with events, delete, errors that say where the problem is.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startTestCluster, type TestCluster } from '../../src/testkit/cluster.js';
 import { eventually } from '../../src/testkit/eventually.js';
+import { expectSuccess, runCommand, type CommandResult } from '../../src/testkit/command.js';
 import { callerFor } from '../../src/testkit/http.js';
 import { ensureBuilt, flotillaBin } from '../../src/testkit/process.js';
 
@@ -15,30 +16,12 @@ let cluster: TestCluster;
 let dir: string;
 const fixture = join(import.meta.dirname, '..', 'fixtures', 'app.yaml');
 
-function flotilla(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [flotillaBin, '--kubeconfig', cluster.kubeconfig, ...args],
-      { timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code =
-          err === null
-            ? 0
-            : typeof (err as { code?: unknown }).code === 'number'
-              ? (err as { code: number }).code
-              : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(stdin ?? '');
-  });
+function flotilla(args: string[], stdin?: string): Promise<CommandResult> {
+  return runCommand(process.execPath, [flotillaBin, '--kubeconfig', cluster.kubeconfig, ...args], { stdin });
 }
 
 async function ok(args: string[], stdin?: string): Promise<string> {
-  const r = await flotilla(args, stdin);
-  if (r.code !== 0) throw new Error(`flotilla ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
+  return expectSuccess(`flotilla ${args.join(' ')}`, await flotilla(args, stdin));
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { startTestCluster, type TestCluster } from '../../src/testkit/cluster.js
 import { callerFor } from '../../src/testkit/http.js';
 
 async function compactedResume(cluster: TestCluster): Promise<void> {
-  const api = callerFor(cluster, 8);
+  const api = callerFor(cluster, { connections: 8 });
   try {
     const cm = (name: string, v: string) => ({
       apiVersion: 'v1',

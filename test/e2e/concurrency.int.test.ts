@@ -6,7 +6,7 @@ import { startTestCluster, type TestCluster } from '../../src/testkit/cluster.js
 import { callerFor } from '../../src/testkit/http.js';
 
 async function incrementRace(cluster: TestCluster): Promise<{ conflicts: number }> {
-  const api = callerFor(cluster, 32);
+  const api = callerFor(cluster, { connections: 32 });
   const path = '/api/v1/namespaces/default/configmaps/counter';
   try {
     const created = await api.call('POST', '/api/v1/namespaces/default/configmaps', {

@@ -11,7 +11,7 @@ let cluster: TestCluster;
 let api: Caller;
 beforeAll(async () => {
   cluster = await startTestCluster({ store: 'sqlite' });
-  api = callerFor(cluster, 4);
+  api = callerFor(cluster, { connections: 4 });
 });
 afterAll(async () => {
   await api.close();
