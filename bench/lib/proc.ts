@@ -1,0 +1,30 @@
+// Process figures from /proc: resident memory and CPU time of a child process (Linux only).
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second for /proc/<pid>/stat times; 100 on every Linux we run on. */
+const clockTicks = 100;
+
+/** A `kB` field of /proc/<pid>/status (VmRSS, VmHWM, ...) in MiB, or NaN when unreadable. */
+export function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return m?.[1] === undefined ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** User + system CPU seconds a process has used so far, or NaN when unreadable. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may itself contain spaces).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(rest[11]);
+    const stime = Number(rest[12]);
+    return (utime + stime) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
