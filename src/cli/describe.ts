@@ -12,7 +12,7 @@ import {
   formatLabels,
   nodeRoles,
   podSummary,
-} from './printers/columns.js';
+} from '../api/table/columns.js';
 import { tabwrite } from './printers/tabwriter.js';
 
 type Rec = Record<string, unknown>;

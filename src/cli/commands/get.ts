@@ -5,7 +5,7 @@ import type { ApiError } from '../../api/errors.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import type { KubeList, KubeObject, WatchEvent } from '../../api/types.js';
 import { alreadyReported, usageError, type CliIO } from '../io.js';
-import { tablePrinterFor } from '../printers/columns.js';
+import { tablePrinterFor } from '../../api/table/columns.js';
 import {
   formatObjects,
   nameOutput,

@@ -1,6 +1,6 @@
 // Table layout like kubectl's tabwriter (min width 6, padding 3, last column unpadded).
 import type { KubeObject } from '../../api/types.js';
-import { formatLabels, type Cell, type TablePrinter } from './columns.js';
+import { formatLabels, type Cell, type TablePrinter } from '../../api/table/columns.js';
 
 export interface TableOptions {
   wide?: boolean;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../api/types.js';
+import type { KubeObject } from '../types.js';
 import {
   age,
   formatEndpoints,
@@ -11,8 +11,8 @@ import {
   serviceExternalIP,
   tablePrinterFor,
 } from './columns.js';
-import { formatTable, headerOf, rowOf } from './table.js';
-import { tabwrite } from './tabwriter.js';
+import { formatTable, headerOf, rowOf } from '../../cli/printers/table.js';
+import { tabwrite } from '../../cli/printers/tabwriter.js';
 
 const now = Date.parse('2024-05-01T12:00:00Z');
 const ago = (s: number): string => new Date(now - s * 1000).toISOString();

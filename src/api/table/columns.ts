@@ -1,7 +1,7 @@
 // Table columns per kind, as kubectl prints them (k8s.io/kubernetes/pkg/printers/internalversion).
 // Pure: no node imports, no I/O; `now` is passed in. The API server can reuse these definitions to
 // answer `Accept: application/json;as=Table` (priority 1 columns are the `-o wide` ones).
-import type { KubeObject } from '../../api/types.js';
+import type { KubeObject } from '../types.js';
 
 export type Cell = string | number;
 
