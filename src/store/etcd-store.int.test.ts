@@ -43,6 +43,30 @@ storeContract(
 );
 
 describe('EtcdStore', () => {
+  it('lists more data than one gRPC message holds (10,000 pods are about 10 MB), in pages at one revision', async () => {
+    const store = await openEtcdStore({ endpoints: [endpoint()], keyPrefix: keyPrefix() });
+    try {
+      const value = 'x'.repeat(4096);
+      const keys = Array.from({ length: 1200 }, (_, i) => `/big/${String(i).padStart(5, '0')}`);
+      for (let i = 0; i < keys.length; i += 100)
+        await Promise.all(keys.slice(i, i + 100).map((k) => store.create(k, value)));
+      const all = await store.list({ prefix: '/big/' });
+      expect(all.items.map((kv) => kv.key)).toEqual(keys);
+      expect(all.more).toBe(false);
+      const limited = await store.list({ prefix: '/big/', limit: 1100 });
+      expect(limited.items).toHaveLength(1100);
+      expect(limited.more).toBe(true);
+      const rest = await store.list({
+        prefix: '/big/',
+        startAfter: limited.items[1099]!.key,
+        revision: limited.revision,
+      });
+      expect(rest.items).toHaveLength(100);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   it('stores keys under its key prefix, with etcd revisions', async () => {
     const prefix = keyPrefix();
     const store = await openEtcdStore({ endpoints: [endpoint()], keyPrefix: prefix });

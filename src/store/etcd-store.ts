@@ -32,6 +32,9 @@ import {
 } from './store.js';
 import { WatchChannel } from './watch-channel.js';
 
+/** Keys read per etcd range request when listing. */
+const listPageSize = 1000;
+
 export interface EtcdStoreOptions {
   /** etcd client URLs, e.g. `['http://127.0.0.1:2379']`. */
   endpoints: string | string[];
@@ -82,6 +85,8 @@ export class EtcdStore implements Store {
       hosts: options.endpoints,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       faultHandling: { global: noRetry },
+      // Large objects and pages must not hit gRPC's default 4 MiB receive limit.
+      grpcOptions: { 'grpc.max_receive_message_length': -1 },
     });
   }
 
@@ -95,19 +100,30 @@ export class EtcdStore implements Store {
   async list(options: ListOptions): Promise<ListResult> {
     this.assertOpen();
     const { prefix, startAfter } = options;
-    const from =
+    let from =
       startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
-    const request: IRangeRequest = {
-      key: this.encode(from),
-      range_end: this.rangeEnd(prefix),
-      revision: options.revision ?? 0,
-      limit,
-    };
-    const res = await this.read(() => this.client.kv.range(request));
-    const revision =
-      options.revision !== undefined && options.revision > 0 ? options.revision : Number(res.header.revision);
-    return { items: res.kvs.map((kv) => this.toKeyValue(kv)), revision, more: limit > 0 && res.more };
+    // Read in pages at one revision: a single range of thousands of objects exceeds gRPC's message limits
+    // (10,000 pods are about 10 MB), and smaller responses keep etcd's memory flat.
+    let revision = options.revision ?? 0;
+    const items: KeyValue[] = [];
+    for (;;) {
+      const want = limit > 0 ? Math.min(listPageSize, limit - items.length) : listPageSize;
+      const request: IRangeRequest = {
+        key: this.encode(from),
+        range_end: this.rangeEnd(prefix),
+        revision,
+        limit: want,
+      };
+      const res = await this.read(() => this.client.kv.range(request));
+      if (revision === 0) revision = Number(res.header.revision);
+      for (const kv of res.kvs) items.push(this.toKeyValue(kv));
+      const last = items[items.length - 1];
+      const full = limit > 0 && items.length >= limit;
+      if (!res.more || res.kvs.length === 0 || last === undefined) return { items, revision, more: false };
+      if (full) return { items, revision, more: true };
+      from = keySuccessor(last.key);
+    }
   }
 
   async count(prefix: string): Promise<number> {
