@@ -24,7 +24,8 @@ import { patchTypeOf, applyPatchBody } from './registry/patch.js';
 import { ResourceRegistry, type WriteOptions } from './registry/rest.js';
 import type { FieldValidation } from './registry/strategy.js';
 import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
-import { serveWatch } from './watch.js';
+import { serveWatch, type WatchSource } from './watch.js';
+import { WatchHub } from './watch-hub.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -169,12 +170,14 @@ export class ApiServer {
   readonly registries = new Map<string, ResourceRegistry>();
   private readonly authn: TokenAuthenticator | undefined;
   private readonly log: (line: string) => void;
+  private readonly hub: WatchHub;
   private ready = true;
 
   constructor(store: Store, tokens: TokenEntry[] | undefined, log: (line: string) => void) {
     this.store = store;
     this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
     this.log = log;
+    this.hub = new WatchHub(store);
     for (const info of resources) {
       this.registries.set(registryKey(info), new ResourceRegistry(info, store, () => this.byShortKey));
     }
@@ -189,6 +192,15 @@ export class ApiServer {
     const r = this.registries.get(registryKey(info));
     if (r === undefined) throw errors.notFound(info.resource, info.group, '');
     return r;
+  }
+
+  /** API watches share one store watch per resource through the hub. */
+  private watchSource(info: ResourceInfo): WatchSource {
+    return { watch: (options) => this.hub.watch(options, info) };
+  }
+
+  close(): void {
+    this.hub.close();
   }
 
   setReady(ready: boolean): void {
@@ -334,7 +346,7 @@ export class ApiServer {
       switch (method) {
         case 'GET': {
           if (boolParam(q, 'watch') || p.legacyWatch) {
-            await serveWatch(req, res, this.store, registry, {
+            await serveWatch(req, res, this.watchSource(p.info), registry, {
               namespace: p.namespace,
               resourceVersion: q.get('resourceVersion') ?? undefined,
               labelSelector: q.get('labelSelector') ?? undefined,
@@ -422,7 +434,7 @@ export class ApiServer {
     switch (method) {
       case 'GET': {
         if (boolParam(q, 'watch') || p.legacyWatch) {
-          await serveWatch(req, res, this.store, registry, {
+          await serveWatch(req, res, this.watchSource(p.info), registry, {
             namespace: ns,
             resourceVersion: q.get('resourceVersion') ?? undefined,
             labelSelector: undefined,
@@ -557,6 +569,7 @@ export async function startApiServer(
     registries: api.registries,
     close: () =>
       new Promise<void>((resolve) => {
+        api.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

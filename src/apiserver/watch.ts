@@ -4,10 +4,14 @@ import { ApiError, errors } from '../api/errors.js';
 import { apiVersionOf, storePrefix } from '../api/resources.js';
 import type { KubeObject, WatchEventType } from '../api/types.js';
 import { isStoreError, type Store, type StoreEvent, type Watcher } from '../store/store.js';
+
+/** Where watches come from: the store itself, or the API server's WatchHub in front of it. */
+export type WatchSource = Pick<Store, 'watch'>;
 import { wireJson } from './codec.js';
 import type { ObjectFilter } from './registry/filter.js';
 import { compileSelectors } from './registry/filter.js';
 import type { ResourceRegistry } from './registry/rest.js';
+import { objectTable, type TableOptions } from './table.js';
 
 export interface WatchParams {
   namespace: string | undefined;
@@ -17,6 +21,10 @@ export interface WatchParams {
   allowWatchBookmarks: boolean;
   sendInitialEvents: boolean;
   timeoutSeconds: number | undefined;
+  /** Send each event's object as a one-row Table (`get -w`); column definitions on the first only. */
+  table?: TableOptions | undefined;
+  /** Clock for table cells (AGE); epoch milliseconds. */
+  now?: () => number;
 }
 
 /** Bookmarks go out this often on an otherwise idle watch. */
@@ -51,7 +59,7 @@ export function toWatchEvent(
 export async function serveWatch(
   req: IncomingMessage,
   res: ServerResponse,
-  store: Store,
+  store: WatchSource,
   registry: ResourceRegistry,
   params: WatchParams,
 ): Promise<void> {
@@ -72,7 +80,7 @@ export async function serveWatch(
       },
     ]);
   }
-  const initial: string[] = [];
+  const initial: { type: WatchEventType; json: string }[] = [];
   let afterRevision: number;
   const fromState = params.sendInitialEvents || rvText === '' || rvText === '0';
   if (fromState) {
@@ -82,7 +90,7 @@ export async function serveWatch(
       fieldSelector: params.fieldSelector,
     });
     afterRevision = listed.revision;
-    for (const item of listed.items) initial.push(eventLine('ADDED', item));
+    for (const item of listed.items) initial.push({ type: 'ADDED', json: item });
   } else {
     afterRevision = Number(rvText);
   }
@@ -108,8 +116,19 @@ export async function serveWatch(
     if (res.writableLength > maxBufferedBytes) finish();
   };
 
+  // With a Table Accept every object (bookmarks too, as upstream converts them) becomes a one-row Table.
+  const table = params.table;
+  const now = params.now ?? Date.now;
+  let columnsSent = false;
+  const line = (type: WatchEventType, json: string): string => {
+    if (table === undefined) return eventLine(type, json);
+    const t = objectTable(info, [JSON.parse(json) as KubeObject], table, now(), {}, !columnsSent);
+    columnsSent = true;
+    return eventLine(type, JSON.stringify(t));
+  };
+
   const bookmark = (initialEnd: boolean): string =>
-    eventLine(
+    line(
       'BOOKMARK',
       JSON.stringify({
         kind: info.kind,
@@ -122,21 +141,23 @@ export async function serveWatch(
     );
 
   // Buffer live events until the headers and initial events are out.
-  const pending: string[] = [];
+  const pending: { type: WatchEventType; json: string }[] = [];
   let started = false;
   try {
     watcher = await store.watch({
       prefix,
       afterRevision,
       onEvents: (events) => {
+        // One write per delivered batch: a TLS record per event costs more than the event itself.
+        let batch = '';
         for (const ev of events) {
           lastRevision = ev.revision;
           const out = toWatchEvent(ev, filter);
           if (out === undefined) continue;
-          const line = eventLine(out.type, out.json);
-          if (started) write(line);
-          else pending.push(line);
+          if (started) batch += line(out.type, out.json);
+          else pending.push(out);
         }
+        if (batch !== '') write(batch);
       },
       onError: (err) => {
         if (!started) return;
@@ -177,9 +198,9 @@ export async function serveWatch(
   req.on('close', finish);
   res.on('error', finish);
 
-  for (const line of initial) write(line);
+  for (const ev of initial) write(line(ev.type, ev.json));
   if (params.sendInitialEvents) write(bookmark(true));
-  for (const line of pending) write(line);
+  for (const ev of pending) write(line(ev.type, ev.json));
   pending.length = 0;
 
   if (params.allowWatchBookmarks) {
