@@ -26,6 +26,7 @@ import type { FieldValidation } from './registry/strategy.js';
 import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
 import { serveWatch, type WatchSource } from './watch.js';
 import { WatchHub } from './watch-hub.js';
+import { NamespaceCache } from './namespace-cache.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -171,6 +172,7 @@ export class ApiServer {
   private readonly authn: TokenAuthenticator | undefined;
   private readonly log: (line: string) => void;
   private readonly hub: WatchHub;
+  private readonly namespaces = new NamespaceCache();
   private ready = true;
 
   constructor(store: Store, tokens: TokenEntry[] | undefined, log: (line: string) => void) {
@@ -199,8 +201,15 @@ export class ApiServer {
     return { watch: (options) => this.hub.watch(options, info) };
   }
 
+  /** Start the in-memory caches that take reads off the hot write path. */
+  async startCaches(): Promise<void> {
+    await this.namespaces.start(this.store);
+    for (const registry of this.registries.values()) registry.namespaceCache = this.namespaces;
+  }
+
   close(): void {
     this.hub.close();
+    this.namespaces.close();
   }
 
   setReady(ready: boolean): void {
@@ -538,6 +547,7 @@ export async function startApiServer(
 ): Promise<RunningApiServer & { api: ApiServer }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const api = new ApiServer(options.store, options.tokens, log);
+  await api.startCaches();
   const server: Server =
     options.tls === undefined
       ? createHttpServer(api.handle)

@@ -8,6 +8,7 @@ import { isObject, type DeleteOptions, type DeletionPropagation, type KubeObject
 import { isStoreError, type KeyValue, type Store } from '../../store/store.js';
 import { decodeStored, encodeStored, wireJson } from '../codec.js';
 import { deepEqual, strategyFor, type FieldValidation, type Strategy } from './strategy.js';
+import type { NamespaceCache } from '../namespace-cache.js';
 import { compileSelectors, type ObjectFilter } from './filter.js';
 
 export interface WriteOptions {
@@ -68,6 +69,9 @@ export class ResourceRegistry {
   readonly strategy: Strategy;
   private readonly store: Store;
   private readonly registries: () => Map<string, ResourceRegistry>;
+
+  /** Set by the server: answers "namespace exists and is active" from memory. */
+  namespaceCache: NamespaceCache | undefined;
 
   constructor(info: ResourceInfo, store: Store, registries: () => Map<string, ResourceRegistry>) {
     this.info = info;
@@ -182,6 +186,7 @@ export class ResourceRegistry {
 
   private async checkNamespace(namespace: string | undefined, name: string): Promise<void> {
     if (!this.info.namespaced || namespace === undefined) return;
+    if (this.namespaceCache?.isActive(namespace) === true) return;
     const nsRegistry = this.registries().get('/v1/namespaces');
     if (nsRegistry === undefined) return;
     const kv = await nsRegistry.getRaw(undefined, namespace);
