@@ -3,7 +3,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import type forgeModule from 'node-forge';
+
+type Forge = typeof forgeModule;
 
 export interface ServingPki {
   caCertPem: string;
@@ -11,7 +13,7 @@ export interface ServingPki {
   keyPem: string;
 }
 
-function newKey(): forge.pki.rsa.KeyPair {
+function newKey(forge: Forge): forgeModule.pki.rsa.KeyPair {
   // RSA keys come from node's native generator; forge only assembles the certificates.
   const { privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -47,8 +49,10 @@ export function localSubjectAltNames(extraHosts: string[] = []): { dns: string[]
   return { dns: [...dns], ips: [...ips] };
 }
 
-export function generatePki(extraHosts: string[] = [], now = new Date()): ServingPki {
-  const caKeys = newKey();
+/** node-forge is loaded only here: it is needed once, at first start (and costs memory otherwise). */
+export async function generatePki(extraHosts: string[] = [], now = new Date()): Promise<ServingPki> {
+  const forge = (await import('node-forge')).default;
+  const caKeys = newKey(forge);
   const ca = forge.pki.createCertificate();
   ca.publicKey = caKeys.publicKey;
   ca.serialNumber = serial();
@@ -64,7 +68,7 @@ export function generatePki(extraHosts: string[] = [], now = new Date()): Servin
   ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
 
-  const keys = newKey();
+  const keys = newKey(forge);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
@@ -91,7 +95,7 @@ export function generatePki(extraHosts: string[] = [], now = new Date()): Servin
 }
 
 /** Load the PKI from `<dataDir>/pki`, generating it on first start. */
-export function ensurePki(dataDir: string, extraHosts: string[] = []): ServingPki {
+export async function ensurePki(dataDir: string, extraHosts: string[] = []): Promise<ServingPki> {
   const dir = join(dataDir, 'pki');
   const files = {
     ca: join(dir, 'ca.crt'),
@@ -106,7 +110,7 @@ export function ensurePki(dataDir: string, extraHosts: string[] = []): ServingPk
     };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const pki = generatePki(extraHosts);
+  const pki = await generatePki(extraHosts);
   writeFileSync(files.ca, pki.caCertPem, { mode: 0o644 });
   writeFileSync(files.cert, pki.certPem, { mode: 0o644 });
   writeFileSync(files.key, pki.keyPem, { mode: 0o600 });

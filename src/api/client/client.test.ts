@@ -314,7 +314,7 @@ describe('error mapping', () => {
 
 describe('TLS', () => {
   it('verifies the server with the kubeconfig CA, and refuses it without', async () => {
-    const pki = generatePki();
+    const pki = await generatePki();
     const server = createHttpsServer({ cert: pki.certPem, key: pki.keyPem }, (req, res) =>
       json(res, 200, { gitVersion: 'v1', auth: req.headers.authorization ?? '' }),
     );
