@@ -1,5 +1,8 @@
-// Discovery documents (legacy per-group-version form, which both kubectl and client-node read) and /version.
+// Discovery documents: the legacy per-group-version form (which client-node and older kubectl read), the
+// aggregated form (apidiscovery.k8s.io/v2 and v2beta1, one response for /api and one for /apis, which
+// kubectl >= 1.26 asks for first) and /version.
 import { apiVersionOf, resources, type ResourceInfo } from '../api/resources.js';
+import { parseAccept } from './table.js';
 
 export const flotillaVersion = '0.1.0';
 /** The Kubernetes API level Flotilla speaks. */
@@ -97,5 +100,90 @@ export function apiResourceListDoc(group: string, version: string): unknown {
     apiVersion: 'v1',
     groupVersion: group === '' ? version : `${group}/${version}`,
     resources: list.flatMap(resourceEntries),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregated discovery (KEP-3352).
+
+export type AggregatedVersion = 'v2' | 'v2beta1';
+
+/** The Content-Type of an aggregated discovery response; client-go decides by it. */
+export function aggregatedContentType(version: AggregatedVersion): string {
+  return `application/json;g=apidiscovery.k8s.io;v=${version};as=APIGroupDiscoveryList`;
+}
+
+/**
+ * Which aggregated form the Accept header asks for, if any: the first media range the server can
+ * produce wins (kubectl sends v2, v2beta1, then plain JSON).
+ */
+export function aggregatedVersionOf(accept: string | string[] | undefined): AggregatedVersion | undefined {
+  for (const r of parseAccept(accept)) {
+    if (r.type !== 'application/json' && r.type !== 'application/*' && r.type !== '*/*') continue;
+    const as = r.params['as'];
+    if (as === undefined) return undefined;
+    if (as !== 'APIGroupDiscoveryList' || r.params['g'] !== 'apidiscovery.k8s.io') continue;
+    const v = r.params['v'];
+    if (v === 'v2' || v === 'v2beta1') return v;
+  }
+  return undefined;
+}
+
+interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+function aggregatedResource(r: ResourceInfo): Record<string, unknown> {
+  const subresources: Record<string, unknown>[] = r.subresources.map((s) => ({
+    subresource: s.name,
+    responseKind: { group: s.group, version: s.version, kind: s.kind } satisfies GroupVersionKind,
+    verbs: s.verbs,
+  }));
+  if (r.kind === 'Namespace') {
+    subresources.push({
+      subresource: 'finalize',
+      responseKind: { group: '', version: 'v1', kind: 'Namespace' } satisfies GroupVersionKind,
+      verbs: ['update'],
+    });
+  }
+  return {
+    resource: r.resource,
+    responseKind: { group: r.group, version: r.version, kind: r.kind } satisfies GroupVersionKind,
+    scope: r.namespaced ? 'Namespaced' : 'Cluster',
+    singularResource: r.singular,
+    verbs: r.verbs,
+    ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
+    ...(r.categories.length > 0 ? { categories: r.categories } : {}),
+    ...(subresources.length > 0 ? { subresources } : {}),
+  };
+}
+
+function aggregatedGroup(group: string): Record<string, unknown> {
+  const versions = groupVersions()
+    .filter((gv) => gv.group === group)
+    .map((gv) => ({
+      version: gv.version,
+      resources: resources
+        .filter((r) => r.group === group && r.version === gv.version)
+        .map(aggregatedResource),
+      freshness: 'Current',
+    }));
+  const metadata = group === '' ? { creationTimestamp: null } : { name: group, creationTimestamp: null };
+  return { metadata, versions };
+}
+
+/**
+ * The aggregated discovery document of `/api` (`legacy`: the core group only) or `/apis` (every
+ * named group), in the apidiscovery.k8s.io version asked for.
+ */
+export function aggregatedDiscoveryDoc(legacy: boolean, version: AggregatedVersion): unknown {
+  const groups = legacy ? [''] : [...new Set(groupVersions().map((gv) => gv.group))].filter((g) => g !== '');
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: `apidiscovery.k8s.io/${version}`,
+    metadata: {},
+    items: groups.map(aggregatedGroup),
   };
 }

@@ -13,17 +13,22 @@ import { isObject, type DeleteOptions, type KubeObject } from '../api/types.js';
 import type { Store } from '../store/store.js';
 import { authorize, TokenAuthenticator, type TokenEntry, type UserInfo } from './auth.js';
 import {
+  aggregatedContentType,
+  aggregatedDiscoveryDoc,
+  aggregatedVersionOf,
   apiGroupDoc,
   apiGroupListDoc,
   apiResourceListDoc,
   apiVersionsDoc,
   versionInfo,
 } from './discovery.js';
+import { serveOpenApi } from './openapi.js';
 import { parseResourcePath, type ResourcePath } from './paths.js';
 import { patchTypeOf, applyPatchBody } from './registry/patch.js';
 import { ResourceRegistry, type WriteOptions } from './registry/rest.js';
 import type { FieldValidation } from './registry/strategy.js';
 import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
+import { itemTable, listTableJson, tableOptionsOf } from './table.js';
 import { serveWatch, type WatchSource } from './watch.js';
 import { WatchHub } from './watch-hub.js';
 import { NamespaceCache } from './namespace-cache.js';
@@ -274,11 +279,23 @@ export class ApiServer {
     if (user === undefined) throw errors.unauthorized();
 
     if (method === 'GET') {
-      const doc = this.discovery(pathname);
-      if (doc !== undefined) {
-        sendJson(res, 200, doc);
+      // Aggregated discovery when asked for (kubectl >= 1.26); client-go decides by the Content-Type.
+      const clean = pathname.replace(/\/+$/, '');
+      const aggregated =
+        clean === '/api' || clean === '/apis' ? aggregatedVersionOf(req.headers.accept) : undefined;
+      if (aggregated !== undefined) {
+        sendJson(res, 200, aggregatedDiscoveryDoc(clean === '/api', aggregated), {
+          'Content-Type': aggregatedContentType(aggregated),
+          Vary: 'Accept',
+        });
         return;
       }
+      const doc = this.discovery(pathname);
+      if (doc !== undefined) {
+        sendJson(res, 200, doc, { Vary: 'Accept' });
+        return;
+      }
+      if (serveOpenApi(req, res, pathname, url.searchParams)) return;
     }
     const parsed = parseResourcePath(pathname);
     if (parsed.kind === 'other') {
@@ -363,6 +380,7 @@ export class ApiServer {
               allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
               sendInitialEvents: boolParam(q, 'sendInitialEvents'),
               timeoutSeconds: intParam(q, 'timeoutSeconds'),
+              table: tableOptionsOf(req.headers.accept, q),
             });
             return;
           }
@@ -383,6 +401,19 @@ export class ApiServer {
             continueToken: q.get('continue') ?? undefined,
             resourceVersion: atRevision,
           });
+          const table = tableOptionsOf(req.headers.accept, q);
+          if (table !== undefined) {
+            sendJson(
+              res,
+              200,
+              listTableJson(info, result.items, table, Date.now(), {
+                resourceVersion: String(result.revision),
+                continue: result.continueToken,
+                remainingItemCount: result.remaining,
+              }),
+            );
+            return;
+          }
           sendJson(res, 200, listJson(info, result.items, result.revision, result.continueToken));
           return;
         }
@@ -451,10 +482,13 @@ export class ApiServer {
             allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
             sendInitialEvents: boolParam(q, 'sendInitialEvents'),
             timeoutSeconds: intParam(q, 'timeoutSeconds'),
+            table: tableOptionsOf(req.headers.accept, q),
           });
           return;
         }
-        sendJson(res, 200, await registry.get(ns, name));
+        const obj = await registry.get(ns, name);
+        const table = tableOptionsOf(req.headers.accept, q);
+        sendJson(res, 200, table === undefined ? obj : itemTable(info, obj, table, Date.now()));
         return;
       }
       case 'PUT': {
@@ -514,9 +548,13 @@ export class ApiServer {
     method: string,
   ): Promise<void> {
     switch (method) {
-      case 'GET':
-        sendJson(res, 200, registry.scaleOf(await registry.get(ns, name)));
+      case 'GET': {
+        const scale = registry.scaleOf(await registry.get(ns, name));
+        const table = tableOptionsOf(req.headers.accept, q);
+        const scaleInfo = { ...registry.info, group: 'autoscaling', version: 'v1', kind: 'Scale' };
+        sendJson(res, 200, table === undefined ? scale : itemTable(scaleInfo, scale, table, Date.now()));
         return;
+      }
       case 'PUT': {
         const body = parseObjectBody(await readBody(req), mediaType(req));
         sendJson(res, 200, await registry.updateScale(ns, name, writeOptions(q), () => body));

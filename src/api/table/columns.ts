@@ -169,7 +169,8 @@ function col(
 }
 
 const nameCol = col('Name', 'string', 'Name must be unique within a namespace.', 0, 'name');
-const ageCol = col('Age', 'date', 'The time since the object was created.');
+// Upstream types most columns `string` whatever the cell holds; AGE is a string like `5m`.
+const ageCol = col('Age', 'string', 'The time since the object was created.');
 
 // ---------------------------------------------------------------------------------------------
 // Pods.
@@ -354,12 +355,12 @@ const deploymentPrinter: TablePrinter = {
     col('Ready', 'string', 'Number of the pod with ready state'),
     col(
       'Up-to-date',
-      'integer',
+      'string',
       'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
     ),
     col(
       'Available',
-      'integer',
+      'string',
       'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
     ),
     ageCol,
@@ -576,7 +577,7 @@ const namespacePrinter: TablePrinter = {
 };
 
 const configMapPrinter: TablePrinter = {
-  columns: [nameCol, col('Data', 'integer', 'Number of data in the config map.'), ageCol],
+  columns: [nameCol, col('Data', 'string', 'Number of data in the config map.'), ageCol],
   cells: (obj, now) => [
     obj.metadata.name ?? '',
     Object.keys(rec(obj['data'])).length + Object.keys(rec(obj['binaryData'])).length,
@@ -588,7 +589,7 @@ const secretPrinter: TablePrinter = {
   columns: [
     nameCol,
     col('Type', 'string', 'The type of the secret'),
-    col('Data', 'integer', 'The number of data in the secret'),
+    col('Data', 'string', 'The number of data in the secret'),
     ageCol,
   ],
   cells: (obj, now) => [
@@ -718,7 +719,7 @@ const eventPrinter: TablePrinter = {
     col('Source', 'string', 'The component reporting this event.', 1),
     col('Message', 'string', 'A human-readable description of the status of this operation.'),
     col('First Seen', 'string', 'Time when first event from this group was observed.', 1),
-    col('Count', 'integer', 'Number of events in this group.', 1),
+    col('Count', 'string', 'Number of events in this group.', 1),
     col('Name', 'string', 'Name of this event.', 1, 'name'),
   ],
   cells(ev, now) {
@@ -815,8 +816,8 @@ const hpaPrinter: TablePrinter = {
       'string',
       'Lower limit for the number of pods that can be set by the autoscaler, default 1.',
     ),
-    col('MaxPods', 'integer', 'Upper limit for the number of pods that can be set by the autoscaler.'),
-    col('Replicas', 'integer', 'Current number of replicas of pods managed by this autoscaler.'),
+    col('MaxPods', 'string', 'Upper limit for the number of pods that can be set by the autoscaler.'),
+    col('Replicas', 'string', 'Current number of replicas of pods managed by this autoscaler.'),
     ageCol,
   ],
   cells(obj, now) {
@@ -840,6 +841,22 @@ const leasePrinter: TablePrinter = {
   cells: (obj, now) => [obj.metadata.name ?? '', str(rec(obj.spec)['holderIdentity']), creationAge(obj, now)],
 };
 
+/** autoscaling/v1 Scale (`kubectl get deploy/x --subresource=scale`); its NAME has no `name` format upstream. */
+const scalePrinter: TablePrinter = {
+  columns: [
+    col('Name', 'string', 'Name must be unique within a namespace.'),
+    col('Desired', 'integer', 'desired number of instances for the scaled object.'),
+    col('Available', 'integer', 'actual number of observed instances of the scaled object.'),
+    ageCol,
+  ],
+  cells: (obj, now) => [
+    obj.metadata.name ?? '',
+    int(rec(obj.spec)['replicas']),
+    int(rec(obj.status)['replicas']),
+    creationAge(obj, now),
+  ],
+};
+
 const defaultPrinter: TablePrinter = {
   columns: [nameCol, ageCol],
   cells: (obj, now) => [obj.metadata.name ?? '', creationAge(obj, now)],
@@ -860,6 +877,7 @@ const printers: Record<string, TablePrinter> = {
   'autoscaling/HorizontalPodAutoscaler': hpaPrinter,
   'discovery.k8s.io/EndpointSlice': endpointSlicePrinter,
   'coordination.k8s.io/Lease': leasePrinter,
+  'autoscaling/Scale': scalePrinter,
 };
 
 /** The table printer of a kind (NAME and AGE for kinds without their own). */
