@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resources } from '../api/resources.js';
+import { startTestServer, type TestServer } from '../testkit/api-server.js';
+import { aggregatedDiscoveryDoc, aggregatedVersionOf } from './discovery.js';
+
+const kubectlAccept =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
+
+describe('aggregated discovery documents', () => {
+  it('are chosen by the first producible Accept range', () => {
+    expect(aggregatedVersionOf(kubectlAccept)).toBe('v2');
+    expect(
+      aggregatedVersionOf('application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList'),
+    ).toBe('v2beta1');
+    expect(aggregatedVersionOf('application/json, */*')).toBeUndefined();
+    expect(aggregatedVersionOf(undefined)).toBeUndefined();
+    expect(
+      aggregatedVersionOf(
+        'application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json',
+      ),
+    ).toBeUndefined();
+  });
+
+  it('list every resource with responseKind, scope, verbs, names and subresources', () => {
+    const doc = aggregatedDiscoveryDoc(false, 'v2') as any;
+    expect(doc.kind).toBe('APIGroupDiscoveryList');
+    expect(doc.apiVersion).toBe('apidiscovery.k8s.io/v2');
+    expect(doc.items.map((g: any) => g.metadata.name)).toEqual([
+      'apps',
+      'autoscaling',
+      'discovery.k8s.io',
+      'coordination.k8s.io',
+    ]);
+    const apps = doc.items[0];
+    expect(apps.versions).toHaveLength(1);
+    expect(apps.versions[0].freshness).toBe('Current');
+    const deploy = apps.versions[0].resources.find((r: any) => r.resource === 'deployments');
+    expect(deploy).toEqual({
+      resource: 'deployments',
+      responseKind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      scope: 'Namespaced',
+      singularResource: 'deployment',
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+      shortNames: ['deploy'],
+      categories: ['all'],
+      subresources: [
+        {
+          subresource: 'status',
+          responseKind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+          verbs: ['get', 'patch', 'update'],
+        },
+        {
+          subresource: 'scale',
+          responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+          verbs: ['get', 'patch', 'update'],
+        },
+      ],
+    });
+    const core = aggregatedDiscoveryDoc(true, 'v2beta1') as any;
+    expect(core.apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
+    expect(core.items).toHaveLength(1);
+    expect(core.items[0].metadata.name).toBeUndefined();
+    const coreResources = core.items[0].versions[0].resources;
+    expect(coreResources.map((r: any) => r.resource).sort()).toEqual(
+      resources
+        .filter((r) => r.group === '')
+        .map((r) => r.resource)
+        .sort(),
+    );
+    const ns = coreResources.find((r: any) => r.resource === 'namespaces');
+    expect(ns.scope).toBe('Cluster');
+    expect(ns.subresources.map((s: any) => s.subresource)).toEqual(['status', 'finalize']);
+    for (const r of coreResources) expect(r.responseKind.kind).not.toBe('');
+  });
+});
+
+describe('discovery over HTTP', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('answers /api and /apis in the aggregated form when asked, saying so in the Content-Type', async () => {
+    for (const path of ['/api', '/apis']) {
+      const res = await fetch(`${s.url}${path}`, { headers: { Accept: kubectlAccept } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(
+        'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+      );
+      expect(res.headers.get('vary')).toBe('Accept');
+      expect(((await res.json()) as any).kind).toBe('APIGroupDiscoveryList');
+    }
+    const beta = await fetch(`${s.url}/apis`, {
+      headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList' },
+    });
+    expect(beta.headers.get('content-type')).toBe(
+      'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList',
+    );
+  });
+
+  it('keeps the legacy documents for other clients', async () => {
+    const api = await fetch(`${s.url}/api`, { headers: { Accept: 'application/json, */*' } });
+    expect(api.headers.get('content-type')).toBe('application/json');
+    expect(((await api.json()) as any).kind).toBe('APIVersions');
+    const apis = await fetch(`${s.url}/apis`);
+    expect(((await apis.json()) as any).kind).toBe('APIGroupList');
+    const apps = await fetch(`${s.url}/apis/apps/v1`, { headers: { Accept: kubectlAccept } });
+    expect(((await apps.json()) as any).kind).toBe('APIResourceList');
+  });
+});
