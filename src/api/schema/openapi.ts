@@ -126,6 +126,29 @@ const primitiveComponents: Record<string, OpenApiSchema> = {
   },
 };
 
+/** What `kubectl explain <kind>` prints as the kind's DESCRIPTION. */
+const kindDescriptions: Record<string, string> = {
+  Namespace: 'Namespace provides a scope for Names. Use of multiple namespaces is optional.',
+  Pod: 'Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.',
+  Service:
+    'Service is a named abstraction of software service (for example, mysql) consisting of local port (for example 3306) that the proxy listens on, and the selector that determines which pods will answer requests sent through the proxy.',
+  ConfigMap: 'ConfigMap holds configuration data for pods to consume.',
+  Secret:
+    'Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.',
+  Node: 'Node is a worker node in the cluster. Each node has a unique identifier in the cache (i.e. in etcd).',
+  Event: 'Event is a report of an event somewhere in the cluster.',
+  Endpoints: 'Endpoints is a collection of endpoints that implement the actual service.',
+  Deployment: 'Deployment enables declarative updates for Pods and ReplicaSets.',
+  ReplicaSet: 'ReplicaSet ensures that a specified number of pod replicas are running at any given time.',
+  HorizontalPodAutoscaler:
+    'HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, which automatically manages the replica count of any resource implementing the scale subresource based on the metrics specified.',
+  Scale: 'Scale represents a scaling request for a resource.',
+  EndpointSlice:
+    'EndpointSlice represents a set of service endpoints. Most EndpointSlices are created by the EndpointSlice controller to represent the Pods selected by Service objects.',
+  Lease: 'Lease defines a lease concept.',
+  Status: "Status is a return value for calls that don't return other objects.",
+};
+
 function ref(name: string): OpenApiSchema {
   return { $ref: `#/components/schemas/${name}` };
 }
@@ -287,7 +310,7 @@ export function openApiDocument(apiVersion: string, extraKinds: readonly string[
   const renderer = new OpenApiRenderer();
   const add = (av: string, kind: string, schema: Schema): void => {
     const { group, version } = splitApiVersion(av);
-    renderer.addKind(definitionName(av, kind), schema, [{ group, version, kind }]);
+    renderer.addKind(definitionName(av, kind), schema, [{ group, version, kind }], kindDescriptions[kind]);
   };
   for (const [kind, schema] of kindsOf(apiVersion)) add(apiVersion, kind, schema);
   for (const key of extraKinds) {

@@ -437,6 +437,26 @@ describe('tables', () => {
     expect(cells('v1', 'Namespace', { status: { phase: 'Active' } })).toEqual(['x', 'Active', '5m']);
   });
 
+  it('scale subresource: NAME (no name format), DESIRED, AVAILABLE, AGE', () => {
+    const printer = tablePrinterFor('autoscaling', 'Scale');
+    expect(printer.columns.map((c) => [c.name, c.format])).toEqual([
+      ['Name', ''],
+      ['Desired', ''],
+      ['Available', ''],
+      ['Age', ''],
+    ]);
+    expect(
+      printer.cells(obj('autoscaling/v1', 'Scale', { spec: { replicas: 5 }, status: { replicas: 3 } }), now),
+    ).toEqual(['x', 5, 3, '5m']);
+  });
+
+  it('every column is typed as upstream does (AGE is a string)', () => {
+    for (const kind of ['Pod', 'Service', 'ConfigMap', 'Secret', 'Node', 'Namespace', 'Endpoints']) {
+      const age = tablePrinterFor('', kind).columns.find((c) => c.name === 'Age');
+      expect(age?.type, kind).toBe('string');
+    }
+  });
+
   it("event table header is kubectl's", () => {
     expect(headerOf(tablePrinterFor('', 'Event'), {})).toEqual([
       'LAST SEEN',
