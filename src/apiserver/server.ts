@@ -88,7 +88,7 @@ function fieldValidationOf(q: URLSearchParams): FieldValidation {
   throw errors.badRequest(`fieldValidation must be one of Strict, Warn or Ignore; got ${JSON.stringify(v)}`);
 }
 
-function writeOptions(q: URLSearchParams): WriteOptions {
+function writeOptions(q: URLSearchParams, req?: IncomingMessage): WriteOptions {
   const dryRun = q.getAll('dryRun');
   for (const d of dryRun) {
     if (d !== 'All') throw errors.badRequest(`dryRun must be "All"; got ${JSON.stringify(d)}`);
@@ -97,6 +97,8 @@ function writeOptions(q: URLSearchParams): WriteOptions {
     dryRun: dryRun.length > 0,
     fieldValidation: fieldValidationOf(q),
     fieldManager: q.get('fieldManager') ?? undefined,
+    userAgent: req?.headers['user-agent'],
+    force: boolParam(q, 'force'),
   };
 }
 
@@ -419,7 +421,7 @@ export class ApiServer {
         }
         case 'POST': {
           const body = parseObjectBody(await readBody(req), mediaType(req));
-          const result = await registry.create(p.namespace, body, writeOptions(q));
+          const result = await registry.create(p.namespace, body, writeOptions(q, req));
           sendJson(res, 201, result.object, warningHeaders(result.warnings));
           return;
         }
@@ -440,7 +442,7 @@ export class ApiServer {
                 obj.metadata.namespace,
                 obj.metadata.name ?? '',
                 opts,
-                writeOptions(q).dryRun,
+                writeOptions(q, req).dryRun,
               );
               deleted.push(JSON.stringify(r.object));
             } catch (err) {
@@ -466,7 +468,7 @@ export class ApiServer {
     if (sub === 'finalize') {
       if (method !== 'PUT') throw errors.methodNotAllowed('namespaces/finalize supports only PUT');
       const body = parseObjectBody(await readBody(req), mediaType(req));
-      const r = await registry.finalizeNamespace(name, body, writeOptions(q));
+      const r = await registry.finalizeNamespace(name, body, writeOptions(q, req));
       sendJson(res, 200, r.object);
       return;
     }
@@ -493,7 +495,7 @@ export class ApiServer {
       }
       case 'PUT': {
         const body = parseObjectBody(await readBody(req), mediaType(req));
-        const r = await registry.update(ns, name, body, writeOptions(q), status);
+        const r = await registry.update(ns, name, body, writeOptions(q, req), status);
         sendJson(res, 200, r.object, warningHeaders(r.warnings));
         return;
       }
@@ -502,12 +504,12 @@ export class ApiServer {
         const text = (await readBody(req)).toString('utf8');
         const body =
           type === 'apply' ? parseObjectBody(Buffer.from(text), 'application/yaml') : parseJsonText(text);
-        const opts = writeOptions(q);
+        const opts = writeOptions(q, req);
         if (type === 'apply' && (opts.fieldManager === undefined || opts.fieldManager === '')) {
           throw errors.badRequest('fieldManager is required for apply requests (server-side apply)');
         }
         const r = await registry.patch(ns, name, type, body, opts, status);
-        sendJson(res, 200, r.object, warningHeaders(r.warnings));
+        sendJson(res, r.created === true ? 201 : 200, r.object, warningHeaders(r.warnings));
         return;
       }
       case 'DELETE': {
@@ -515,7 +517,7 @@ export class ApiServer {
           throw errors.methodNotAllowed(`DELETE is not supported on ${info.resource}/status`);
         const raw = await readBody(req);
         const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
-        const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), writeOptions(q).dryRun);
+        const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), writeOptions(q, req).dryRun);
         if (!r.deleted || info.kind === 'Pod') {
           sendJson(res, r.deleted ? 200 : 202, r.object);
           return;
@@ -557,7 +559,7 @@ export class ApiServer {
       }
       case 'PUT': {
         const body = parseObjectBody(await readBody(req), mediaType(req));
-        sendJson(res, 200, await registry.updateScale(ns, name, writeOptions(q), () => body));
+        sendJson(res, 200, await registry.updateScale(ns, name, writeOptions(q, req), () => body));
         return;
       }
       case 'PATCH': {
@@ -567,7 +569,7 @@ export class ApiServer {
         sendJson(
           res,
           200,
-          await registry.updateScale(ns, name, writeOptions(q), (scale) =>
+          await registry.updateScale(ns, name, writeOptions(q, req), (scale) =>
             applyPatchBody(type, scale, body, scaleInfo),
           ),
         );

@@ -1,7 +1,7 @@
 // Generic REST storage for every kind: create, get, list, update, patch, delete, status and scale,
 // on top of the Store port with compare-and-swap on revisions.
 import { randomUUID } from 'node:crypto';
-import { ApiError, errors, type StatusCause } from '../../api/errors.js';
+import { ApiError, errors, isApiError, type StatusCause } from '../../api/errors.js';
 import { applyPatchBody, type PatchType } from './patch.js';
 import { apiVersionOf, resources, storeKey, storePrefix, type ResourceInfo } from '../../api/resources.js';
 import { isObject, type DeleteOptions, type DeletionPropagation, type KubeObject } from '../../api/types.js';
@@ -10,16 +10,57 @@ import { decodeStored, encodeStored, wireJson } from '../codec.js';
 import { deepEqual, strategyFor, type FieldValidation, type Strategy } from './strategy.js';
 import type { NamespaceCache } from '../namespace-cache.js';
 import { compileSelectors, type ObjectFilter } from './filter.js';
+import { FieldManager, type WriteSubresource } from './field-manager.js';
+import { fieldManagerMaxLength, type ApplyResult } from '../../api/managed-fields/index.js';
 
 export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
+  /** Who makes the change (managedFields); required for server-side apply. */
   fieldManager?: string | undefined;
+  /** The request's User-Agent: the manager's name when fieldManager is not given. */
+  userAgent?: string | undefined;
+  /** Server-side apply: take over fields other managers own instead of failing with a conflict. */
+  force?: boolean | undefined;
 }
 
 export interface WriteResult {
   object: KubeObject;
   warnings: string[];
+  /** Server-side apply created the object (201). */
+  created?: boolean;
+}
+
+/** What an apply decided inside the shared update path. */
+interface AppliedChange {
+  result: ApplyResult;
+  manager: string;
+  subresource: 'status' | undefined;
+}
+
+/** Upstream's rule for the fieldManager parameter: at most 128 printable characters. */
+function checkFieldManager(opts: WriteOptions, optionsKind: string): void {
+  const m = opts.fieldManager;
+  if (m === undefined) return;
+  const causes: StatusCause[] = [];
+  if (m.length > fieldManagerMaxLength) {
+    causes.push({
+      reason: 'FieldValueTooLong',
+      field: 'fieldManager',
+      message: `Too long: may not be more than ${fieldManagerMaxLength} bytes`,
+    });
+  } else if (!/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u.test(m)) {
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'fieldManager',
+      message: `Invalid value: ${JSON.stringify(m)}: must only contain printable characters`,
+    });
+  }
+  if (causes.length > 0) throw errors.invalid(optionsKind, 'meta.k8s.io', '', causes);
+}
+
+function requestedManagedFields(body: unknown): unknown {
+  return isObject(body) && isObject(body.metadata) ? body.metadata.managedFields : undefined;
 }
 
 export interface ListParams {
@@ -67,6 +108,7 @@ function decodeContinue(token: string): { rv: number; start: string } {
 export class ResourceRegistry {
   readonly info: ResourceInfo;
   readonly strategy: Strategy;
+  readonly fields: FieldManager;
   private readonly store: Store;
   private readonly registries: () => Map<string, ResourceRegistry>;
 
@@ -76,6 +118,7 @@ export class ResourceRegistry {
   constructor(info: ResourceInfo, store: Store, registries: () => Map<string, ResourceRegistry>) {
     this.info = info;
     this.strategy = strategyFor(info);
+    this.fields = new FieldManager(info);
     this.store = store;
     this.registries = registries;
   }
@@ -250,7 +293,14 @@ export class ResourceRegistry {
       throw errors.invalid(this.info.kind, this.info.group, obj.metadata.name ?? '', causes);
   }
 
-  async create(namespace: string | undefined, body: unknown, opts: WriteOptions): Promise<WriteResult> {
+  async create(
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions,
+    applied?: AppliedChange,
+  ): Promise<WriteResult> {
+    if (applied === undefined) checkFieldManager(opts, 'CreateOptions');
+    const requested = applied === undefined ? requestedManagedFields(body) : undefined;
     const { obj, warnings } = this.checkIncoming(body, namespace, opts);
     const meta = obj.metadata;
     if (
@@ -276,12 +326,23 @@ export class ResourceRegistry {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     meta.uid = randomUUID();
-    meta.creationTimestamp = now();
+    const at = now();
+    meta.creationTimestamp = at;
     this.strategy.prepareForCreate(obj);
     canonicalize(obj);
     this.strategy.hooks.defaults(obj);
-    this.validateOrThrow(obj, this.strategy.hooks.validate(obj));
-    if (opts.dryRun) return { object: obj, warnings };
+    this.validateOrThrow(obj, [...this.strategy.hooks.validate(obj), ...this.fields.validate(requested)]);
+    if (applied !== undefined) {
+      this.fields.finishApply(undefined, obj, applied.result, applied.manager, undefined, at);
+    } else {
+      this.fields.recordWrite(undefined, obj, requested, opts, undefined, at);
+    }
+    if (opts.dryRun) {
+      // A dry run still answers AlreadyExists, as kube-apiserver's storage does.
+      if ((await this.getRaw(meta.namespace, meta.name)) !== undefined)
+        throw errors.alreadyExists(this.info.resource, this.info.group, meta.name);
+      return { object: obj, warnings };
+    }
     try {
       const rev = await this.store.create(this.key(meta.namespace, meta.name), encodeStored(obj));
       obj.metadata.resourceVersion = String(rev);
@@ -306,13 +367,22 @@ export class ResourceRegistry {
       next: unknown;
       precondition?: string | undefined;
       subresource?: 'status';
+      /** The subresource the write came through, for managedFields (status, scale, finalize). */
+      managerSubresource?: WriteSubresource;
+      /** Set by server-side apply, which decides the managers itself. */
+      applied?: AppliedChange;
     },
   ): Promise<WriteResult> {
     for (let attempt = 0; ; attempt++) {
       const kv = await this.getRaw(namespace, name);
       if (kv === undefined) throw errors.notFound(this.info.resource, this.info.group, name);
       const current = decodeStored(kv);
-      const { next, precondition, subresource } = mutate(structuredClone(current));
+      const { next, precondition, subresource, managerSubresource, applied } = mutate(
+        structuredClone(current),
+      );
+      // managedFields a request sets itself count on the main resource only.
+      const requested =
+        applied === undefined && managerSubresource === undefined ? requestedManagedFields(next) : undefined;
       if (
         precondition !== undefined &&
         precondition !== '' &&
@@ -343,8 +413,16 @@ export class ResourceRegistry {
       canonicalize(obj);
       this.strategy.hooks.defaults(obj);
       this.strategy.hooks.prepareUpdate(obj, current);
-      this.validateOrThrow(obj, this.strategy.hooks.validateUpdate(obj, current));
+      this.validateOrThrow(obj, [
+        ...this.strategy.hooks.validateUpdate(obj, current),
+        ...this.fields.validate(requested),
+      ]);
       obj.metadata.resourceVersion = current.metadata.resourceVersion ?? '';
+      if (applied !== undefined) {
+        this.fields.finishApply(current, obj, applied.result, applied.manager, applied.subresource, now());
+      } else {
+        this.fields.recordWrite(current, obj, requested, opts, managerSubresource, now());
+      }
       // Deletion completes once the last finalizer is gone.
       const completesDeletion = obj.metadata.deletionTimestamp !== undefined && this.finalizersDone(obj);
       if (!completesDeletion && deepEqual(obj, current)) return { object: current, warnings };
@@ -398,13 +476,14 @@ export class ResourceRegistry {
     if (rv !== undefined && typeof rv !== 'string') {
       throw errors.badRequest('metadata.resourceVersion must be a string');
     }
+    checkFieldManager(opts, 'UpdateOptions');
     return this.updateWith(namespace, name, opts, (current) => {
       let next: unknown = body;
       if (subresource === 'status' && isObject(body)) next = { ...current, status: body.status };
       return {
         next: structuredClone(next),
         precondition: rv,
-        ...(subresource === undefined ? {} : { subresource }),
+        ...(subresource === undefined ? {} : { subresource, managerSubresource: subresource }),
       };
     });
   }
@@ -417,13 +496,78 @@ export class ResourceRegistry {
     opts: WriteOptions,
     subresource?: 'status',
   ): Promise<WriteResult> {
+    checkFieldManager(opts, 'PatchOptions');
+    if (type === 'apply') return this.apply(namespace, name, patchBody, opts, subresource);
     return this.updateWith(namespace, name, opts, (current) => {
       const next = applyPatchBody(type, current, patchBody, this.info);
       const rv = isObject(next) && isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
       // A resourceVersion in the patch that differs from the live one is a precondition (kubectl --resource-version).
       const precondition = typeof rv === 'string' && rv !== current.metadata.resourceVersion ? rv : undefined;
-      return { next, precondition, ...(subresource === undefined ? {} : { subresource }) };
+      return {
+        next,
+        precondition,
+        ...(subresource === undefined ? {} : { subresource, managerSubresource: subresource }),
+      };
     });
+  }
+
+  /**
+   * Server-side apply (`application/apply-patch+yaml`): create the object from the configuration when it
+   * does not exist (created: true, 201), else merge the configuration in for `opts.fieldManager`, with
+   * conflicts (409) on fields other managers own unless `opts.force`.
+   */
+  async apply(
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    opts: WriteOptions,
+    subresource?: 'status',
+  ): Promise<WriteResult> {
+    const manager = opts.fieldManager;
+    if (manager === undefined || manager === '') {
+      throw errors.badRequest(
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
+    }
+    const force = opts.force === true;
+    const { config, precondition } = this.fields.applyConfig(body, name, this.info.kind, subresource);
+    // The configuration gets the same structural check as any body; unknown fields follow fieldValidation.
+    const checked = this.checkIncoming(structuredClone(config), namespace, opts);
+    const applyConfig = checked.obj as Record<string, unknown>;
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.getRaw(namespace, name);
+      if (kv === undefined) {
+        if (subresource !== undefined) throw errors.notFound(this.info.resource, this.info.group, name);
+        if (precondition !== undefined) throw errors.conflict(this.info.resource, this.info.group, name);
+        const result = this.fields.apply(undefined, applyConfig, manager, force, undefined);
+        try {
+          const created = await this.create(namespace, result.object, opts, {
+            result,
+            manager,
+            subresource: undefined,
+          });
+          return { ...created, warnings: [...checked.warnings, ...created.warnings], created: true };
+        } catch (err) {
+          if (isApiError(err) && err.reason === 'AlreadyExists' && !opts.dryRun && attempt < 5) continue;
+          throw err;
+        }
+      }
+      try {
+        const r = await this.updateWith(namespace, name, opts, (current) => {
+          const result = this.fields.apply(current, applyConfig, manager, force, subresource);
+          return {
+            next: result.object,
+            precondition,
+            applied: { result, manager, subresource },
+            ...(subresource === undefined ? {} : { subresource }),
+          };
+        });
+        return { ...r, warnings: [...checked.warnings, ...r.warnings] };
+      } catch (err) {
+        if (isApiError(err) && err.reason === 'NotFound' && attempt < 5) continue;
+        throw err;
+      }
+    }
   }
 
   /** Replace `spec.finalizers` of a Namespace (PUT /api/v1/namespaces/{name}/finalize). */
@@ -434,7 +578,7 @@ export class ResourceRegistry {
         : [];
     return this.updateWith(undefined, name, opts, (current) => {
       const spec = isObject(current.spec) ? current.spec : {};
-      return { next: { ...current, spec: { ...spec, finalizers } } };
+      return { next: { ...current, spec: { ...spec, finalizers } }, managerSubresource: 'finalize' };
     });
   }
 
@@ -489,6 +633,7 @@ export class ResourceRegistry {
       return {
         next: { ...current, spec: { ...curSpec, replicas } },
         precondition: rv !== undefined && rv !== current.metadata.resourceVersion ? rv : undefined,
+        managerSubresource: 'scale',
       };
     });
     return this.scaleOf(res.object);
