@@ -62,9 +62,9 @@ describe('applyStrategicMergePatch', () => {
       },
     ],
     [
-      'appends a container with a new key',
+      'adds a container with a new key (before the live ones without $setElementOrder, as upstream)',
       { spec: { containers: [{ name: 'log', image: 'fluent' }] } },
-      (r: typeof base) => expect(r.spec.containers.map((c) => c.name)).toEqual(['web', 'side', 'log']),
+      (r: typeof base) => expect(r.spec.containers.map((c) => c.name)).toEqual(['log', 'web', 'side']),
     ],
     [
       'deletes a list element with $patch: delete',
@@ -94,8 +94,8 @@ describe('applyStrategicMergePatch', () => {
       },
       (r: typeof base) => {
         expect(r.spec.containers[0]?.ports).toEqual([
-          { containerPort: 80, name: 'http' },
           { containerPort: 443 },
+          { containerPort: 80, name: 'http' },
         ]);
         expect(r.spec.containers[0]?.env).toEqual([
           { name: 'A', value: '2' },
@@ -183,7 +183,7 @@ describe('applyStrategicMergePatch', () => {
         },
       },
       (r: typeof base) =>
-        expect(r.spec.containers[2]).toEqual({ name: 'new', env: [{ name: 'X', value: '1' }], image: 'i' }),
+        expect(r.spec.containers[0]).toEqual({ name: 'new', env: [{ name: 'X', value: '1' }], image: 'i' }),
     ],
   ])('%s', (_name, patch, check) => {
     const before = JSON.stringify(base);

@@ -111,7 +111,17 @@ export function mergeMap(
     const name = k.slice(setElementOrderPrefix.length);
     if (name in patch) continue;
     const cur = out[name];
-    if (Array.isArray(cur)) out[name] = applyOrder(cur, v, arraySchemaOf(childSchema(schema, name)), name);
+    if (Array.isArray(cur)) {
+      const listSchema = arraySchemaOf(childSchema(schema, name));
+      out[name] = normalizeOrder(
+        cur,
+        [],
+        cur,
+        v,
+        isScalarList(listSchema, cur) ? undefined : listSchema?.mergeKey,
+        name,
+      );
+    }
   }
   return out;
 }
@@ -148,15 +158,18 @@ function mergeList(
     // Replace: drop directives and nulls inside, nothing to merge with.
     return patch.map((v) => materialize(v, itemSchema));
   }
+  const live = original ?? [];
   if (isScalarList(schema, patch)) {
-    const out: unknown[] = original === undefined ? [] : [...original];
-    for (const v of patch) if (!out.some((o) => jsonEqual(o, v))) out.push(jsonClone(v));
-    return order === undefined ? out : applyOrder(out, order, schema, name);
+    const merged: unknown[] = [];
+    for (const v of [...live, ...patch]) if (!merged.some((o) => jsonEqual(o, v))) merged.push(jsonClone(v));
+    return normalizeOrder(merged, patch, live, order, undefined, name);
   }
   const mergeKey = schema?.mergeKey;
   if (mergeKey === undefined) return patch.map((v) => materialize(v, itemSchema));
 
-  const out: unknown[] = original === undefined ? [] : [...original];
+  // Deletions first (against the live list), then merges and additions.
+  let merged: unknown[] = [...live];
+  const additions: JsonObject[] = [];
   for (const item of patch) {
     if (!isObject(item))
       throw invalidPatch(
@@ -166,45 +179,90 @@ function mergeList(
     if (key === undefined) {
       throw invalidPatch(`map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey}`);
     }
-    const at = out.findIndex((o) => jsonEqual(keyOf(o, mergeKey), key));
-    const directive = item[directiveMarker];
-    if (directive === 'delete') {
-      for (let i = out.length - 1; i >= 0; i--) if (jsonEqual(keyOf(out[i], mergeKey), key)) out.splice(i, 1);
-      continue;
-    }
+    if (item[directiveMarker] === 'delete')
+      merged = merged.filter((o) => !jsonEqual(keyOf(o, mergeKey), key));
+    else additions.push(item);
+  }
+  for (const item of additions) {
+    const at = merged.findIndex((o) => jsonEqual(keyOf(o, mergeKey), item[mergeKey]));
     if (at >= 0) {
-      const cur = out[at];
-      out[at] = mergeMap(isObject(cur) ? cur : undefined, item, itemSchema);
+      const cur = merged[at];
+      merged[at] = mergeMap(isObject(cur) ? cur : undefined, item, itemSchema);
     } else {
-      out.push(mergeMap(undefined, item, itemSchema));
+      merged.push(mergeMap(undefined, item, itemSchema));
     }
   }
-  return order === undefined ? out : applyOrder(out, order, schema, name);
+  return normalizeOrder(merged, additions, live, order, mergeKey, name);
 }
 
 /**
- * Orders a merged list by a `$setElementOrder` list (scalars, or `{mergeKey: value}` maps).
- * Elements it names come first in its order; elements it does not name keep their relative order after them.
+ * The order of a merged list, as upstream's normalizeElementOrder gives it. The items the patch names
+ * (in `$setElementOrder/<field>` when given, else in the patch list) come in the patch's order; the
+ * others (server-only items) keep their live order and are interleaved with them by live position:
+ * a server-only item goes before a patch item when both are in the live list and it came first there.
  */
-function applyOrder(
-  list: unknown[],
+function normalizeOrder(
+  merged: readonly unknown[],
+  patchList: readonly unknown[],
+  live: readonly unknown[],
   order: unknown,
-  schema: ArraySchema | undefined,
+  mergeKey: string | undefined,
   name: string,
 ): unknown[] {
-  if (!Array.isArray(order)) throw badPatch(`invalid patch: ${setElementOrderPrefix}${name} must be a list`);
-  const mergeKey = schema?.mergeKey;
   const identity = (v: unknown): unknown => (mergeKey !== undefined && isObject(v) ? v[mergeKey] : v);
-  const wanted = order.map(identity);
-  const rank = (v: unknown): number => {
+  const indexIn = (list: readonly unknown[], v: unknown): number => {
     const id = identity(v);
-    const i = wanted.findIndex((w) => jsonEqual(w, id));
-    return i < 0 ? wanted.length : i;
+    return list.findIndex((w) => jsonEqual(identity(w), id));
   };
-  return list
-    .map((v, i) => ({ v, i, r: rank(v) }))
-    .sort((a, b) => a.r - b.r || a.i - b.i)
-    .map((x) => x.v);
+  let named: readonly unknown[] = patchList;
+  if (order !== undefined) {
+    if (!Array.isArray(order))
+      throw badPatch(`invalid patch: ${setElementOrderPrefix}${name} must be a list`);
+    checkOrderMatchesPatch(patchList, order, indexIn, name);
+    named = order;
+  }
+  const byIndexIn = (list: readonly unknown[]) => (a: unknown, b: unknown) =>
+    rankOf(indexIn(list, a)) - rankOf(indexIn(list, b));
+  const fromPatch = merged.filter((v) => indexIn(named, v) >= 0).sort(byIndexIn(named));
+  const serverOnly = merged.filter((v) => indexIn(named, v) < 0).sort(byIndexIn(live));
+  const out: unknown[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < fromPatch.length) {
+    if (j >= fromPatch.length) out.push(serverOnly[i++]);
+    else if (i >= serverOnly.length) out.push(fromPatch[j++]);
+    else {
+      const li = indexIn(live, serverOnly[i]);
+      const ri = indexIn(live, fromPatch[j]);
+      if (li >= 0 && ri >= 0 && li < ri) out.push(serverOnly[i++]);
+      else out.push(fromPatch[j++]);
+    }
+  }
+  return out;
+}
+
+/** Position for sorting: not found sorts last (Array.prototype.sort is stable). */
+function rankOf(i: number): number {
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+/** The patch list's items must appear in `$setElementOrder`, in the same relative order. */
+function checkOrderMatchesPatch(
+  patchList: readonly unknown[],
+  order: readonly unknown[],
+  indexIn: (list: readonly unknown[], v: unknown) => number,
+  name: string,
+): void {
+  let last = -1;
+  for (const item of patchList) {
+    const at = indexIn(order, item);
+    if (at <= last) {
+      throw badPatch(
+        `invalid patch: the order of ${JSON.stringify(name)} in the patch list doesn't match ${setElementOrderPrefix}${name}`,
+      );
+    }
+    last = at;
+  }
 }
 
 /**
