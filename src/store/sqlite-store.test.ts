@@ -157,6 +157,140 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it('lists and gets at the latest revision (the `current` table) agree with the log, through updates, deletes and compactions', async () => {
+    const path = tempDbPath();
+    const store = new SqliteStore({ path, compactChunkRevisions: 7 });
+    const model = new Map<string, { value: string; rev: number; created: number }>();
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const check = async (): Promise<void> => {
+      const latest = await store.list({ prefix: '/cur/' });
+      const expected = [...model.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, m]) => ({ key, value: m.value, createRevision: m.created, modRevision: m.rev }));
+      expect(latest.items).toEqual(expected);
+      expect(await store.count('/cur/')).toBe(model.size);
+      expect(await store.count('/cur/k1')).toBe(expected.filter((kv) => kv.key.startsWith('/cur/k1')).length);
+      for (let i = 0; i < 30; i++) {
+        const key = `/cur/k${i}`;
+        const m = model.get(key);
+        expect(await store.get(key)).toEqual(
+          m === undefined
+            ? undefined
+            : { key, value: m.value, createRevision: m.created, modRevision: m.rev },
+        );
+      }
+      // Pages at the latest revision, then the same revision again through the log once it is past.
+      const page1 = await store.list({ prefix: '/cur/', limit: 7 });
+      await store.create(`/other/${latest.revision}`, 'x');
+      const page2 = await store.list({
+        prefix: '/cur/',
+        limit: 0,
+        revision: page1.revision,
+        startAfter: page1.items.at(-1)?.key ?? '/cur/',
+      });
+      expect([...page1.items, ...page2.items]).toEqual(expected);
+      const past = await store.list({ prefix: '/cur/', revision: latest.revision });
+      expect(past).toEqual({ ...latest, more: false });
+    };
+    for (let round = 0; round < 12; round++) {
+      for (let n = 0; n < 40; n++) {
+        const key = `/cur/k${rand(30)}`;
+        const m = model.get(key);
+        const op = rand(3);
+        if (m === undefined) {
+          const rev = await store.create(key, `v${round}.${n}`);
+          model.set(key, { value: `v${round}.${n}`, rev, created: rev });
+        } else if (op < 2) {
+          const rev = await store.update(key, `v${round}.${n}`, m.rev);
+          model.set(key, { ...m, value: `v${round}.${n}`, rev });
+        } else {
+          await store.delete(key, m.rev);
+          model.delete(key);
+        }
+      }
+      await check();
+      if (round % 3 === 2) {
+        await store.compact((await store.currentRevision()) - rand(20));
+        await check();
+      }
+    }
+    // The table holds exactly the latest live row of every key, as the log says.
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const table = db.prepare('SELECT name, id FROM current ORDER BY name').all();
+    const fromLog = db
+      .prepare(
+        'SELECT name, id FROM (SELECT name, MAX(id) AS id, deleted FROM kv GROUP BY name) WHERE deleted = 0 ORDER BY name',
+      )
+      .all();
+    db.close();
+    expect(table).toEqual(fromLog);
+  });
+
+  it('migrates a database without the `current` table (or one an older version wrote to) on open', async () => {
+    const path = tempDbPath();
+    let store = new SqliteStore({ path });
+    expect(store.stats().rebuiltCurrent).toBe(true); // a new database: built (empty) on open
+    const a = await store.create('/mig/a', 'a1');
+    const a2 = await store.update('/mig/a', 'a2', a);
+    const b = await store.create('/mig/b', 'b1');
+    await store.delete('/mig/b', b);
+    const c = await store.create('/mig/c', 'c1');
+    await store.delete('/mig/c', c);
+    const c2 = await store.create('/mig/c', 'c2');
+    const d = await store.create('/mig/d', 'd1');
+    await store.compact(d - 1);
+    const head = await store.currentRevision();
+    const before = await store.list({ prefix: '/mig/' });
+    await store.close();
+
+    // The previous schema: no `current` table, no meta row for it.
+    let db = new Database(path);
+    db.exec("DROP TABLE current; DELETE FROM meta WHERE name = 'current'");
+    db.close();
+    store = new SqliteStore({ path });
+    expect(store.stats().rebuiltCurrent).toBe(true);
+    expect(await store.currentRevision()).toBe(head);
+    expect(await store.list({ prefix: '/mig/' })).toEqual(before);
+    expect(before.items.map((kv) => `${kv.key}=${kv.value}@${kv.modRevision}`)).toEqual([
+      `/mig/a=a2@${a2}`,
+      `/mig/c=c2@${c2}`,
+      `/mig/d=d1@${d}`,
+    ]);
+    expect(await store.get('/mig/b')).toBeUndefined();
+    expect(await store.count('/mig/')).toBe(3);
+    await store.close();
+
+    // Reopening a migrated database does not rebuild again.
+    store = new SqliteStore({ path });
+    expect(store.stats().rebuiltCurrent).toBe(false);
+    await store.close();
+
+    // An older Flotilla (which knows nothing of `current`) wrote to it: the revision no longer matches.
+    db = new Database(path);
+    db.prepare(
+      'INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, 0, 1, ?, ?, ?, ?)',
+    ).run('/mig/a', a, a2, 'a2', 'a2');
+    db.prepare(
+      'INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, 1, 0, 0, 0, ?, NULL)',
+    ).run('/mig/e', 'e1');
+    db.close();
+    store = new SqliteStore({ path });
+    expect(store.stats().rebuiltCurrent).toBe(true);
+    expect((await store.list({ prefix: '/mig/' })).items.map((kv) => kv.key)).toEqual([
+      '/mig/c',
+      '/mig/d',
+      '/mig/e',
+    ]);
+    expect(await store.get('/mig/a')).toBeUndefined();
+    expect((await store.get('/mig/e'))?.value).toBe('e1');
+    await store.close();
+  });
+
   it('survives kill -9: every acknowledged write is on disk', async () => {
     const path = tempDbPath();
     const here = fileURLToPath(new URL('.', import.meta.url));

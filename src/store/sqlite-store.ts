@@ -56,6 +56,8 @@ export interface SqliteStoreStats {
   writes: number;
   largestBatch: number;
   compactions: number;
+  /** Whether opening the database (re)built the `current` table from the log (a migration). */
+  rebuiltCurrent: boolean;
   /** The last error of an automatic compaction or checkpoint, if any. */
   lastBackgroundError: StoreError | undefined;
 }
@@ -72,7 +74,6 @@ interface Row {
 }
 
 type LatestRow = Pick<Row, 'id' | 'create_revision' | 'deleted' | 'value'>;
-type ListRow = Pick<Row, 'id' | 'name' | 'create_revision' | 'value'>;
 
 type WriteRequest =
   | {
@@ -116,6 +117,27 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 `;
 
+// The latest live version of every key: key → the kv id (= modRevision) of its newest row, for keys whose
+// newest row is not a tombstone. Maintained in the same transaction as the log, so lists and counts at the
+// latest revision are one range scan over it (joined to kv by id). meta 'current' records the revision
+// through which it reflects the log; on open, a missing table or a different revision (a database written
+// by an older Flotilla) rebuilds it from the log.
+const CURRENT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS current (
+  name TEXT PRIMARY KEY,
+  id INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+const REBUILD_CURRENT = `
+DELETE FROM current;
+INSERT INTO current (name, id)
+  SELECT name, id FROM (SELECT name, MAX(id) AS id, deleted FROM kv GROUP BY name) WHERE deleted = 0;
+`;
+
+// List rows come out of SQLite already shaped as KeyValues (no second object per row).
+const KV_COLUMNS =
+  'k.name AS key, k.value AS value, k.create_revision AS createRevision, k.id AS modRevision';
+
 // The latest row per key at or before @rev, in key order (the index on (name, id) gives the order).
 const LIST_WHERE = `
   k.name >= @lo AND k.id <= @rev AND k.deleted = 0
@@ -145,6 +167,7 @@ export class SqliteStore implements Store {
     writes: 0,
     largestBatch: 0,
     compactions: 0,
+    rebuiltCurrent: false,
     lastBackgroundError: undefined,
   };
 
@@ -152,12 +175,16 @@ export class SqliteStore implements Store {
     latest: Database.Statement<[string], LatestRow>;
     insert: Database.Statement<[number, string, number, number, number, number, string, string | null]>;
     sequence: Database.Statement<[], { seq: number }>;
-    getMeta: Database.Statement<[string], { value: number }>;
     setMeta: Database.Statement<[string, number]>;
-    listBounded: Database.Statement<[{ lo: string; hi: string; rev: number; limit: number }], ListRow>;
-    listUnbounded: Database.Statement<[{ lo: string; rev: number; limit: number }], ListRow>;
-    countBounded: Database.Statement<[{ lo: string; hi: string; rev: number }], { n: number }>;
-    countUnbounded: Database.Statement<[{ lo: string; rev: number }], { n: number }>;
+    current: Database.Statement<[string], LatestRow>;
+    upsertCurrent: Database.Statement<[string, number]>;
+    deleteCurrent: Database.Statement<[string]>;
+    listBounded: Database.Statement<[{ lo: string; hi: string; rev: number; limit: number }], KeyValue>;
+    listUnbounded: Database.Statement<[{ lo: string; rev: number; limit: number }], KeyValue>;
+    listCurrentBounded: Database.Statement<[{ lo: string; hi: string; limit: number }], KeyValue>;
+    listCurrentUnbounded: Database.Statement<[{ lo: string; limit: number }], KeyValue>;
+    countBounded: Database.Statement<[{ lo: string; hi: string }], { n: number }>;
+    countUnbounded: Database.Statement<[{ lo: string }], { n: number }>;
     replayBounded: Database.Statement<[{ after: number; rev: number; lo: string; hi: string }], Row>;
     replayUnbounded: Database.Statement<[{ after: number; rev: number; lo: string }], Row>;
     minIdAfter: Database.Statement<[number], { id: number | null }>;
@@ -196,6 +223,14 @@ export class SqliteStore implements Store {
       }
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.exec(SCHEMA);
+      this.compacted = readMeta(this.db, 'compacted') ?? 0;
+      // AUTOINCREMENT's sequence remembers the greatest revision ever written, even once compaction has
+      // deleted its row, so revisions never go backwards across restarts.
+      const sequence = this.db.prepare<[], { seq: number }>(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'kv'",
+      );
+      this.revision = Math.max(sequence.get()?.seq ?? 0, this.compacted);
+      this.counters.rebuiltCurrent = buildCurrent(this.db, this.revision);
       this.stmt = {
         latest: this.db.prepare(
           'SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1',
@@ -204,24 +239,36 @@ export class SqliteStore implements Store {
           'INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         ),
         sequence: this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'kv'"),
-        getMeta: this.db.prepare('SELECT value FROM meta WHERE name = ?'),
         setMeta: this.db.prepare(
           'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
         ),
+        current: this.db.prepare(
+          'SELECT k.id, k.create_revision, k.deleted, k.value FROM current AS c CROSS JOIN kv AS k ON k.id = c.id WHERE c.name = ?',
+        ),
+        upsertCurrent: this.db.prepare(
+          'INSERT INTO current (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id',
+        ),
+        deleteCurrent: this.db.prepare('DELETE FROM current WHERE name = ?'),
         listBounded: this.db.prepare(
-          `SELECT k.id, k.name, k.create_revision, k.value FROM kv AS k INDEXED BY kv_name_id
+          `SELECT ${KV_COLUMNS} FROM kv AS k INDEXED BY kv_name_id
            WHERE k.name < @hi AND ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
         ),
         listUnbounded: this.db.prepare(
-          `SELECT k.id, k.name, k.create_revision, k.value FROM kv AS k INDEXED BY kv_name_id
+          `SELECT ${KV_COLUMNS} FROM kv AS k INDEXED BY kv_name_id
            WHERE ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
         ),
-        countBounded: this.db.prepare(
-          `SELECT COUNT(*) AS n FROM kv AS k INDEXED BY kv_name_id WHERE k.name < @hi AND ${LIST_WHERE}`,
+        // At the latest revision: a range scan over `current`, each row joined to its kv row by id. CROSS
+        // JOIN keeps `current` the outer loop, so the rows come in key order and LIMIT stops the scan.
+        listCurrentBounded: this.db.prepare(
+          `SELECT ${KV_COLUMNS} FROM current AS c CROSS JOIN kv AS k ON k.id = c.id
+           WHERE c.name >= @lo AND c.name < @hi ORDER BY c.name LIMIT @limit`,
         ),
-        countUnbounded: this.db.prepare(
-          `SELECT COUNT(*) AS n FROM kv AS k INDEXED BY kv_name_id WHERE ${LIST_WHERE}`,
+        listCurrentUnbounded: this.db.prepare(
+          `SELECT ${KV_COLUMNS} FROM current AS c CROSS JOIN kv AS k ON k.id = c.id
+           WHERE c.name >= @lo ORDER BY c.name LIMIT @limit`,
         ),
+        countBounded: this.db.prepare('SELECT COUNT(*) AS n FROM current WHERE name >= @lo AND name < @hi'),
+        countUnbounded: this.db.prepare('SELECT COUNT(*) AS n FROM current WHERE name >= @lo'),
         replayBounded: this.db.prepare(
           'SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo AND name < @hi ORDER BY id',
         ),
@@ -242,10 +289,6 @@ export class SqliteStore implements Store {
         this.stmt.deleteSuperseded.run({ lo, hi, c });
         this.stmt.deleteTombstones.run({ lo, hi });
       });
-      this.compacted = this.stmt.getMeta.get('compacted')?.value ?? 0;
-      // AUTOINCREMENT's sequence remembers the greatest revision ever written, even once compaction has
-      // deleted its row, so revisions never go backwards across restarts.
-      this.revision = Math.max(this.stmt.sequence.get()?.seq ?? 0, this.compacted);
     } catch (err) {
       this.db.close();
       throw err;
@@ -269,8 +312,8 @@ export class SqliteStore implements Store {
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.assertOpen();
-    const row = this.stmt.latest.get(key);
-    if (row === undefined || row.deleted !== 0) return undefined;
+    const row = this.stmt.current.get(key);
+    if (row === undefined) return undefined;
     return { key, value: row.value, createRevision: row.create_revision, modRevision: row.id };
   }
 
@@ -283,17 +326,22 @@ export class SqliteStore implements Store {
     const hi = prefixEnd(prefix);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
     const params = { lo, rev: revision, limit: limit === -1 ? -1 : limit + 1 };
-    const rows =
-      hi === undefined ? this.stmt.listUnbounded.all(params) : this.stmt.listBounded.all({ ...params, hi });
+    let rows: KeyValue[];
+    if (revision === this.revision) {
+      // `current` holds exactly the state at the latest revision.
+      const { rev: _, ...latest } = params;
+      rows =
+        hi === undefined
+          ? this.stmt.listCurrentUnbounded.all(latest)
+          : this.stmt.listCurrentBounded.all({ ...latest, hi });
+    } else {
+      rows =
+        hi === undefined ? this.stmt.listUnbounded.all(params) : this.stmt.listBounded.all({ ...params, hi });
+    }
     const more = limit !== -1 && rows.length > limit;
     if (more) rows.length = limit;
     return {
-      items: rows.map((r) => ({
-        key: r.name,
-        value: r.value,
-        createRevision: r.create_revision,
-        modRevision: r.id,
-      })),
+      items: rows,
       revision,
       more,
     };
@@ -302,7 +350,7 @@ export class SqliteStore implements Store {
   async count(prefix: string): Promise<number> {
     this.assertOpen();
     const hi = prefixEnd(prefix);
-    const params = { lo: prefix, rev: this.revision };
+    const params = { lo: prefix };
     const row =
       hi === undefined ? this.stmt.countUnbounded.get(params) : this.stmt.countBounded.get({ ...params, hi });
     return row?.n ?? 0;
@@ -428,6 +476,7 @@ export class SqliteStore implements Store {
         `another process has written to this database (revision ${sequence}, expected ${this.revision}); SqliteStore must be the only writer`,
       );
     }
+    const start = this.revision;
     const events: StoreEvent[] = [];
     const outcomes: Array<() => void> = [];
     for (const request of batch) {
@@ -444,6 +493,7 @@ export class SqliteStore implements Store {
           }
           const revision = ++this.revision;
           this.stmt.insert.run(revision, request.key, 1, 0, revision, 0, request.value, null);
+          this.stmt.upsertCurrent.run(request.key, revision);
           events.push({
             type: 'put',
             key: request.key,
@@ -472,6 +522,7 @@ export class SqliteStore implements Store {
             request.value,
             live.value,
           );
+          this.stmt.upsertCurrent.run(request.key, revision);
           events.push({
             type: 'put',
             key: request.key,
@@ -503,6 +554,7 @@ export class SqliteStore implements Store {
             live.value,
             live.value,
           );
+          this.stmt.deleteCurrent.run(request.key);
           events.push({
             type: 'delete',
             key: request.key,
@@ -523,6 +575,8 @@ export class SqliteStore implements Store {
         }
       }
     }
+    // `current` now reflects the log through this revision (checked on open).
+    if (this.revision > start) this.stmt.setMeta.run('current', this.revision);
     const publish = (): void => {
       if (events.length === 0) return;
       for (const watcher of this.watchers) watcher.push(events);
@@ -618,6 +672,31 @@ export class SqliteStore implements Store {
     }
     return requested;
   }
+}
+
+function readMeta(db: Database.Database, name: string): number | undefined {
+  return db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE name = ?').get(name)?.value;
+}
+
+/**
+ * Create the `current` table if needed and, unless meta 'current' says it already reflects the log up to
+ * `revision`, (re)build it from the log, in one IMMEDIATE transaction. Returns whether it rebuilt.
+ */
+function buildCurrent(db: Database.Database, revision: number): boolean {
+  return db
+    .transaction(() => {
+      const exists =
+        db.prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'current'").get() !==
+        undefined;
+      if (exists && readMeta(db, 'current') === revision) return false;
+      db.exec(CURRENT_SCHEMA);
+      db.exec(REBUILD_CURRENT);
+      db.prepare(
+        'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+      ).run('current', revision);
+      return true;
+    })
+    .immediate();
 }
 
 function rowToEvent(row: Row): StoreEvent {
