@@ -115,6 +115,17 @@ function listJson(info: ResourceInfo, items: string[], revision: number, continu
   return `{"kind":"${info.kind}List","apiVersion":"${apiVersionOf(info)}","metadata":${meta},"items":[${items.join(',')}]}`;
 }
 
+/** DeleteOptions may ask for a dry run in the body (`"dryRun": ["All"]`, what kubectl sends) or in the query. */
+function deleteDryRun(body: unknown, q: URLSearchParams, req: IncomingMessage): boolean {
+  const inBody = isObject(body) ? body.dryRun : undefined;
+  if (inBody !== undefined && inBody !== null) {
+    if (!Array.isArray(inBody) || inBody.some((d) => d !== 'All'))
+      throw errors.badRequest(`dryRun must be a list of "All"; got ${JSON.stringify(inBody)}`);
+    if (inBody.length > 0) return true;
+  }
+  return writeOptions(q, req).dryRun;
+}
+
 function deleteOptionsFrom(body: unknown, q: URLSearchParams): DeleteOptions {
   const opts: DeleteOptions = {};
   if (isObject(body)) {
@@ -429,6 +440,7 @@ export class ApiServer {
           const raw = await readBody(req);
           const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
           const opts = deleteOptionsFrom(body, q);
+          const dryRun = deleteDryRun(body, q, req);
           const listed = await registry.list({
             namespace: p.namespace,
             labelSelector: q.get('labelSelector') ?? undefined,
@@ -438,12 +450,7 @@ export class ApiServer {
           for (const item of listed.items) {
             const obj = JSON.parse(item) as KubeObject;
             try {
-              const r = await registry.delete(
-                obj.metadata.namespace,
-                obj.metadata.name ?? '',
-                opts,
-                writeOptions(q, req).dryRun,
-              );
+              const r = await registry.delete(obj.metadata.namespace, obj.metadata.name ?? '', opts, dryRun);
               deleted.push(JSON.stringify(r.object));
             } catch (err) {
               if (!(isApiError(err) && err.reason === 'NotFound')) throw err;
@@ -517,7 +524,7 @@ export class ApiServer {
           throw errors.methodNotAllowed(`DELETE is not supported on ${info.resource}/status`);
         const raw = await readBody(req);
         const body = raw.length > 0 ? parseJsonText(raw.toString('utf8')) : undefined;
-        const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), writeOptions(q, req).dryRun);
+        const r = await registry.delete(ns, name, deleteOptionsFrom(body, q), deleteDryRun(body, q, req));
         if (!r.deleted || info.kind === 'Pod') {
           sendJson(res, r.deleted ? 200 : 202, r.object);
           return;

@@ -11,6 +11,7 @@ import { deepEqual, strategyFor, type FieldValidation, type Strategy } from './s
 import type { NamespaceCache } from '../namespace-cache.js';
 import { compileSelectors, type ObjectFilter } from './filter.js';
 import { FieldManager, type WriteSubresource } from './field-manager.js';
+import { schemaFor, type Schema } from '../../api/schema/index.js';
 import { fieldManagerMaxLength, type ApplyResult } from '../../api/managed-fields/index.js';
 
 export interface WriteOptions {
@@ -109,6 +110,7 @@ export class ResourceRegistry {
   readonly info: ResourceInfo;
   readonly strategy: Strategy;
   readonly fields: FieldManager;
+  private readonly schema: Schema | undefined;
   private readonly store: Store;
   private readonly registries: () => Map<string, ResourceRegistry>;
 
@@ -119,6 +121,7 @@ export class ResourceRegistry {
     this.info = info;
     this.strategy = strategyFor(info);
     this.fields = new FieldManager(info);
+    this.schema = schemaFor(apiVersionOf(info), info.kind);
     this.store = store;
     this.registries = registries;
   }
@@ -329,7 +332,7 @@ export class ResourceRegistry {
     const at = now();
     meta.creationTimestamp = at;
     this.strategy.prepareForCreate(obj);
-    canonicalize(obj);
+    canonicalize(obj, this.schema);
     this.strategy.hooks.defaults(obj);
     this.validateOrThrow(obj, [...this.strategy.hooks.validate(obj), ...this.fields.validate(requested)]);
     if (applied !== undefined) {
@@ -410,7 +413,7 @@ export class ResourceRegistry {
       }
       if (subresource === 'status') this.strategy.prepareForStatusUpdate(obj, current);
       else this.strategy.prepareForUpdate(obj, current);
-      canonicalize(obj);
+      canonicalize(obj, this.schema);
       this.strategy.hooks.defaults(obj);
       this.strategy.hooks.prepareUpdate(obj, current);
       this.validateOrThrow(obj, [
@@ -796,8 +799,12 @@ export function selectorString(sel: Record<string, unknown>): string {
   return parts.join(',');
 }
 
-/** Canonical form: Secret stringData folded into data (as Kubernetes does); empty maps kept as given. */
-function canonicalize(obj: KubeObject): void {
+/**
+ * Canonical form, as kube-apiserver stores objects: Secret stringData folded into data, and empty maps
+ * (`annotations: {}`, `data: {}`) left out, as Go's `omitempty` does. kubectl diff relies on the latter:
+ * its dry-run patches carry `annotations: {}` for manifests without annotations.
+ */
+function canonicalize(obj: KubeObject, schema: Schema | undefined): void {
   if (obj.kind === 'Secret' && isObject(obj.stringData)) {
     const data = isObject(obj.data) ? obj.data : {};
     for (const [k, v] of Object.entries(obj.stringData)) {
@@ -805,6 +812,25 @@ function canonicalize(obj: KubeObject): void {
     }
     obj.data = data;
     delete obj.stringData;
+  }
+  dropEmptyMaps(obj, schema);
+}
+
+function dropEmptyMaps(value: Record<string, unknown>, schema: Schema | undefined): void {
+  if (schema === undefined || schema.type !== 'object') return;
+  for (const [k, v] of Object.entries(value)) {
+    const s = schema.properties[k];
+    if (s === undefined || !isObject(v)) {
+      if (s?.type === 'array' && Array.isArray(v)) {
+        for (const item of v) if (isObject(item)) dropEmptyMaps(item, s.items);
+      }
+      continue;
+    }
+    if (s.type === 'map') {
+      if (Object.keys(v).length === 0) delete value[k];
+    } else {
+      dropEmptyMaps(v, s);
+    }
   }
 }
 
