@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../api/errors.js';
+import { decodeKubernetesProtobuf, protobufMediaType } from '../api/protobuf/decode.js';
 
 /** Kubernetes caps request bodies at 3 MiB. */
 export const maxBodyBytes = 3 * 1024 * 1024;
@@ -31,15 +32,16 @@ export function mediaType(req: IncomingMessage): string {
   return (raw.split(';')[0] ?? '').trim().toLowerCase();
 }
 
-const objectTypes = ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'];
+const objectTypes = ['application/json', 'application/yaml', protobufMediaType];
 
-/** Parse a create/update body (JSON or YAML). Protobuf is not supported yet: 415. */
+/**
+ * Parse a create/update body: JSON, YAML, or Kubernetes protobuf (kubectl >= 1.32's create
+ * subcommands) decoded into the JSON object the same client would have sent as JSON.
+ */
 export function parseObjectBody(body: Buffer, type: string): unknown {
-  if (type === 'application/vnd.kubernetes.protobuf') {
-    throw errors.unsupportedMediaType(type, ['application/json', 'application/yaml']);
-  }
+  if (type === protobufMediaType) return decodeKubernetesProtobuf(body).object;
   if (type !== '' && type !== 'application/json' && type !== 'application/yaml' && type !== '*/*') {
-    throw errors.unsupportedMediaType(type, objectTypes.slice(0, 2));
+    throw errors.unsupportedMediaType(type, objectTypes);
   }
   const text = body.toString('utf8');
   if (text.trim() === '') throw errors.badRequest('the request body is empty; send a JSON or YAML object');
