@@ -187,7 +187,7 @@ const edits: Edit[] = [
   {
     name: 'one env var removed from a container',
     file: 'shop/worker.yaml',
-    edit: (t) => replaceOnce(t, '            - name: BATCH_SIZE\n              value: "50"\n', ''),
+    edit: (t) => replaceOnce(t, "            - name: BATCH_SIZE\n              value: '50'\n", ''),
     target: { namespace: 'corpus-shop', ref: 'deployment.apps/order-worker' },
     change: (o) => {
       const c = container(o, 'worker');
