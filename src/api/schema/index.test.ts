@@ -118,7 +118,14 @@ describe('schemaFor', () => {
       spec: {
         template: {
           spec: {
-            containers: [{ name: 'web', image: 'nginx:2', env: [{ name: 'B', value: '2' }] }],
+            containers: [
+              {
+                name: 'web',
+                image: 'nginx:2',
+                '$setElementOrder/env': [{ name: 'A' }, { name: 'B' }],
+                env: [{ name: 'B', value: '2' }],
+              },
+            ],
             volumes: [{ name: 'cache', $retainKeys: ['name', 'hostPath'], hostPath: { path: '/c' } }],
           },
         },
