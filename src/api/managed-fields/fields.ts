@@ -25,35 +25,83 @@ function skip(
   return { skip: next?.member === true, next };
 }
 
-/** Adds the fields `value` sets, below `path`, to `into`. */
+/** A position in a FieldSet being built; its node is only created when something is inserted there. */
+class Cursor {
+  private node: FieldNode | undefined;
+  private readonly parent: Cursor | undefined;
+  private readonly token: PathToken;
+
+  constructor(parent: Cursor | undefined, token: PathToken, node?: FieldNode) {
+    this.parent = parent;
+    this.token = token;
+    this.node = node;
+  }
+
+  static at(set: FieldSet): Cursor {
+    return new Cursor(undefined, '', set.root);
+  }
+
+  get isRoot(): boolean {
+    return this.parent === undefined;
+  }
+
+  child(token: PathToken): Cursor {
+    return new Cursor(this, token);
+  }
+
+  private resolve(): FieldNode {
+    if (this.node !== undefined) return this.node;
+    const parent = (this.parent as Cursor).resolve();
+    let n = parent.children.get(this.token);
+    if (n === undefined) {
+      n = new FieldNode();
+      parent.children.set(this.token, n);
+    }
+    this.node = n;
+    return n;
+  }
+
+  /** Makes this position a member (the root never is). */
+  insert(): void {
+    if (!this.isRoot) this.resolve().member = true;
+  }
+}
+
+function definedKeys(o: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(o)) if (o[k] !== undefined) out.push(k);
+  return out;
+}
+
+/** Adds the fields `value` sets, at and below `at`. */
 function collect(
   value: unknown,
   schema: Schema | undefined,
-  path: PathToken[],
-  into: FieldSet,
+  at: Cursor,
   ignore: FieldNode | undefined,
   markMaps: boolean,
 ): void {
   const shape = shapeOf(value, schema);
   switch (shape.type) {
     case 'leaf':
-      if (path.length > 0) into.insert(path);
+      at.insert();
       return;
     case 'struct':
     case 'map': {
-      const keys = Object.keys(shape.value).filter((k) => shape.value[k] !== undefined);
-      if (keys.length === 0 || (markMaps && shape.type === 'map')) {
-        if (path.length > 0) into.insert(path);
-        if (keys.length === 0) return;
+      const keys = definedKeys(shape.value);
+      if (keys.length === 0) {
+        at.insert();
+        return;
       }
+      if (markMaps && shape.type === 'map') at.insert();
       for (const k of keys) {
         const t = fieldToken(k);
         const ig = skip(ignore, t);
         if (ig.skip) continue;
-        const childPath = [...path, t];
+        const child = at.child(t);
         const v = shape.value[k];
-        if (shape.type === 'map' || v === null) into.insert(childPath);
-        collect(v, fieldSchema(schema, k), childPath, into, ig.next, markMaps);
+        if (shape.type === 'map' || v === null) child.insert();
+        collect(v, fieldSchema(schema, k), child, ig.next, markMaps);
       }
       return;
     }
@@ -61,14 +109,14 @@ function collect(
       const tokens = listMapTokens(shape.value, shape.keys);
       const items = itemSchema(schema);
       shape.value.forEach((item, i) => {
-        const childPath = [...path, tokens[i] ?? ''];
-        into.insert(childPath);
-        collect(item, items, childPath, into, undefined, markMaps);
+        const child = at.child(tokens[i] ?? '');
+        child.insert();
+        collect(item, items, child, undefined, markMaps);
       });
       return;
     }
     case 'listSet':
-      for (const t of setTokens(shape.value)) into.insert([...path, t]);
+      for (const t of setTokens(shape.value)) at.child(t).insert();
       return;
   }
 }
@@ -76,7 +124,7 @@ function collect(
 /** The fields `value` sets (what an applier owns when it sends `value`). */
 export function fieldSetOf(value: unknown, schema: Schema | undefined, ignore?: FieldSet): FieldSet {
   const set = new FieldSet();
-  collect(value, schema, [], set, ignore?.root, false);
+  collect(value, schema, Cursor.at(set), ignore?.root, false);
   return set;
 }
 
@@ -94,9 +142,7 @@ function childTokens(value: unknown, schema: Schema | undefined): PathToken[] {
       return [];
     case 'struct':
     case 'map':
-      return Object.keys(shape.value)
-        .filter((k) => shape.value[k] !== undefined)
-        .map(fieldToken);
+      return definedKeys(shape.value).map(fieldToken);
     case 'listMap':
       return listMapTokens(shape.value, shape.keys);
     case 'listSet':
@@ -117,62 +163,58 @@ export function compareValues(
   const added = (
     n: unknown,
     s: Schema | undefined,
-    path: PathToken[],
+    ch: Cursor,
     ig: FieldNode | undefined,
     entry: boolean,
   ) => {
-    if (path.length > 0 && (entry || shapeOf(n, s).type === 'leaf')) changed.insert(path);
-    collect(n, s, path, changed, ig, true);
+    if (entry || shapeOf(n, s).type === 'leaf') ch.insert();
+    collect(n, s, ch, ig, true);
   };
 
-  const removeChildren = (
-    o: unknown,
-    s: Schema | undefined,
-    path: PathToken[],
-    ig: FieldNode | undefined,
-  ) => {
-    for (const t of childTokens(o, s)) if (!skip(ig, t).skip) removed.insert([...path, t]);
+  const removeChildren = (o: unknown, s: Schema | undefined, rm: Cursor, ig: FieldNode | undefined) => {
+    for (const t of childTokens(o, s)) if (!skip(ig, t).skip) rm.child(t).insert();
   };
 
   const cmp = (
     o: unknown,
     n: unknown,
     s: Schema | undefined,
-    path: PathToken[],
+    ch: Cursor,
+    rm: Cursor,
     ig: FieldNode | undefined,
     entry: boolean,
   ): void => {
     if (n === undefined) {
       if (o !== undefined) {
-        if (path.length > 0) removed.insert(path);
-        else removeChildren(o, s, path, ig);
+        if (!rm.isRoot) rm.insert();
+        else removeChildren(o, s, rm, ig);
       }
       return;
     }
     if (o === undefined) {
-      added(n, s, path, ig, entry);
+      added(n, s, ch, ig, entry);
       return;
     }
     const so = shapeOf(o, s);
     const sn = shapeOf(n, s);
     if (so.type !== sn.type) {
-      removeChildren(o, s, path, ig);
-      added(n, s, path, ig, true);
+      removeChildren(o, s, rm, ig);
+      added(n, s, ch, ig, true);
       return;
     }
     switch (sn.type) {
       case 'leaf':
-        if (path.length > 0 && !jsonEqual(o, n)) changed.insert(path);
+        if (!jsonEqual(o, n)) ch.insert();
         return;
       case 'struct':
       case 'map': {
         const ov = (so as typeof sn).value;
         const nv = sn.value;
-        const nKeys = Object.keys(nv).filter((k) => nv[k] !== undefined);
+        const nKeys = definedKeys(nv);
         if (nKeys.length === 0) {
-          if (Object.keys(ov).some((k) => ov[k] !== undefined)) {
-            removeChildren(o, s, path, ig);
-            if (path.length > 0) changed.insert(path);
+          if (definedKeys(ov).length > 0) {
+            removeChildren(o, s, rm, ig);
+            ch.insert();
           }
           return;
         }
@@ -181,7 +223,7 @@ export function compareValues(
           const t = fieldToken(k);
           const sk = skip(ig, t);
           if (sk.skip) continue;
-          cmp(ov[k], nv[k], fieldSchema(s, k), [...path, t], sk.next, sn.type === 'map');
+          cmp(ov[k], nv[k], fieldSchema(s, k), ch.child(t), rm.child(t), sk.next, sn.type === 'map');
         }
         return;
       }
@@ -198,21 +240,21 @@ export function compareValues(
         nTokens.forEach((t, i) => {
           if (seen.has(t)) return;
           seen.add(t);
-          cmp(oldByToken.get(t), sn.value[i], items, [...path, t], undefined, true);
+          cmp(oldByToken.get(t), sn.value[i], items, ch.child(t), rm.child(t), undefined, true);
         });
-        for (const t of oTokens) if (!seen.has(t)) removed.insert([...path, t]);
+        for (const t of oTokens) if (!seen.has(t)) rm.child(t).insert();
         return;
       }
       case 'listSet': {
         const oTokens = new Set(setTokens((so as typeof sn).value));
         const nTokens = new Set(setTokens(sn.value));
-        for (const t of nTokens) if (!oTokens.has(t)) changed.insert([...path, t]);
-        for (const t of oTokens) if (!nTokens.has(t)) removed.insert([...path, t]);
+        for (const t of nTokens) if (!oTokens.has(t)) ch.child(t).insert();
+        for (const t of oTokens) if (!nTokens.has(t)) rm.child(t).insert();
         return;
       }
     }
   };
 
-  cmp(before, after, schema, [], ignore?.root, false);
+  cmp(before, after, schema, Cursor.at(changed), Cursor.at(removed), ignore?.root, false);
   return { changed, removed };
 }
