@@ -145,6 +145,11 @@ export class FieldManager {
       throw errors.badRequest('metadata.managedFields must be nil');
     }
     if (meta.name === undefined || meta.name === null || meta.name === '') meta.name = name;
+    else if (meta.name !== name) {
+      throw errors.badRequest(
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`,
+      );
+    }
     const rv = meta.resourceVersion;
     if (rv !== undefined && rv !== null && typeof rv !== 'string') {
       throw errors.badRequest('metadata.resourceVersion must be a string');
