@@ -147,7 +147,7 @@ export class FieldManager {
     if (meta.name === undefined || meta.name === null || meta.name === '') meta.name = name;
     else if (meta.name !== name) {
       throw errors.badRequest(
-        `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${name})`,
+        `the name of the object (${typeof meta.name === 'string' ? meta.name : JSON.stringify(meta.name)}) does not match the name on the URL (${name})`,
       );
     }
     const rv = meta.resourceVersion;
