@@ -256,6 +256,30 @@ describe('server-side apply', () => {
     }
   });
 
+  it('applies status through /status only, as a manager of that subresource', async () => {
+    await s.request('PATCH', `${deps}/st?fieldManager=me`, deployment('st', 2), applyType);
+    const config = {
+      ...deployment('st', 9),
+      metadata: { name: 'st', labels: { x: 'y' } },
+      status: { replicas: 2 },
+    };
+    const r = await s.request('PATCH', `${deps}/st/status?fieldManager=ctrl`, config, applyType);
+    expect(r.status).toBe(200);
+    expect(r.body.status.replicas).toBe(2);
+    expect(r.body.spec.replicas).toBe(2);
+    expect(r.body.metadata.labels).toBeUndefined();
+    const mine = r.body.metadata.managedFields.find((m: any) => m.manager === 'ctrl');
+    expect(mine).toMatchObject({ operation: 'Apply', subresource: 'status' });
+    expect(mine.fieldsV1).toEqual({ 'f:status': { 'f:replicas': {} } });
+    const missing = await s.request(
+      'PATCH',
+      `${deps}/absent/status?fieldManager=ctrl`,
+      { ...config, metadata: { name: 'absent' } },
+      applyType,
+    );
+    expect(missing.status).toBe(404);
+  });
+
   it('removes what the applier dropped, after defaults', async () => {
     await s.request('PATCH', `${deps}/shrink?fieldManager=me`, deployment('shrink', 3), applyType);
     const r = await s.request('PATCH', `${deps}/shrink?fieldManager=me`, deployment('shrink'), applyType);

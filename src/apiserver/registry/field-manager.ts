@@ -157,7 +157,15 @@ export class FieldManager {
     const { managedFields: _mf, resourceVersion: _rv, ...rest } = meta;
     const config: Record<string, unknown> =
       subresource === 'status'
-        ? { apiVersion: body.apiVersion, kind: body.kind, metadata: rest, status: body.status }
+        ? {
+            apiVersion: body.apiVersion,
+            kind: body.kind,
+            // Through /status only the status applies (metadata keeps just the identity).
+            metadata: Object.fromEntries(
+              Object.entries(rest).filter(([k]) => k === 'name' || k === 'namespace'),
+            ),
+            ...(body.status === undefined ? {} : { status: body.status }),
+          }
         : { ...body, metadata: rest };
     return { config, precondition: typeof rv === 'string' && rv !== '' ? rv : undefined };
   }
