@@ -154,6 +154,9 @@ export function mergeApplied(live: unknown, applied: unknown, schema: Schema | u
       const out: JsonObject = sl.type === sa.type ? { ...sl.value } : {};
       for (const [k, v] of Object.entries(sa.value)) {
         if (v === undefined) continue;
+        // An empty list where there is none stays absent: kube-apiserver's omitempty drops it, and
+        // keeping it would make a removal by prune and the next apply disagree.
+        if (Array.isArray(v) && v.length === 0 && out[k] === undefined) continue;
         out[k] = mergeApplied(out[k], v, fieldSchema(schema, k));
       }
       return out;
