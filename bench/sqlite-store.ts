@@ -2,6 +2,7 @@
 //
 //   npx vite-node bench/sqlite-store.ts [-- --work-us 300]
 //
+// --writer-thread: run the store's writer on a worker thread (SqliteStoreOptions.writerThread).
 // --work-us N: each caller burns N µs of CPU on the event loop before every create, standing in for the
 // API server's per-request work (TLS, parsing, validation), so that time the event loop spends blocked in
 // a commit shows up as latency. Default 0. Nothing asserts on timings.
@@ -10,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SqliteStore as Current } from '../src/store/sqlite-store.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -21,6 +22,13 @@ const workUs = flag('--work-us', 0);
 const creates = flag('--creates', 10_000);
 const clients = flag('--clients', 50);
 const listN = flag('--list', 10_000);
+const writerThread = args.includes('--writer-thread');
+// --impl FILE: measure another copy of sqlite-store.ts (e.g. an older commit's) for an A/B comparison.
+const implIndex = args.indexOf('--impl');
+const SqliteStore: typeof Current =
+  implIndex >= 0
+    ? ((await import(args[implIndex + 1] ?? '')) as { SqliteStore: typeof Current }).SqliteStore
+    : Current;
 
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -36,11 +44,11 @@ const burn = (us: number): void => {
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-sqlite-'));
 try {
-  console.log(`loadavg at start: ${load()}`);
+  console.log(`loadavg at start: ${load()}; writer thread: ${writerThread}`);
 
   // ---- creates ----
   {
-    const store = new SqliteStore({ path: join(dir, 'creates.db'), compactIntervalMs: 0 });
+    const store = new SqliteStore({ path: join(dir, 'creates.db'), compactIntervalMs: 0, writerThread });
     const value = 'x'.repeat(500);
     for (let i = 0; i < 200; i++) await store.create(`/warm/${i}`, value); // warm-up
     const latencies: number[] = [];
@@ -74,7 +82,7 @@ try {
 
   // ---- lists ----
   {
-    const store = new SqliteStore({ path: join(dir, 'list.db'), compactIntervalMs: 0 });
+    const store = new SqliteStore({ path: join(dir, 'list.db'), compactIntervalMs: 0, writerThread });
     const value = JSON.stringify({ kind: 'Pod', pad: 'p'.repeat(960) });
     // Some churn, so that the log holds several versions of many keys (as a live cluster's does).
     const revs = await Promise.all(

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectStoreError, storeContract } from './contract.js';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+import type { Worker } from 'node:worker_threads';
+import { expectStoreError, record, storeContract } from './contract.js';
+import { SqliteStore, WRITER_THREAD_ENV, type SqliteStoreOptions } from './sqlite-store.js';
 
 const dirs: string[] = [];
 function tempDbPath(): string {
@@ -18,26 +19,36 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-// Tiny compaction chunks, so the contract's compactions cross many chunk boundaries.
-storeContract('SqliteStore', async () => {
-  const path = tempDbPath();
-  const options: SqliteStoreOptions = { path, compactChunkRevisions: 3 };
-  let store = new SqliteStore(options);
-  return {
-    store,
-    cleanup: () => store.close(),
-    reopen: async () => {
-      await store.close();
-      store = new SqliteStore(options);
-      return store;
-    },
-  };
-});
+// Both writers: inline (on the event loop) and on a worker thread.
+for (const writerThread of [false, true]) {
+  const mode = writerThread ? ' (writer thread)' : '';
+  const open = (options: SqliteStoreOptions): SqliteStore => new SqliteStore({ ...options, writerThread });
 
-describe('SqliteStore', () => {
+  // Tiny compaction chunks, so the contract's compactions cross many chunk boundaries.
+  storeContract(`SqliteStore${mode}`, async () => {
+    const path = tempDbPath();
+    const options: SqliteStoreOptions = { path, compactChunkRevisions: 3 };
+    let store = open(options);
+    return {
+      store,
+      cleanup: () => store.close(),
+      reopen: async () => {
+        await store.close();
+        store = open(options);
+        return store;
+      },
+    };
+  });
+
+  describe(`SqliteStore${mode}`, () => {
+    sqliteTests(open, writerThread);
+  });
+}
+
+function sqliteTests(open: (options: SqliteStoreOptions) => SqliteStore, writerThread: boolean): void {
   it('runs in WAL mode with synchronous=FULL and a busy timeout, read back from SQLite', async () => {
     const path = tempDbPath();
-    const store = new SqliteStore({ path, busyTimeoutMs: 12_345 });
+    const store = open({ path, busyTimeoutMs: 12_345 });
     expect(store.pragmas()).toEqual({ journalMode: 'wal', synchronous: 2, busyTimeoutMs: 12_345 });
     await store.create('/x', 'y');
     await store.close();
@@ -47,7 +58,7 @@ describe('SqliteStore', () => {
   });
 
   it('group commit: writes requested together share one transaction, each decided on its own in order', async () => {
-    const store = new SqliteStore({ path: tempDbPath() });
+    const store = open({ path: tempDbPath() });
     const head = await store.currentRevision();
     const before = store.stats();
     const settled = await Promise.allSettled([
@@ -93,7 +104,7 @@ describe('SqliteStore', () => {
   });
 
   it('caps a group-commit batch at maxBatch', async () => {
-    const store = new SqliteStore({ path: tempDbPath(), maxBatch: 50 });
+    const store = open({ path: tempDbPath(), maxBatch: 50 });
     const before = store.stats();
     await Promise.all(Array.from({ length: 120 }, (_, i) => store.create(`/cap/${i}`, 'v')));
     const after = store.stats();
@@ -103,7 +114,7 @@ describe('SqliteStore', () => {
   });
 
   it('commits writes already requested when closed, then refuses new ones', async () => {
-    const store = new SqliteStore({ path: tempDbPath() });
+    const store = open({ path: tempDbPath() });
     const pending = Array.from({ length: 10 }, (_, i) => store.create(`/closing/${i}`, 'v'));
     await store.close();
     const revisions = await Promise.all(pending);
@@ -113,7 +124,7 @@ describe('SqliteStore', () => {
 
   it('fails a batch loudly with Unavailable if another process wrote to the database', async () => {
     const path = tempDbPath();
-    const store = new SqliteStore({ path });
+    const store = open({ path });
     const r1 = await store.create('/other/a', 'v');
     const intruder = new Database(path);
     intruder
@@ -131,7 +142,7 @@ describe('SqliteStore', () => {
   it('compacts automatically, keeping the configured number of revisions, and checkpoints the WAL', async () => {
     const path = tempDbPath();
     const options: SqliteStoreOptions = { path, compactIntervalMs: 20, compactRetainRevisions: 10 };
-    let store = new SqliteStore(options);
+    let store = open(options);
     let rev = await store.create('/auto/a', '0');
     for (let i = 1; i < 50; i++) rev = await store.update('/auto/a', String(i), rev);
     for (let i = 0; i < 10; i++) await store.create(`/auto/k${i}`, 'v');
@@ -151,7 +162,7 @@ describe('SqliteStore', () => {
     expect((await store.get('/auto/a'))?.value).toBe('49');
     await store.close();
 
-    store = new SqliteStore({ path });
+    store = open({ path });
     expect(await store.compactedRevision()).toBe(head - 10);
     expect(await store.currentRevision()).toBe(head);
     await store.close();
@@ -159,7 +170,7 @@ describe('SqliteStore', () => {
 
   it('lists and gets at the latest revision (the `current` table) agree with the log, through updates, deletes and compactions', async () => {
     const path = tempDbPath();
-    const store = new SqliteStore({ path, compactChunkRevisions: 7 });
+    const store = open({ path, compactChunkRevisions: 7 });
     const model = new Map<string, { value: string; rev: number; created: number }>();
     let seed = 12345;
     const rand = (n: number): number => {
@@ -233,7 +244,7 @@ describe('SqliteStore', () => {
 
   it('migrates a database without the `current` table (or one an older version wrote to) on open', async () => {
     const path = tempDbPath();
-    let store = new SqliteStore({ path });
+    let store = open({ path });
     expect(store.stats().rebuiltCurrent).toBe(true); // a new database: built (empty) on open
     const a = await store.create('/mig/a', 'a1');
     const a2 = await store.update('/mig/a', 'a2', a);
@@ -252,7 +263,7 @@ describe('SqliteStore', () => {
     let db = new Database(path);
     db.exec("DROP TABLE current; DELETE FROM meta WHERE name = 'current'");
     db.close();
-    store = new SqliteStore({ path });
+    store = open({ path });
     expect(store.stats().rebuiltCurrent).toBe(true);
     expect(await store.currentRevision()).toBe(head);
     expect(await store.list({ prefix: '/mig/' })).toEqual(before);
@@ -266,7 +277,7 @@ describe('SqliteStore', () => {
     await store.close();
 
     // Reopening a migrated database does not rebuild again.
-    store = new SqliteStore({ path });
+    store = open({ path });
     expect(store.stats().rebuiltCurrent).toBe(false);
     await store.close();
 
@@ -279,7 +290,7 @@ describe('SqliteStore', () => {
       'INSERT INTO kv (name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, 1, 0, 0, 0, ?, NULL)',
     ).run('/mig/e', 'e1');
     db.close();
-    store = new SqliteStore({ path });
+    store = open({ path });
     expect(store.stats().rebuiltCurrent).toBe(true);
     expect((await store.list({ prefix: '/mig/' })).items.map((kv) => kv.key)).toEqual([
       '/mig/c',
@@ -291,6 +302,98 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it.runIf(writerThread)(
+    'reads never run ahead of the head: a batch the writer thread committed is invisible until its reply is handled, visible once acknowledged',
+    async () => {
+      const path = tempDbPath();
+      const store = open({ path });
+      const r1 = await store.create('/ahead/a', '1');
+      const updated = store.update('/ahead/a', '2', r1);
+      const created = store.create('/ahead/b', 'b');
+      await new Promise((resolve) => setImmediate(resolve)); // the batch has gone to the writer
+      // Block this thread until the writer has committed the batch: its reply cannot be handled meanwhile.
+      const probe = new Database(path, { readonly: true });
+      const sequence = probe.prepare<[], { seq: number }>(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'kv'",
+      );
+      const deadline = Date.now() + 10_000;
+      while ((sequence.get()?.seq ?? 0) < r1 + 2) {
+        if (Date.now() > deadline) throw new Error('the writer did not commit');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+      probe.close();
+      // On disk, and `current` says so, but every read still shows the state at r1 (each runs synchronously).
+      const a1 = { key: '/ahead/a', value: '1', createRevision: r1, modRevision: r1 };
+      const list = store.list({ prefix: '/ahead/' });
+      const page = store.list({ prefix: '/ahead/', limit: 1 });
+      const got = store.get('/ahead/a');
+      const missing = store.get('/ahead/b');
+      const head = store.currentRevision();
+      const watch = record(store, '/ahead/', r1);
+      expect(await list).toEqual({ items: [a1], revision: r1, more: false });
+      expect(await page).toEqual({ items: [a1], revision: r1, more: false });
+      expect(await got).toEqual(a1);
+      expect(await missing).toBeUndefined();
+      expect(await head).toBe(r1);
+      // Acknowledged: visible to every read, and the watch got each event once, in order.
+      expect(await updated).toBe(r1 + 1);
+      expect(await created).toBe(r1 + 2);
+      expect((await store.get('/ahead/a'))?.value).toBe('2');
+      expect((await store.list({ prefix: '/ahead/' })).items.map((kv) => kv.modRevision)).toEqual([
+        r1 + 1,
+        r1 + 2,
+      ]);
+      const recorder = await watch;
+      const events = await recorder.waitForEvents(2);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(events.map((e) => `${e.key}@${e.revision}`)).toEqual([
+        `/ahead/a@${r1 + 1}`,
+        `/ahead/b@${r1 + 2}`,
+      ]);
+      recorder.watcher.close();
+      await store.close();
+    },
+  );
+
+  it.runIf(writerThread)(
+    'if the writer thread dies, writes fail with Unavailable (none hangs), reads go on, close works',
+    async () => {
+      const store = open({ path: tempDbPath() });
+      await store.create('/dead/a', 'v');
+      const pending = store.create('/dead/b', 'v');
+      await new Promise((resolve) => setImmediate(resolve));
+      await (store as unknown as { writer: Worker }).writer.terminate();
+      await pending.catch(() => undefined); // committed or not, it is settled
+      await expectStoreError(store.create('/dead/c', 'v'), 'Unavailable');
+      await expectStoreError(store.compact(await store.currentRevision()), 'Unavailable');
+      expect((await store.get('/dead/a'))?.value).toBe('v');
+      await store.close();
+    },
+  );
+
+  it('watchers see every write exactly once, in revision order, while compactions run between batches', async () => {
+    const store = open({ path: tempDbPath(), compactChunkRevisions: 5 });
+    const start = await store.currentRevision();
+    const recorder = await record(store, '/order/', start);
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      let rev = await store.create(`/order/w${w}`, '0');
+      for (let i = 1; i < 60; i++) {
+        rev = await store.update(`/order/w${w}`, String(i), rev);
+        if (i % 20 === 0) await store.compact(rev - 10);
+      }
+    });
+    await Promise.all(writers);
+    const head = await store.currentRevision();
+    const events = await recorder.waitForEvents(head - start);
+    expect(events.map((e) => e.revision)).toEqual(
+      Array.from({ length: head - start }, (_, i) => start + i + 1),
+    );
+    const list = await store.list({ prefix: '/order/' });
+    expect(list.items.map((kv) => kv.value)).toEqual(Array.from({ length: 8 }, () => '59'));
+    recorder.watcher.close();
+    await store.close();
+  });
+
   it('survives kill -9: every acknowledged write is on disk', async () => {
     const path = tempDbPath();
     const here = fileURLToPath(new URL('.', import.meta.url));
@@ -299,6 +402,7 @@ describe('SqliteStore', () => {
       [join(here, 'sqlite-crash-writer.fixture.ts'), path],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, [WRITER_THREAD_ENV]: writerThread ? '1' : '0' },
       },
     );
     const acked = new Map<string, number>();
@@ -329,11 +433,11 @@ describe('SqliteStore', () => {
     });
     await exited;
 
-    const store = new SqliteStore({ path });
+    const store = open({ path });
     const listed = await store.list({ prefix: '/crash/' });
     const onDisk = new Map(listed.items.map((kv) => [kv.key, kv.modRevision]));
     for (const [key, revision] of acked) expect(onDisk.get(key), key).toBe(revision);
     expect(await store.currentRevision()).toBeGreaterThanOrEqual(Math.max(...acked.values()));
     await store.close();
   });
-});
+}

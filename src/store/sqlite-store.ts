@@ -1,15 +1,29 @@
 // SqliteStore: the embedded Store, on SQLite through better-sqlite3 (the kine design).
 //
 // One append-only table `kv` holds every write; its INTEGER PRIMARY KEY row id IS the revision. A key's
-// state at revision R is its row with the greatest id ≤ R (a row with deleted = 1 is a tombstone). This
+// state at revision R is its row with the greatest id ≤ R (a row with deleted = 1 is a tombstone). The
+// table `current` maps each live key to its latest row, for cheap lists at the latest revision. This
 // process is the only writer: it assigns revisions, commits writes in groups (one IMMEDIATE transaction,
 // one fsync, for every write requested in the same event-loop turn), and fans committed events out to
-// watchers in memory right after COMMIT. See docs/design/store.md.
+// watchers in memory right after COMMIT. The store's own connection only reads; the writes go through a
+// second connection (sqlite-writer.ts), inline or on a worker thread. See docs/design/store.md.
 
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { compareKeys, keySuccessor, prefixEnd } from './keys.js';
+import {
+  openWriter,
+  writerMain,
+  type PlainError,
+  type WriteOp,
+  type WriterConfig,
+  type WriterReply,
+  type WriterRequest,
+  type Writer,
+} from './sqlite-writer.js';
 import {
   isStoreError,
   StoreError,
@@ -38,7 +52,17 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
   /** Compaction deletes rows in transactions covering this many revisions each, yielding in between. Default 5,000. */
   compactChunkRevisions?: number;
+  /**
+   * Run the write connection (group commit, fsync, compaction) on a worker thread, so commits never block
+   * the event loop. It costs a second V8 isolate (about 10 MB of RSS). Default: true when the environment
+   * variable FLOTILLA_SQLITE_WRITER_THREAD is `1`, otherwise false (the writes run on this thread, each
+   * group commit blocking the event loop for its COMMIT and fsync).
+   */
+  writerThread?: boolean;
 }
+
+/** The environment variable giving `writerThread`'s default (`1`: on). */
+export const WRITER_THREAD_ENV = 'FLOTILLA_SQLITE_WRITER_THREAD';
 
 /** Settings read back from the live connection. */
 export interface SqliteStorePragmas {
@@ -152,13 +176,26 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 }
 
 export class SqliteStore implements Store {
+  /** This thread's connection: read-only once open (the writer owns the writes). */
   private readonly db: Database.Database;
+  /** The writer: on a worker thread, or (`inline`) on this one. Exactly one of the two is set. */
+  private readonly writer: Worker | undefined;
+  private readonly inline: Writer | undefined;
   private readonly options: Required<Omit<SqliteStoreOptions, 'path'>>;
+  /** The head revision: the last batch whose reply has been handled (its events fanned out). */
   private revision: number;
   private compacted: number;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Set once the writer thread died: every later write and compaction fails with it. */
+  private writerFailure: StoreError | undefined;
   private readonly queue: WriteRequest[] = [];
   private flushScheduled = false;
+  /** A batch has been sent to the writer and its reply is pending (at most one at a time). */
+  private batchInFlight = false;
+  /** Reply handlers for the requests sent to the writer thread, in the order sent (it replies in that order). */
+  private readonly pending: Array<(reply: WriterReply) => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
   private readonly watchers = new Set<WatchChannel>();
   private compactChain: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -172,13 +209,8 @@ export class SqliteStore implements Store {
   };
 
   private readonly stmt: {
-    latest: Database.Statement<[string], LatestRow>;
-    insert: Database.Statement<[number, string, number, number, number, number, string, string | null]>;
+    latestAt: Database.Statement<[string, number], LatestRow>;
     sequence: Database.Statement<[], { seq: number }>;
-    setMeta: Database.Statement<[string, number]>;
-    current: Database.Statement<[string], LatestRow>;
-    upsertCurrent: Database.Statement<[string, number]>;
-    deleteCurrent: Database.Statement<[string]>;
     listBounded: Database.Statement<[{ lo: string; hi: string; rev: number; limit: number }], KeyValue>;
     listUnbounded: Database.Statement<[{ lo: string; rev: number; limit: number }], KeyValue>;
     listCurrentBounded: Database.Statement<[{ lo: string; hi: string; limit: number }], KeyValue>;
@@ -188,11 +220,10 @@ export class SqliteStore implements Store {
     replayBounded: Database.Statement<[{ after: number; rev: number; lo: string; hi: string }], Row>;
     replayUnbounded: Database.Statement<[{ after: number; rev: number; lo: string }], Row>;
     minIdAfter: Database.Statement<[number], { id: number | null }>;
-    deleteSuperseded: Database.Statement<[{ lo: number; hi: number; c: number }]>;
-    deleteTombstones: Database.Statement<[{ lo: number; hi: number }]>;
   };
-  private readonly writeBatch: Database.Transaction<(batch: WriteRequest[]) => Array<() => void>>;
-  private readonly compactChunk: Database.Transaction<(lo: number, hi: number, c: number) => void>;
+  private readonly readList: Database.Transaction<
+    (lo: string, hi: string | undefined, revision: number, limit: number) => KeyValue[]
+  >;
 
   constructor(options: SqliteStoreOptions) {
     this.options = {
@@ -202,6 +233,7 @@ export class SqliteStore implements Store {
       busyTimeoutMs: options.busyTimeoutMs ?? 30_000,
       maxBatch: Math.max(1, options.maxBatch ?? 500),
       compactChunkRevisions: Math.max(1, options.compactChunkRevisions ?? 5_000),
+      writerThread: options.writerThread ?? process.env[WRITER_THREAD_ENV] === '1',
     };
     mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path, { timeout: this.options.busyTimeoutMs });
@@ -231,24 +263,14 @@ export class SqliteStore implements Store {
       );
       this.revision = Math.max(sequence.get()?.seq ?? 0, this.compacted);
       this.counters.rebuiltCurrent = buildCurrent(this.db, this.revision);
+      // From here on this connection only reads; the writer thread does every write.
+      this.db.pragma('query_only = 1');
       this.stmt = {
-        latest: this.db.prepare(
-          'SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1',
+        // A key's latest version at or before @rev (the head): one seek on the (name, id) index.
+        latestAt: this.db.prepare(
+          'SELECT id, create_revision, deleted, value FROM kv WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1',
         ),
-        insert: this.db.prepare(
-          'INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        ),
-        sequence: this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'kv'"),
-        setMeta: this.db.prepare(
-          'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-        ),
-        current: this.db.prepare(
-          'SELECT k.id, k.create_revision, k.deleted, k.value FROM current AS c CROSS JOIN kv AS k ON k.id = c.id WHERE c.name = ?',
-        ),
-        upsertCurrent: this.db.prepare(
-          'INSERT INTO current (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id',
-        ),
-        deleteCurrent: this.db.prepare('DELETE FROM current WHERE name = ?'),
+        sequence,
         listBounded: this.db.prepare(
           `SELECT ${KV_COLUMNS} FROM kv AS k INDEXED BY kv_name_id
            WHERE k.name < @hi AND ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
@@ -276,22 +298,48 @@ export class SqliteStore implements Store {
           'SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo ORDER BY id',
         ),
         minIdAfter: this.db.prepare('SELECT MIN(id) AS id FROM kv WHERE id > ?'),
-        // Rows superseded by a later row at or before the compaction revision @c...
-        deleteSuperseded: this.db.prepare(
-          `DELETE FROM kv WHERE id > @lo AND id <= @hi
-           AND id < (SELECT MAX(m.id) FROM kv AS m WHERE m.name = kv.name AND m.id <= @c)`,
-        ),
-        // ...then tombstones at or before it (run per chunk after the above, so no older row of the key is left).
-        deleteTombstones: this.db.prepare('DELETE FROM kv WHERE id > @lo AND id <= @hi AND deleted = 1'),
       };
-      this.writeBatch = this.db.transaction((batch: WriteRequest[]) => this.applyBatch(batch));
-      this.compactChunk = this.db.transaction((lo: number, hi: number, c: number) => {
-        this.stmt.deleteSuperseded.run({ lo, hi, c });
-        this.stmt.deleteTombstones.run({ lo, hi });
+      // One read transaction (one snapshot) per list. The writer may have committed batches whose replies
+      // this thread has not handled yet; `current` then shows a state newer than `this.revision`, so the
+      // list reads the log at `this.revision` instead (the same result a moment earlier would have had).
+      this.readList = this.db.transaction((lo, hi, revision, limit) => {
+        const latest = revision === this.revision && (this.stmt.sequence.get()?.seq ?? 0) === revision;
+        if (latest) {
+          return hi === undefined
+            ? this.stmt.listCurrentUnbounded.all({ lo, limit })
+            : this.stmt.listCurrentBounded.all({ lo, hi, limit });
+        }
+        return hi === undefined
+          ? this.stmt.listUnbounded.all({ lo, rev: revision, limit })
+          : this.stmt.listBounded.all({ lo, hi, rev: revision, limit });
       });
+      const config: WriterConfig = {
+        path: options.path,
+        busyTimeoutMs: this.options.busyTimeoutMs,
+        sqliteModule: createRequire(import.meta.url).resolve('better-sqlite3'),
+        revision: this.revision,
+      };
+      if (this.options.writerThread) {
+        const source = `(${writerMain.toString()})(require, ${openWriter.toString()}, ${JSON.stringify(config)});`;
+        this.writer = new Worker(source, { eval: true });
+      } else {
+        this.inline = openWriter(Database, config);
+      }
     } catch (err) {
       this.db.close();
       throw err;
+    }
+    if (this.writer !== undefined) {
+      const writer = this.writer;
+      // The writer keeps the process alive only while a request is pending.
+      writer.unref();
+      writer.on('message', (reply: WriterReply) => this.onReply(writer, reply));
+      writer.on('error', (err) => this.onWriterDeath(writer, err));
+      writer.on('exit', (code) => {
+        if (!this.closed || this.pending.length > 0) {
+          this.onWriterDeath(writer, new Error(`exited with code ${code}`));
+        }
+      });
     }
     this.startTimers();
   }
@@ -312,8 +360,9 @@ export class SqliteStore implements Store {
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.assertOpen();
-    const row = this.stmt.current.get(key);
-    if (row === undefined) return undefined;
+    // Bounded by the head, so a get never shows a write whose reply (and events) are still in flight.
+    const row = this.stmt.latestAt.get(key, this.revision);
+    if (row === undefined || row.deleted !== 0) return undefined;
     return { key, value: row.value, createRevision: row.create_revision, modRevision: row.id };
   }
 
@@ -323,28 +372,11 @@ export class SqliteStore implements Store {
     const { prefix, startAfter } = options;
     const lo =
       startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
-    const hi = prefixEnd(prefix);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
-    const params = { lo, rev: revision, limit: limit === -1 ? -1 : limit + 1 };
-    let rows: KeyValue[];
-    if (revision === this.revision) {
-      // `current` holds exactly the state at the latest revision.
-      const { rev: _, ...latest } = params;
-      rows =
-        hi === undefined
-          ? this.stmt.listCurrentUnbounded.all(latest)
-          : this.stmt.listCurrentBounded.all({ ...latest, hi });
-    } else {
-      rows =
-        hi === undefined ? this.stmt.listUnbounded.all(params) : this.stmt.listBounded.all({ ...params, hi });
-    }
+    const rows = this.readList(lo, prefixEnd(prefix), revision, limit === -1 ? -1 : limit + 1);
     const more = limit !== -1 && rows.length > limit;
     if (more) rows.length = limit;
-    return {
-      items: rows,
-      revision,
-      more,
-    };
+    return { items: rows, revision, more };
   }
 
   async count(prefix: string): Promise<number> {
@@ -380,8 +412,9 @@ export class SqliteStore implements Store {
       throw new StoreError('FutureRevision', `revision ${after} is newer than ${this.revision}`);
     }
     const channel = new WatchChannel(options, (c) => this.watchers.delete(c));
-    // Replay committed rows and register for live events in one synchronous step: commits also run
-    // synchronously, so none can fall between the two (no gap), and none is in both (no duplicate).
+    // Replay committed rows up to the head and register for live events in one synchronous step: the
+    // head only moves when this thread handles a batch's reply (which also fans its events out), so no
+    // event falls between the two (no gap) and none is in both (no duplicate).
     const hi = prefixEnd(options.prefix);
     const params = { after, rev: this.revision, lo: options.prefix };
     const rows =
@@ -409,16 +442,71 @@ export class SqliteStore implements Store {
     return run;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    // Writes already requested were promised a verdict: commit them before closing.
-    while (this.queue.length > 0) this.flushBatch();
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    // Writes already requested were promised a verdict: commit them before closing.
+    while (this.queue.length > 0 || this.batchInFlight) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
     for (const watcher of this.watchers) watcher.fail(new StoreError('Closed', 'store closed'));
-    // A compaction in progress stops at its next chunk boundary; wait for it before closing the handle.
+    // A compaction in progress stops at its next chunk boundary; wait for it before closing the writer.
     await this.compactChain;
+    if (this.writerFailure === undefined) await this.request({ type: 'close' });
+    await this.writer?.terminate();
     this.db.close();
+  }
+
+  // ---- the writer ---------------------------------------------------------------------------------
+
+  /** Send one request to the writer; resolves with its reply. */
+  private request(request: WriterRequest): Promise<WriterReply> {
+    return new Promise((resolve) => {
+      if (this.writerFailure !== undefined) {
+        resolve({ type: 'failed', error: plain(this.writerFailure) });
+      } else if (this.writer === undefined) {
+        resolve(this.inline?.(request) ?? { type: 'failed', error: plain(this.noWriter()) });
+      } else {
+        if (this.pending.length === 0) this.writer.ref();
+        this.pending.push(resolve);
+        this.writer.postMessage(request);
+      }
+    });
+  }
+
+  private noWriter(): StoreError {
+    return new StoreError('Unavailable', 'no SQLite writer');
+  }
+
+  /** Like `request`, for requests whose reply is 'done' or a failure (thrown as a StoreError). */
+  private async command(request: WriterRequest): Promise<void> {
+    const reply = await this.request(request);
+    if (reply.type === 'failed') throw fromPlain(reply.error);
+  }
+
+  private onReply(writer: Worker, reply: WriterReply): void {
+    const handler = this.pending.shift();
+    if (this.pending.length === 0) writer.unref();
+    handler?.(reply);
+  }
+
+  private onWriterDeath(writer: Worker, err: unknown): void {
+    if (this.writerFailure !== undefined) return;
+    this.writerFailure = new StoreError(
+      'Unavailable',
+      `the SQLite writer thread died: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
+    const failed: WriterReply = { type: 'failed', error: plain(this.writerFailure) };
+    for (const handler of this.pending.splice(0)) handler(failed);
+    writer.unref();
   }
 
   // ---- writes -------------------------------------------------------------------------------------
@@ -429,173 +517,66 @@ export class SqliteStore implements Store {
       return;
     }
     this.queue.push(request);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // Every write requested before the event loop gets to this point joins the same transaction.
-      setImmediate(() => this.onFlush());
-    }
+    this.scheduleFlush();
   }
 
-  private onFlush(): void {
-    this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    this.flushBatch();
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.onFlush());
-    }
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.batchInFlight || this.queue.length === 0) return;
+    this.flushScheduled = true;
+    // Every write requested before the event loop gets to this point joins the same transaction; while a
+    // batch is in flight, writes queue up for the next one (so batches grow by themselves under load).
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushBatch();
+    });
   }
 
   private flushBatch(): void {
+    if (this.batchInFlight || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.options.maxBatch);
     this.counters.transactions++;
     this.counters.writes += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
-    let settle: Array<() => void>;
-    const before = this.revision;
-    try {
-      settle = this.writeBatch.immediate(batch);
-    } catch (err) {
-      this.revision = before;
-      const failure = isStoreError(err)
-        ? err
-        : new StoreError('Unavailable', `SQLite write failed: ${errorMessage(err)}`, { cause: err });
+    this.batchInFlight = true;
+    const writes = batch.map(toWriteOp);
+    void this.request({ type: 'batch', writes }).then((reply) => {
+      this.batchInFlight = false;
+      this.settleBatch(batch, reply);
+      if (this.queue.length > 0) this.scheduleFlush();
+      else for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  /** A batch's reply: committed (and fsynced) in the writer. Move the head, tell watchers, then writers. */
+  private settleBatch(batch: WriteRequest[], reply: WriterReply): void {
+    if (reply.type !== 'batch') {
+      const failure =
+        reply.type === 'failed'
+          ? fromPlain(reply.error)
+          : new StoreError('Unavailable', 'unexpected reply from the SQLite writer');
       for (const request of batch) request.reject(failure);
       return;
     }
-    // Committed (and fsynced): tell watchers, then the writers.
-    for (const fn of settle) fn();
-  }
-
-  /** Runs inside the IMMEDIATE transaction. Returns what to do once it has committed. */
-  private applyBatch(batch: WriteRequest[]): Array<() => void> {
-    const sequence = this.stmt.sequence.get()?.seq ?? 0;
-    if (sequence > this.revision) {
-      throw new StoreError(
-        'Unavailable',
-        `another process has written to this database (revision ${sequence}, expected ${this.revision}); SqliteStore must be the only writer`,
-      );
-    }
-    const start = this.revision;
-    const events: StoreEvent[] = [];
-    const outcomes: Array<() => void> = [];
-    for (const request of batch) {
-      const row = this.stmt.latest.get(request.key);
-      const live = row !== undefined && row.deleted === 0 ? row : undefined;
-      switch (request.op) {
-        case 'create': {
-          if (live !== undefined) {
-            const err = new StoreError('KeyExists', `key ${request.key} already exists`, {
-              revision: live.id,
-            });
-            outcomes.push(() => request.reject(err));
-            break;
-          }
-          const revision = ++this.revision;
-          this.stmt.insert.run(revision, request.key, 1, 0, revision, 0, request.value, null);
-          this.stmt.upsertCurrent.run(request.key, revision);
-          events.push({
-            type: 'put',
-            key: request.key,
-            value: request.value,
-            revision,
-            createRevision: revision,
-          });
-          outcomes.push(() => request.resolve(revision));
-          break;
+    this.revision = reply.revision;
+    if (reply.events.length > 0) for (const watcher of this.watchers) watcher.push(reply.events);
+    batch.forEach((request, i) => {
+      const outcome = reply.outcomes[i];
+      if (outcome === undefined || 'error' in outcome) {
+        request.reject(
+          outcome === undefined
+            ? new StoreError('Unavailable', 'the SQLite writer returned no outcome')
+            : fromPlain(outcome.error),
+        );
+      } else if (request.op === 'delete') {
+        if (outcome.prev === undefined) {
+          request.reject(new StoreError('Unavailable', 'the SQLite writer returned no previous value'));
+        } else {
+          request.resolve({ revision: outcome.revision, prev: outcome.prev });
         }
-        case 'update': {
-          const err = this.check(request.key, live, request.expected);
-          if (err !== undefined || live === undefined) {
-            const failure = err ?? notFound(request.key, this.revision);
-            outcomes.push(() => request.reject(failure));
-            break;
-          }
-          const revision = ++this.revision;
-          this.stmt.insert.run(
-            revision,
-            request.key,
-            0,
-            0,
-            live.create_revision,
-            live.id,
-            request.value,
-            live.value,
-          );
-          this.stmt.upsertCurrent.run(request.key, revision);
-          events.push({
-            type: 'put',
-            key: request.key,
-            value: request.value,
-            revision,
-            createRevision: live.create_revision,
-            prevValue: live.value,
-            prevRevision: live.id,
-          });
-          outcomes.push(() => request.resolve(revision));
-          break;
-        }
-        case 'delete': {
-          const err = this.check(request.key, live, request.expected);
-          if (err !== undefined || live === undefined) {
-            const failure = err ?? notFound(request.key, this.revision);
-            outcomes.push(() => request.reject(failure));
-            break;
-          }
-          const revision = ++this.revision;
-          // A tombstone carries the last value, so a delete event (and a replay of it) can report it.
-          this.stmt.insert.run(
-            revision,
-            request.key,
-            0,
-            1,
-            live.create_revision,
-            live.id,
-            live.value,
-            live.value,
-          );
-          this.stmt.deleteCurrent.run(request.key);
-          events.push({
-            type: 'delete',
-            key: request.key,
-            value: live.value,
-            revision,
-            createRevision: live.create_revision,
-            prevValue: live.value,
-            prevRevision: live.id,
-          });
-          const prev: KeyValue = {
-            key: request.key,
-            value: live.value,
-            createRevision: live.create_revision,
-            modRevision: live.id,
-          };
-          outcomes.push(() => request.resolve({ revision, prev }));
-          break;
-        }
+      } else {
+        request.resolve(outcome.revision);
       }
-    }
-    // `current` now reflects the log through this revision (checked on open).
-    if (this.revision > start) this.stmt.setMeta.run('current', this.revision);
-    const publish = (): void => {
-      if (events.length === 0) return;
-      for (const watcher of this.watchers) watcher.push(events);
-    };
-    return [publish, ...outcomes];
-  }
-
-  private check(
-    key: string,
-    live: LatestRow | undefined,
-    expected: number | undefined,
-  ): StoreError | undefined {
-    if (live === undefined) return notFound(key, this.revision);
-    if (expected !== undefined && live.id !== expected) {
-      return new StoreError('Conflict', `key ${key} is at revision ${live.id}, not ${expected}`, {
-        revision: live.id,
-      });
-    }
-    return undefined;
+    });
   }
 
   // ---- compaction ---------------------------------------------------------------------------------
@@ -608,17 +589,18 @@ export class SqliteStore implements Store {
     if (revision <= this.compacted) return;
     // Record the compaction first: from here on reads below `revision` are refused, so deleting the
     // history below it (in chunks, possibly interrupted by a crash) is never observable.
-    this.db.transaction(() => this.stmt.setMeta.run('compacted', revision)).immediate();
-    this.compacted = revision;
+    await this.command({ type: 'markCompacted', revision });
+    this.compacted = Math.max(this.compacted, revision);
     this.counters.compactions++;
     let lo = (this.stmt.minIdAfter.get(0)?.id ?? revision + 1) - 1;
     while (lo < revision) {
       if (this.closed) return;
       const hi = Math.min(lo + this.options.compactChunkRevisions, revision);
-      this.compactChunk.immediate(lo, hi, revision);
+      // Each chunk is one request: the writer handles batches sent meanwhile in between.
+      await this.command({ type: 'compactChunk', lo, hi, compacted: revision });
       const next = this.stmt.minIdAfter.get(hi)?.id;
       lo = next === undefined || next === null ? revision : Math.max(hi, next - 1);
-      // Let writes and reads through between chunks.
+      // Let writes and reads through between chunks (an inline writer answers without yielding).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
@@ -629,9 +611,7 @@ export class SqliteStore implements Store {
       this.timers.push(setInterval(() => void this.autoCompact(), compactIntervalMs).unref());
     }
     if (checkpointIntervalMs > 0) {
-      this.timers.push(
-        setInterval(() => this.background(() => this.checkpoint()), checkpointIntervalMs).unref(),
-      );
+      this.timers.push(setInterval(() => void this.checkpoint(), checkpointIntervalMs).unref());
     }
   }
 
@@ -640,19 +620,16 @@ export class SqliteStore implements Store {
     if (this.closed || target <= this.compacted) return;
     try {
       await this.compact(target);
-      this.background(() => this.checkpoint());
+      await this.checkpoint();
     } catch (err) {
       if (!this.closed) this.counters.lastBackgroundError = toStoreError(err);
     }
   }
 
-  private checkpoint(): void {
-    if (!this.closed) this.db.pragma('wal_checkpoint(TRUNCATE)');
-  }
-
-  private background(fn: () => void): void {
+  private async checkpoint(): Promise<void> {
+    if (this.closed) return;
     try {
-      fn();
+      await this.command({ type: 'checkpoint' });
     } catch (err) {
       if (!this.closed) this.counters.lastBackgroundError = toStoreError(err);
     }
@@ -672,6 +649,31 @@ export class SqliteStore implements Store {
     }
     return requested;
   }
+}
+
+function toWriteOp(request: WriteRequest): WriteOp {
+  switch (request.op) {
+    case 'create':
+      return { op: 'create', key: request.key, value: request.value };
+    case 'update':
+      return { op: 'update', key: request.key, value: request.value, expected: request.expected };
+    case 'delete':
+      return { op: 'delete', key: request.key, expected: request.expected };
+  }
+}
+
+function plain(err: StoreError): PlainError {
+  return err.revision === undefined
+    ? { code: err.code, message: err.message }
+    : { code: err.code, message: err.message, revision: err.revision };
+}
+
+function fromPlain(err: PlainError): StoreError {
+  return new StoreError(
+    err.code,
+    err.message,
+    err.revision === undefined ? undefined : { revision: err.revision },
+  );
 }
 
 function readMeta(db: Database.Database, name: string): number | undefined {
@@ -710,10 +712,6 @@ function rowToEvent(row: Row): StoreEvent {
   if (row.old_value !== null) event.prevValue = row.old_value;
   if (row.prev_revision > 0) event.prevRevision = row.prev_revision;
   return event;
-}
-
-function notFound(key: string, revision: number): StoreError {
-  return new StoreError('NotFound', `key ${key} not found`, { revision });
 }
 
 function compactedError(requested: number, compacted: number): StoreError {
