@@ -1,214 +1,13 @@
 // The CLI end to end against a small in-memory fake of the API server (node:http).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../api/types.js';
-import { applyMergePatch, lastAppliedAnnotation } from './apply-patch.js';
+import { lastAppliedAnnotation } from './apply-patch.js';
 import { memoryIO, type CliIO } from './io.js';
 import { run } from './main.js';
-
-interface Request {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  contentType: string | undefined;
-  body: unknown;
-}
-
-/** Just enough of the API server: CRUD, merge patch, lists with labelSelector, watch, Status errors. */
-class FakeApi {
-  readonly objects = new Map<string, KubeObject>();
-  readonly requests: Request[] = [];
-  /** Objects deleted stay visible to this many more GETs (finalizers, graceful termination). */
-  lingerAfterDelete = 0;
-  /** Reject creates of objects with this name with 422 Invalid. */
-  invalidName = '';
-  private rv = 1;
-  private readonly lingering = new Map<string, number>();
-  private readonly watchers: { matches: (key: string) => boolean; res: ServerResponse }[] = [];
-  private server: Server | undefined;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let text = '';
-      req.on('data', (c: Buffer) => (text += c.toString()));
-      req.on('end', () => this.handle(req, res, text));
-    });
-    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    for (const w of this.watchers) w.res.end();
-    this.server?.closeAllConnections();
-    await new Promise((r) => this.server?.close(r));
-  }
-
-  seed(path: string, obj: KubeObject): void {
-    this.objects.set(path, this.stamp(obj));
-  }
-
-  writes(): string[] {
-    return this.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
-  }
-
-  private stamp(obj: KubeObject): KubeObject {
-    const out = structuredClone(obj);
-    out.metadata.uid ??= `uid-${out.metadata.name ?? ''}-${this.rv}`;
-    out.metadata.creationTimestamp ??= new Date(Date.now() - 90_000).toISOString();
-    out.metadata.resourceVersion = String(++this.rv);
-    return out;
-  }
-
-  private notify(type: string, path: string, obj: KubeObject): void {
-    for (const w of this.watchers)
-      if (w.matches(path)) w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
-  }
-
-  /** Which object paths a collection path covers (`/apis/apps/v1/deployments` covers every namespace). */
-  private collection(path: string, resource: string): (key: string) => boolean {
-    if (path.includes('/namespaces/') || resource === 'namespaces')
-      return (k) => k.startsWith(`${path}/`) && !k.slice(path.length + 1).includes('/');
-    const base = path.slice(0, path.length - resource.length - 1);
-    return (k) =>
-      k.startsWith(`${base}/`) && new RegExp(`^${base}/(namespaces/[^/]+/)?${resource}/[^/]+$`).test(k);
-  }
-
-  private send(res: ServerResponse, code: number, body: unknown): void {
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
-  }
-
-  private status(res: ServerResponse, code: number, reason: string, message: string): void {
-    this.send(res, code, {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      reason,
-      message,
-      code,
-    });
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse, text: string): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const body: unknown = text === '' ? undefined : JSON.parse(text);
-    this.requests.push({
-      method: req.method ?? '',
-      path: url.pathname,
-      query: url.searchParams,
-      contentType: req.headers['content-type'],
-      body,
-    });
-    if (url.pathname === '/version')
-      return this.send(res, 200, { major: '1', minor: '34', gitVersion: 'v1.34.0+fake' });
-    const m = /^\/(?:api\/v1|apis\/[^/]+\/[^/]+)\/(.*)$/.exec(url.pathname);
-    if (m === null)
-      return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
-    const segs = (m[1] ?? '').split('/');
-    const rest = segs[0] === 'namespaces' && segs.length >= 3 ? segs.slice(2) : segs;
-    const name = rest[1];
-    const path = url.pathname;
-    const resource = `${rest[0] ?? ''}`;
-    switch (req.method ?? '') {
-      case 'GET': {
-        if (name !== undefined) {
-          const linger = this.lingering.get(path);
-          if (linger !== undefined) {
-            if (linger <= 1) this.lingering.delete(path);
-            else this.lingering.set(path, linger - 1);
-            return this.send(res, 200, { ...this.objects.get(`deleted:${path}`) });
-          }
-          const obj = this.objects.get(path);
-          return obj === undefined
-            ? this.status(res, 404, 'NotFound', `${resource} "${name}" not found`)
-            : this.send(res, 200, obj);
-        }
-        const matches = this.collection(path, resource);
-        if (url.searchParams.get('watch') === 'true') {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.flushHeaders();
-          this.watchers.push({ matches, res });
-          return;
-        }
-        const selector = url.searchParams.get('labelSelector');
-        const items = [...this.objects.entries()]
-          .filter(([k]) => matches(k))
-          .map(([, v]) => v)
-          .filter((o) => {
-            if (selector === null || selector === '') return true;
-            return selector.split(',').every((kv) => {
-              const [k, v] = kv.split('=');
-              return o.metadata.labels?.[k ?? ''] === v;
-            });
-          });
-        return this.send(res, 200, {
-          apiVersion: 'v1',
-          kind: 'List',
-          metadata: { resourceVersion: String(this.rv) },
-          items,
-        });
-      }
-      case 'POST': {
-        const obj = body as KubeObject;
-        const key = `${path}/${obj.metadata.name ?? ''}`;
-        if (this.objects.has(key))
-          return this.status(
-            res,
-            409,
-            'AlreadyExists',
-            `${resource} "${obj.metadata.name ?? ''}" already exists`,
-          );
-        if (obj.metadata.name === this.invalidName) {
-          return this.status(
-            res,
-            422,
-            'Invalid',
-            `${obj.kind} "${obj.metadata.name}" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0]`,
-          );
-        }
-        const stored = this.stamp(obj);
-        this.objects.set(key, stored);
-        this.notify('ADDED', key, stored);
-        return this.send(res, 201, stored);
-      }
-      case 'PATCH': {
-        const obj = this.objects.get(path);
-        if (obj === undefined)
-          return this.status(res, 404, 'NotFound', `${resource} "${name ?? ''}" not found`);
-        const patched = this.stamp(applyMergePatch(obj, body) as KubeObject);
-        this.objects.set(path, patched);
-        this.notify('MODIFIED', path, patched);
-        return this.send(res, 200, patched);
-      }
-      case 'DELETE': {
-        const obj = this.objects.get(path);
-        if (obj === undefined)
-          return this.status(res, 404, 'NotFound', `${resource} "${name ?? ''}" not found`);
-        this.objects.delete(path);
-        if (this.lingerAfterDelete > 0) {
-          this.lingering.set(path, this.lingerAfterDelete);
-          this.objects.set(`deleted:${path}`, obj);
-        }
-        this.notify('DELETED', path, obj);
-        return this.send(res, 200, {
-          kind: 'Status',
-          apiVersion: 'v1',
-          metadata: {},
-          status: 'Success',
-          details: { name, uid: obj.metadata.uid },
-        });
-      }
-      default:
-        return this.status(res, 405, 'MethodNotAllowed', 'method not allowed');
-    }
-  }
-}
+import { FakeApi } from './testing.js';
 
 let api: FakeApi;
 let dir: string;
@@ -496,7 +295,7 @@ describe('describe', () => {
     );
     const events = api.requests.find((r) => r.path === '/api/v1/namespaces/default/events')!;
     expect(events.query.get('fieldSelector')).toBe(
-      'involvedObject.name=cfg,involvedObject.namespace=default,involvedObject.uid=cfg-uid',
+      'involvedObject.kind=ConfigMap,involvedObject.name=cfg,involvedObject.namespace=default,involvedObject.uid=cfg-uid',
     );
   });
 });
@@ -545,7 +344,26 @@ describe('kubeconfig, version, help', () => {
   });
 
   it('--help works on every command and exits 0', async () => {
-    for (const cmd of ['apply', 'get', 'describe', 'delete', 'kubeconfig', 'version', 'server', 'up']) {
+    for (const cmd of [
+      'apply',
+      'get',
+      'describe',
+      'delete',
+      'kubeconfig',
+      'version',
+      'server',
+      'up',
+      'diff',
+      'patch',
+      'edit',
+      'label',
+      'annotate',
+      'scale',
+      'wait',
+      'explain',
+      'api-resources',
+      'api-versions',
+    ]) {
       const res = await flotilla([cmd, '--help']);
       expect(res.code, cmd).toBe(0);
       expect(res.out, cmd).toContain(`Usage: flotilla ${cmd}`);

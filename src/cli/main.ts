@@ -2,12 +2,20 @@
 // Exit codes: 0 ok, 1 error (server errors print `Error from server (<Reason>): <message>`), 2 usage.
 import { Command, CommanderError } from 'commander';
 import { isApiError } from '../api/errors.js';
+import { registerApiResources } from './commands/api-resources.js';
 import { registerApply } from './commands/apply.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
+import { registerDiff } from './commands/diff.js';
+import { registerEdit } from './commands/edit.js';
+import { registerExplain } from './commands/explain.js';
 import { registerGet } from './commands/get.js';
 import { registerKubeconfig } from './commands/kubeconfig.js';
+import { registerLabel } from './commands/label.js';
+import { registerPatch } from './commands/patch.js';
+import { registerScale } from './commands/scale.js';
 import { clientVersion, registerVersion } from './commands/version.js';
+import { registerWait } from './commands/wait.js';
 import { isCliError, processIO, type CliIO } from './io.js';
 import { errorLine } from './resource-args.js';
 import { registerServerCommands } from './server-command.js';
@@ -39,8 +47,11 @@ export function buildProgram(io: CliIO, sessions: Session[]): Command {
 Examples:
   flotilla up                          # start a single-machine cluster
   flotilla apply -f app.yaml
+  flotilla diff -f app.yaml
   flotilla get pods -o wide
   flotilla describe deploy web
+  flotilla scale deploy/web --replicas=3
+  flotilla wait deploy/web --for=condition=Available
   flotilla delete -f app.yaml
 
 Global flags (--kubeconfig, -n, --context, ...) work before or after the command.`,
@@ -54,9 +65,17 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   };
 
   registerApply(program, session);
+  registerDiff(program, session);
   registerGet(program, session);
   registerDescribe(program, session);
   registerDelete(program, session);
+  registerEdit(program, session);
+  registerPatch(program, session);
+  registerLabel(program, session);
+  registerScale(program, session);
+  registerWait(program, session);
+  registerExplain(program, session);
+  registerApiResources(program, session);
   registerKubeconfig(program, io);
   registerVersion(program, session);
   registerServerCommands(program);

@@ -1,13 +1,18 @@
 // `flotilla get`: tables like kubectl's, or yaml/json/name; `-w` keeps printing changes.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client/client.js';
 import type { ApiError } from '../../api/errors.js';
 import type { ResourceInfo } from '../../api/resources.js';
 import type { KubeList, KubeObject, WatchEvent } from '../../api/types.js';
-import { alreadyReported, usageError, type CliIO } from '../io.js';
+import { alreadyReported, failed, usageError, type CliIO } from '../io.js';
 import { tablePrinterFor } from '../../api/table/columns.js';
+import { executeTemplate, parseTemplate } from '../jsonpath.js';
 import {
+  asList,
   formatObjects,
+  withoutManagedFields,
   nameOutput,
   parseOutputFormat,
   toJson,
@@ -28,6 +33,7 @@ export interface GetOptions {
   showLabels?: boolean;
   headers?: boolean;
   chunkSize?: number;
+  showManagedFields?: boolean;
 }
 
 interface Fetched {
@@ -84,12 +90,37 @@ function noResourcesMessage(requests: ResourceRequest[], namespace: string, all:
   return `No resources found in ${namespace} namespace.`;
 }
 
+/** `-o jsonpath=TEMPLATE` or `-o jsonpath-file=FILE`: the template, else undefined. */
+async function jsonPathTemplate(io: CliIO, output: string | undefined): Promise<string | undefined> {
+  if (output === undefined) return undefined;
+  if (output.startsWith('jsonpath=')) return output.slice('jsonpath='.length);
+  if (output.startsWith('jsonpath-file=')) {
+    const file = output.slice('jsonpath-file='.length);
+    try {
+      return await readFile(resolve(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw failed(`error reading ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return undefined;
+}
+
 export async function runGet(session: Session, args: string[], opts: GetOptions): Promise<void> {
   const io = session.io;
-  const format = parseOutputFormat(opts.output);
+  const template = await jsonPathTemplate(io, opts.output);
+  if (template !== undefined) {
+    try {
+      parseTemplate(template);
+    } catch (err) {
+      throw usageError(
+        `error parsing jsonpath ${template}, ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  const format = template !== undefined ? 'json' : parseOutputFormat(opts.output);
   if (format === undefined) {
     throw usageError(
-      `unable to match a printer suitable for the output format "${opts.output ?? ''}", allowed formats are: json,name,wide,yaml`,
+      `unable to match a printer suitable for the output format "${opts.output ?? ''}", allowed formats are: json,jsonpath,jsonpath-file,name,wide,yaml`,
     );
   }
   const requests = parseResourceArgs(args, 'get');
@@ -134,40 +165,46 @@ export async function runGet(session: Session, args: string[], opts: GetOptions)
   const now = io.now();
   let table: StreamingTable | undefined;
 
-  switch (format) {
-    case 'yaml':
-    case 'json': {
-      const single = requests.length === 1 && requests[0]?.names.length === 1;
-      if (total > 0 || !single)
-        io.stdout.write(
-          formatObjects(
-            format,
-            fetched.flatMap((f) => f.items),
-            single,
-          ),
-        );
-      break;
-    }
-    case 'name':
-      for (const f of fetched) for (const obj of f.items) io.stdout.write(`${nameOutput(f.info, obj)}\n`);
-      break;
-    case 'table':
-    case 'wide': {
-      let first = true;
-      for (const f of fetched) {
-        if (f.items.length === 0) continue;
-        const printer = tablePrinterFor(f.info.group, f.info.kind);
-        const topts = tableOptions(opts, format, f.info, multi);
-        const rows = f.items.map((o) => rowOf(printer, o, now, topts));
-        if (opts.headers !== false) rows.unshift(headerOf(printer, topts));
-        if (!first) io.stdout.write('\n');
-        first = false;
-        table = new StreamingTable();
-        io.stdout.write(table.start(rows));
+  const single = requests.length === 1 && requests[0]?.names.length === 1;
+  if (template !== undefined) {
+    // Like kubectl: the template runs on the object, or on a List of them.
+    const items = fetched.flatMap((f) => f.items).map(withoutManagedFields);
+    if (total > 0 || !single) io.stdout.write(executeTemplate(template, single ? items[0] : asList(items)));
+  } else
+    switch (format) {
+      case 'yaml':
+      case 'json': {
+        if (total > 0 || !single)
+          io.stdout.write(
+            formatObjects(
+              format,
+              fetched.flatMap((f) => f.items),
+              single,
+              opts.showManagedFields === true,
+            ),
+          );
+        break;
       }
-      break;
+      case 'name':
+        for (const f of fetched) for (const obj of f.items) io.stdout.write(`${nameOutput(f.info, obj)}\n`);
+        break;
+      case 'table':
+      case 'wide': {
+        let first = true;
+        for (const f of fetched) {
+          if (f.items.length === 0) continue;
+          const printer = tablePrinterFor(f.info.group, f.info.kind);
+          const topts = tableOptions(opts, format, f.info, multi);
+          const rows = f.items.map((o) => rowOf(printer, o, now, topts));
+          if (opts.headers !== false) rows.unshift(headerOf(printer, topts));
+          if (!first) io.stdout.write('\n');
+          first = false;
+          table = new StreamingTable();
+          io.stdout.write(table.start(rows));
+        }
+        break;
+      }
     }
-  }
   if (total === 0 && failures === 0 && format !== 'yaml' && format !== 'json' && opts.watch !== true) {
     io.stderr.write(`${noResourcesMessage(requests, namespace, all)}\n`);
   }
@@ -178,7 +215,7 @@ export async function runGet(session: Session, args: string[], opts: GetOptions)
     const f = fetched[0];
     if (req === undefined || f === undefined) return;
     const ns = req.info.namespaced ? (all ? undefined : namespace) : undefined;
-    await watchAndPrint(io, client, req, ns, f.resourceVersion, opts, format, table);
+    await watchAndPrint(io, client, req, ns, f.resourceVersion, opts, format, table, template);
   }
 }
 
@@ -191,6 +228,7 @@ async function watchAndPrint(
   opts: GetOptions,
   format: OutputFormat,
   existing: StreamingTable | undefined,
+  template: string | undefined,
 ): Promise<void> {
   const info = req.info;
   const printer = tablePrinterFor(info.group, info.kind);
@@ -201,7 +239,12 @@ async function watchAndPrint(
     .filter((s): s is string => s !== undefined && s !== '')
     .join(',');
 
-  const print = (obj: KubeObject): void => {
+  const print = (watched: KubeObject): void => {
+    const obj = opts.showManagedFields === true ? watched : withoutManagedFields(watched);
+    if (template !== undefined) {
+      io.stdout.write(executeTemplate(template, obj));
+      return;
+    }
     switch (format) {
       case 'yaml':
         io.stdout.write(`---\n${toYaml(obj)}`);
@@ -277,7 +320,8 @@ export function registerGet(program: Command, session: (cmd: Command) => Session
     .command('get')
     .description('Display one or many resources')
     .argument('[resources...]', 'TYPE[,TYPE...] [NAME...] or TYPE/NAME...')
-    .option('-o, --output <format>', 'wide, yaml, json or name')
+    .option('-o, --output <format>', "wide, yaml, json, name, jsonpath='{TEMPLATE}' or jsonpath-file=FILE")
+    .option('--show-managed-fields', 'keep metadata.managedFields in yaml and json output')
     .option('-w, --watch', 'after listing, keep printing objects as they change')
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
     .option('--field-selector <selector>', 'field selector, e.g. status.phase=Running')
@@ -294,7 +338,9 @@ Examples:
   flotilla get pods -l app=web -o wide
   flotilla get svc,deploy -A
   flotilla get pod/web-7c5d-x2x9q node/n1
-  flotilla get pods -w`,
+  flotilla get pods -w
+  flotilla get deploy web -o jsonpath='{.status.readyReplicas}'
+  flotilla get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.status.phase}{"\\n"}{end}'`,
     )
     .action(async (args: string[], opts: GetOptions, cmd: Command) => {
       if (opts.chunkSize !== undefined && (!Number.isInteger(opts.chunkSize) || opts.chunkSize < 0)) {
