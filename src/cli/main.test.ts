@@ -75,7 +75,7 @@ describe('apply', () => {
     const post = api.requests.find((r) => r.method === 'POST' && r.path.includes('deployments'))!;
     expect(post.path).toBe('/apis/apps/v1/namespaces/dev/deployments');
     expect(post.query.get('fieldValidation')).toBe('Strict');
-    expect(post.query.get('fieldManager')).toBe('flotilla');
+    expect(post.query.get('fieldManager')).toBe('flotilla-client-side-apply');
     expect((post.body as KubeObject).metadata.annotations?.[lastAppliedAnnotation]).toContain('"replicas":2');
 
     const again = await flotilla(['apply', '-f', 'app.yaml']);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../api/types.js';
+import { clientSideManagers, upgradeManagedFields } from './commands/apply.js';
 import { memoryIO, type CliIO } from './io.js';
 import { run } from './main.js';
 import { FakeApi } from './testing.js';
@@ -669,5 +670,45 @@ describe('get -o jsonpath', () => {
       (await flotilla(['get', 'deploy', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'])).out,
     ).toBe('web\n');
     expect((await flotilla(['get', 'deploy', '-o', 'jsonpath={.items[0'])).code).toBe(2);
+  });
+});
+
+describe('server-side apply migration helpers', () => {
+  it('folds client-side apply managers into the server-side manager (kubectl csaupgrade)', () => {
+    const annotation = {
+      'f:metadata': { 'f:annotations': { 'f:kubectl.kubernetes.io/last-applied-configuration': {} } },
+    };
+    const obj: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'x',
+        managedFields: [
+          { manager: 'flotilla', operation: 'Apply', fieldsV1: { 'f:data': { 'f:b': {} } } },
+          {
+            manager: 'flotilla-client-side-apply',
+            operation: 'Update',
+            fieldsV1: { 'f:data': { 'f:a': {} }, ...annotation },
+          },
+          { manager: 'other', operation: 'Update', fieldsV1: { 'f:data': { 'f:z': {} } } },
+        ],
+      },
+    };
+    expect(clientSideManagers(obj)).toEqual(['flotilla-client-side-apply']);
+    expect(upgradeManagedFields(obj.metadata.managedFields, clientSideManagers(obj), 'flotilla')).toEqual([
+      {
+        manager: 'flotilla',
+        operation: 'Apply',
+        fieldsV1: { 'f:data': { 'f:b': {}, 'f:a': {} }, ...annotation },
+      },
+      { manager: 'other', operation: 'Update', fieldsV1: { 'f:data': { 'f:z': {} } } },
+    ]);
+    // Without an Apply entry yet, the client-side one becomes it.
+    expect(
+      upgradeManagedFields([obj.metadata.managedFields![1]], ['flotilla-client-side-apply'], 'flotilla'),
+    ).toEqual([
+      { manager: 'flotilla', operation: 'Apply', fieldsV1: { 'f:data': { 'f:a': {} }, ...annotation } },
+    ]);
+    expect(upgradeManagedFields(obj.metadata.managedFields, [], 'flotilla')).toBeUndefined();
   });
 });

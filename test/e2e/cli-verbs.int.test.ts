@@ -137,6 +137,40 @@ describe('apply --server-side and diff', () => {
     expect(shown.metadata.managedFields.length).toBeGreaterThan(0);
   });
 
+  it('switches a client-side applied object to server-side apply without conflicts, and back', async () => {
+    const cm = (data: string): string =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: switch\n  namespace: verbs\ndata:\n${data}`;
+    const path = '/api/v1/namespaces/verbs/configmaps/switch';
+    expect(await ok(['apply', '-f', '-'], cm('  a: "1"\n  c: "3"\n'))).toBe('configmap/switch created\n');
+    const csa = await getJson(path);
+    expect(csa.metadata.managedFields.map((m: any) => `${m.manager}/${m.operation}`)).toEqual([
+      'flotilla-client-side-apply/Update',
+    ]);
+    // Changing a field client-side apply set, and dropping another: no conflict, c is removed.
+    expect(await ok(['apply', '-f', '-', '--server-side'], cm('  a: "9"\n  b: "2"\n'))).toBe(
+      'configmap/switch serverside-applied\n',
+    );
+    let obj = await getJson(path);
+    expect(obj.data).toEqual({ a: '9', b: '2' });
+    expect(obj.metadata.managedFields.map((m: any) => m.manager).sort()).toEqual([
+      'flotilla',
+      'flotilla-last-applied',
+    ]);
+    expect(
+      JSON.parse(obj.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).data,
+    ).toEqual({
+      a: '9',
+      b: '2',
+    });
+    expect(await ok(['apply', '-f', '-', '--server-side'], cm('  a: "5"\n  b: "2"\n'))).toBe(
+      'configmap/switch serverside-applied\n',
+    );
+    // Back to client-side apply: the annotation was kept in step, so dropping b removes it.
+    expect(await ok(['apply', '-f', '-'], cm('  a: "5"\n'))).toBe('configmap/switch configured\n');
+    obj = await getJson(path);
+    expect(obj.data).toEqual({ a: '5' });
+  });
+
   it('apply --dry-run=server validates and stores nothing', async () => {
     writeFileSync(join(dir, 'web9.yaml'), web(9));
     expect(
@@ -719,8 +753,9 @@ spec:
       involvedObject: { namespace: 'rich', ...involved },
       type: 'Normal',
       source: { component: 'test-controller' },
-      firstTimestamp: '2024-05-01T10:00:00Z',
-      lastTimestamp: '2024-05-01T10:05:00Z',
+      // Recent (the server expires old events) and in whole minutes (ages stay put between the runs).
+      firstTimestamp: new Date(Date.now() - 40 * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      lastTimestamp: new Date(Date.now() - 30 * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
       count: 1,
       ...extra,
     });

@@ -21,7 +21,19 @@ export interface ApplyOptions {
   fieldManager?: string;
 }
 
+/** The field manager of server-side apply (kubectl's is `kubectl`). */
 export const defaultFieldManager = 'flotilla';
+/**
+ * The field manager of client-side apply (kubectl's is `kubectl-client-side-apply`): a different
+ * name, so that a later server-side apply by `flotilla` is not in conflict with itself.
+ */
+export const clientSideFieldManager = 'flotilla-client-side-apply';
+
+/** The field manager an apply uses: --field-manager, else the default of its kind of apply. */
+export function fieldManagerFor(serverSide: boolean, flag: string | undefined): string {
+  if (flag !== undefined) return flag;
+  return serverSide ? defaultFieldManager : clientSideFieldManager;
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -107,7 +119,7 @@ export async function runApply(session: Session, opts: ApplyOptions): Promise<vo
     throw usageError(
       "--dry-run=client doesn't work with --server-side (did you mean --dry-run=server instead?)",
     );
-  const fieldManager = opts.fieldManager ?? defaultFieldManager;
+  const fieldManager = fieldManagerFor(serverSide, opts.fieldManager);
   if (fieldManager === '') throw usageError('--field-manager must not be empty');
 
   const set = await loadManifests(opts.filename, {
@@ -140,12 +152,14 @@ export async function runApply(session: Session, opts: ApplyOptions): Promise<vo
     };
     if (serverSide) {
       try {
-        const applied = await client.patch(info, ns, name, 'apply', object, {
-          ...writeOpts,
-          force: opts.forceConflicts === true,
-        });
-        report('serverside-applied', applied);
-        await syncLastApplied(session, m, applied, fieldManager, dryRun === 'server');
+        report(
+          'serverside-applied',
+          await serverSideApply(session, m, {
+            fieldManager,
+            force: opts.forceConflicts === true,
+            dryRun: dryRun === 'server',
+          }),
+        );
       } catch (err) {
         const ssa = serverSideApplyError(err);
         if (ssa === undefined && !isPerObjectError(err)) throw err;
@@ -196,49 +210,220 @@ export async function runApply(session: Session, opts: ApplyOptions): Promise<vo
   if (failures > 0) throw alreadyReported();
 }
 
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+function entriesOf(obj: KubeObject): ManagedFieldsEntry[] {
+  return Array.isArray(obj.metadata.managedFields)
+    ? (obj.metadata.managedFields as ManagedFieldsEntry[])
+    : [];
+}
+
+/** Does the entry own the last-applied annotation (kubectl's lastAppliedAnnotationFieldPath)? */
+function ownsLastApplied(e: ManagedFieldsEntry): boolean {
+  const meta = e.fieldsV1?.['f:metadata'] as Record<string, unknown> | undefined;
+  const annotations = meta?.['f:annotations'] as Record<string, unknown> | undefined;
+  return annotations?.[`f:${lastAppliedAnnotation}`] !== undefined;
+}
+
+/** The client-side apply managers of an object: `Update` entries that own the last-applied annotation. */
+export function clientSideManagers(obj: KubeObject): string[] {
+  return [
+    ...new Set(
+      entriesOf(obj)
+        .filter((e) => e.operation === 'Update' && (e.subresource ?? '') === '' && ownsLastApplied(e))
+        .map((e) => e.manager ?? ''),
+    ),
+  ];
+}
+
+function unionFields(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const x = out[k];
+    out[k] =
+      typeof x === 'object' && x !== null && typeof v === 'object' && v !== null
+        ? unionFields(x as Record<string, unknown>, v as Record<string, unknown>)
+        : (x ?? v);
+  }
+  return out;
+}
+
 /**
- * After a server-side apply of an object that also carries the client-side apply annotation, keep
- * that annotation in step with the configuration just applied (as kubectl does with its
- * `kubectl-last-applied` manager), so a later client-side apply still computes the right patch.
+ * kubectl's csaupgrade.UpgradeManagedFields: the `Update` entries of `csaManagers` folded into
+ * `ssaManager`'s `Apply` entry (which the first of them becomes when it does not exist). Undefined
+ * when there is nothing to move.
  */
-async function syncLastApplied(
+export function upgradeManagedFields(
+  managedFields: unknown,
+  csaManagers: string[],
+  ssaManager: string,
+): ManagedFieldsEntry[] | undefined {
+  if (!Array.isArray(managedFields)) return undefined;
+  let out = (managedFields as ManagedFieldsEntry[]).map((e) => ({ ...e }));
+  let changed = false;
+  for (const name of csaManagers) {
+    if (name === ssaManager) continue;
+    const csa = out.find(
+      (e) => e.manager === name && e.operation === 'Update' && (e.subresource ?? '') === '',
+    );
+    if (csa === undefined) continue;
+    changed = true;
+    const ssa = out.find(
+      (e) => e.manager === ssaManager && e.operation === 'Apply' && (e.subresource ?? '') === '',
+    );
+    if (ssa === undefined) {
+      csa.manager = ssaManager;
+      csa.operation = 'Apply';
+      continue;
+    }
+    ssa.fieldsV1 = unionFields(ssa.fieldsV1 ?? {}, csa.fieldsV1 ?? {});
+    out = out.filter((e) => e !== csa);
+  }
+  return changed ? out : undefined;
+}
+
+/** Move the client-side managers' fields to `fieldManager` (a JSON patch guarded by the resourceVersion). */
+async function migrateFields(
   session: Session,
   m: ManifestObject,
-  applied: KubeObject,
+  live: KubeObject,
+  csaManagers: string[],
   fieldManager: string,
-  dryRun: boolean,
-): Promise<void> {
-  const current = applied.metadata.annotations?.[lastAppliedAnnotation];
-  if (current === undefined || fieldManager !== defaultFieldManager) return;
-  const wanted = lastAppliedValue(m.object);
-  if (current === wanted) return;
-  const meta: Record<string, unknown> = {
-    name: m.object.metadata.name,
-    annotations: { [lastAppliedAnnotation]: wanted },
+): Promise<boolean> {
+  const upgraded = upgradeManagedFields(live.metadata.managedFields, csaManagers, fieldManager);
+  if (upgraded === undefined) return false;
+  const client = await session.client();
+  await client.patch(
+    m.info,
+    m.object.metadata.namespace,
+    m.object.metadata.name ?? '',
+    'json',
+    [
+      { op: 'test', path: '/metadata/resourceVersion', value: live.metadata.resourceVersion },
+      { op: 'replace', path: '/metadata/managedFields', value: upgraded },
+    ],
+    {},
+  );
+  return true;
+}
+
+/** The managers a server-side apply conflict names. */
+function conflictingManagers(err: unknown): string[] {
+  if (!isApiError(err) || err.reason !== 'Conflict') return [];
+  const texts = [err.message, ...(err.details?.causes ?? []).map((c) => c.message)];
+  const names = new Set<string>();
+  for (const t of texts) for (const mm of t.matchAll(/conflict with "([^"]+)"/g)) names.add(mm[1] ?? '');
+  return [...names];
+}
+
+function warn(session: Session, m: ManifestObject, what: string, err: unknown): void {
+  session.io.stderr.write(
+    `Warning: ${what} of ${typeName(m.info)}/${m.object.metadata.name ?? ''} failed: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+}
+
+/**
+ * Server-side apply of one object. With the default manager (`flotilla`), objects that client-side
+ * apply managed before get kubectl's care (apply.go): the last-applied annotation is given an apply
+ * owner (`flotilla-last-applied`) so it is not dropped; the fields of the client-side apply managers
+ * are moved to this manager and the configuration applied once more (so fields dropped from it go
+ * away); and, because the API server keeps the annotation in step only for kubectl's manager, the
+ * annotation is updated to this configuration so a later client-side apply computes the right patch.
+ * A conflict whose only owners are the object's client-side apply managers is resolved by moving their
+ * fields first (the hand-over kube-apiserver does for kubectl), except in a dry run.
+ */
+async function serverSideApply(
+  session: Session,
+  m: ManifestObject,
+  opts: { fieldManager: string; force: boolean; dryRun: boolean },
+): Promise<KubeObject> {
+  const client = await session.client();
+  const { info, object } = m;
+  const ns = object.metadata.namespace;
+  const name = object.metadata.name ?? '';
+  const write = {
+    fieldValidation: 'Strict' as const,
+    fieldManager: opts.fieldManager,
+    dryRun: opts.dryRun,
+    force: opts.force,
   };
-  if (m.info.namespaced) meta['namespace'] = m.object.metadata.namespace;
+  const apply = (): Promise<KubeObject> => client.patch(info, ns, name, 'apply', object, write);
+  const lastAppliedManager = `${opts.fieldManager}-last-applied`;
+  const annotationPatch = (value: string): unknown => ({
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: {
+      name,
+      ...(info.namespaced ? { namespace: ns } : {}),
+      annotations: { [lastAppliedAnnotation]: value },
+    },
+  });
+  /**
+   * kubectl's saveLastApplyAnnotationIfNecessary (for its default manager only): an apply owner for
+   * the annotation, so that moving fields to this manager does not make the annotation a dropped field.
+   */
+  const keepAnnotation = async (obj: KubeObject): Promise<KubeObject> => {
+    const annotation = obj.metadata.annotations?.[lastAppliedAnnotation];
+    if (annotation === undefined || opts.fieldManager !== defaultFieldManager) return obj;
+    if (entriesOf(obj).some((e) => e.operation === 'Apply' && ownsLastApplied(e))) return obj;
+    return client.patch(info, ns, name, 'apply', annotationPatch(annotation), {
+      fieldManager: lastAppliedManager,
+    });
+  };
+
+  let applied: KubeObject;
   try {
-    const client = await session.client();
-    await client.patch(
-      m.info,
-      m.object.metadata.namespace,
-      m.object.metadata.name ?? '',
-      'apply',
-      { apiVersion: m.object.apiVersion, kind: m.object.kind, metadata: meta },
-      { fieldManager: `${fieldManager}-last-applied`, force: true, dryRun },
-    );
+    applied = await apply();
   } catch (err) {
-    session.io.stderr.write(
-      `Warning: could not update the ${lastAppliedAnnotation} annotation of ${typeName(m.info)}/${m.object.metadata.name ?? ''}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
+    const owners = conflictingManagers(err);
+    if (owners.length === 0 || opts.dryRun || opts.fieldManager !== defaultFieldManager) throw err;
+    let live = await client.get(info, ns, name);
+    const csa = clientSideManagers(live);
+    if (!owners.every((o) => csa.includes(o))) throw err;
+    live = await keepAnnotation(live);
+    await migrateFields(session, m, live, csa, opts.fieldManager);
+    applied = await apply();
   }
+  if (opts.dryRun || opts.fieldManager !== defaultFieldManager) return applied;
+  if (applied.metadata.annotations?.[lastAppliedAnnotation] === undefined) return applied;
+  try {
+    applied = await keepAnnotation(applied);
+  } catch (err) {
+    warn(session, m, 'keeping the last-applied-configuration annotation', err);
+    return applied;
+  }
+  // kubectl's migrateToSSAIfNecessary, then the configuration once more.
+  try {
+    if (await migrateFields(session, m, applied, clientSideManagers(applied), opts.fieldManager))
+      applied = await apply();
+  } catch (err) {
+    warn(session, m, 'moving fields from client-side to server-side apply', err);
+  }
+  const wanted = lastAppliedValue(object);
+  if (applied.metadata.annotations?.[lastAppliedAnnotation] !== wanted) {
+    try {
+      applied = await client.patch(info, ns, name, 'apply', annotationPatch(wanted), {
+        fieldManager: lastAppliedManager,
+        force: true,
+      });
+    } catch (err) {
+      warn(session, m, 'updating the last-applied-configuration annotation', err);
+    }
+  }
+  return applied;
 }
 
 export function registerApply(program: Command, session: (cmd: Command) => Session): void {
   program
     .command('apply')
     .description(
-      'Create or update resources from files, directories or stdin (client-side apply, like kubectl)',
+      'Create or update resources from files, directories or stdin (client-side or server-side apply)',
     )
     .option(
       '-f, --filename <path>',
@@ -255,7 +440,10 @@ export function registerApply(program: Command, session: (cmd: Command) => Sessi
     .option('-o, --output <format>', 'name, yaml or json instead of the status lines')
     .option('--server-side', 'server-side apply: the server merges the configuration and tracks field owners')
     .option('--force-conflicts', 'with --server-side: take over fields that other managers own')
-    .option('--field-manager <name>', 'the field manager recorded for the changes', defaultFieldManager)
+    .option(
+      '--field-manager <name>',
+      `the field manager recorded for the changes (default: "${defaultFieldManager}" with --server-side, "${clientSideFieldManager}" without)`,
+    )
     .addHelpText(
       'after',
       `

@@ -13,7 +13,7 @@ import { toYaml } from '../printers/output.js';
 import { errorLine } from '../resource-args.js';
 import type { Session } from '../session.js';
 import { unifiedHunks } from '../unified-diff.js';
-import { applyOrder, assignNamespaces, defaultFieldManager, serverSideApplyError } from './apply.js';
+import { applyOrder, assignNamespaces, fieldManagerFor, serverSideApplyError } from './apply.js';
 import { collect } from './common.js';
 
 export interface DiffOptions {
@@ -97,7 +97,7 @@ async function mergedObject(
   const { info, object } = m;
   const ns = object.metadata.namespace;
   const name = object.metadata.name ?? '';
-  const fieldManager = opts.fieldManager ?? defaultFieldManager;
+  const fieldManager = fieldManagerFor(opts.serverSide === true, opts.fieldManager);
   const write = { dryRun: true, fieldValidation: 'Strict' as const, fieldManager };
   if (opts.serverSide === true) {
     return client.patch(info, ns, name, 'apply', object, { ...write, force: opts.forceConflicts === true });
@@ -240,7 +240,7 @@ export function registerDiff(program: Command, session: (cmd: Command) => Sessio
     .option('-R, --recursive', 'process directories given with -f recursively')
     .option('--server-side', 'compare against a server-side apply instead of a client-side one')
     .option('--force-conflicts', 'with --server-side: as if conflicting fields were taken over')
-    .option('--field-manager <name>', 'the field manager of the (dry-run) apply', defaultFieldManager)
+    .option('--field-manager <name>', 'the field manager of the (dry-run) apply (as for apply)')
     .option('--show-managed-fields', 'include metadata.managedFields in the comparison')
     .addHelpText(
       'after',

@@ -168,7 +168,9 @@ export async function runGet(session: Session, args: string[], opts: GetOptions)
   const single = requests.length === 1 && requests[0]?.names.length === 1;
   if (template !== undefined) {
     // Like kubectl: the template runs on the object, or on a List of them.
-    const items = fetched.flatMap((f) => f.items).map(withoutManagedFields);
+    const items = fetched
+      .flatMap((f) => f.items)
+      .map((o) => (opts.showManagedFields === true ? o : withoutManagedFields(o)));
     if (total > 0 || !single) io.stdout.write(executeTemplate(template, single ? items[0] : asList(items)));
   } else
     switch (format) {
