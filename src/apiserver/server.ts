@@ -31,6 +31,7 @@ import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBod
 import { itemTable, listTableJson, tableOptionsOf } from './table.js';
 import { serveWatch, type WatchSource } from './watch.js';
 import { WatchHub } from './watch-hub.js';
+import { installKindHooks } from './hooks.js';
 import { NamespaceCache } from './namespace-cache.js';
 
 export interface ApiServerOptions {
@@ -593,6 +594,8 @@ export async function startApiServer(
   options: ApiServerOptions,
 ): Promise<RunningApiServer & { api: ApiServer }> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Kind defaults, validation and schemas (src/api) apply to every server, not only test ones.
+  installKindHooks();
   const api = new ApiServer(options.store, options.tokens, log);
   await api.startCaches();
   const server: Server =

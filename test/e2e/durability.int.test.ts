@@ -102,6 +102,9 @@ async function crashDuringCreates(store: 'sqlite' | 'etcd', etcdEndpoints?: stri
       expect(got.data.value).toBe(a.value);
       expect(Number(got.metadata.resourceVersion)).toBe(a.rv);
     }
+    // The real binary validates like the in-process test servers do.
+    const invalid = await proc.call('POST', '/api/v1/namespaces/default/configmaps', cm('Bad_Name', 'x'));
+    expect(invalid.status).toBe(422);
     // resourceVersions never go backwards.
     const maxAcked = Math.max(...acked.map((a) => a.rv));
     const after = await proc.call('POST', '/api/v1/namespaces/default/configmaps', cm('after-restart', 'a'));
