@@ -3,9 +3,10 @@
 // `<dataDir>/tokens.csv` has one line per token, like kube-apiserver's --token-auth-file:
 //   token,user,uid,"group1,group2"
 // An admin token (group `system:masters`) is generated at first start. Members of `flotilla:viewers`
-// may only read (get, list, watch).
+// may only read (get, list, watch); members of `system:nodes` (node agents) read everything and write nodes,
+// leases, events, pod status and pod deletions.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface UserInfo {
@@ -20,6 +21,10 @@ export interface TokenEntry extends UserInfo {
 
 export const adminGroup = 'system:masters';
 export const viewerGroup = 'flotilla:viewers';
+/** Node agents (`system:node:<name>`): read everything, write what an agent owns. */
+export const nodeGroup = 'system:nodes';
+
+const nodeWrites = new Set(['nodes', 'nodes/status', 'leases', 'events', 'pods/status', 'pods']);
 
 export function parseTokenFile(text: string): TokenEntry[] {
   const entries: TokenEntry[] = [];
@@ -92,6 +97,26 @@ export function authorize(
 ): string | undefined {
   if (user.groups.includes(adminGroup)) return undefined;
   if (user.groups.includes(viewerGroup) && readVerbs.has(verb)) return undefined;
+  if (user.groups.includes(nodeGroup)) {
+    if (readVerbs.has(verb)) return undefined;
+    // Pods: an agent updates status and finishes graceful deletion; it never creates or edits specs.
+    if (resource === 'pods' ? verb === 'delete' : nodeWrites.has(resource)) return undefined;
+  }
   const where = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
   return `User "${user.name}" cannot ${verb} resource "${resource}" ${where}`;
+}
+
+/**
+ * The token a local node agent uses (user `system:node:<name>`, group `system:nodes`), appended to
+ * tokens.csv at first start of `flotilla up` so the agent talks to the API with its own credentials.
+ */
+export function ensureNodeToken(dataDir: string, nodeName: string): string {
+  const file = join(dataDir, 'tokens.csv');
+  const user = `system:node:${nodeName}`;
+  const entries = existsSync(file) ? parseTokenFile(readFileSync(file, 'utf8')) : [];
+  const found = entries.find((e) => e.name === user && e.groups.includes(nodeGroup));
+  if (found !== undefined) return found.token;
+  const token = newToken();
+  appendFileSync(file, `${token},${user},${user},"${nodeGroup}"\n`, { mode: 0o600 });
+  return token;
 }

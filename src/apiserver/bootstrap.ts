@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { KubeObject } from '../api/types.js';
 import { isApiError } from '../api/errors.js';
 import type { Store } from '../store/store.js';
-import { ensureTokens } from './auth.js';
+import { ensureNodeToken, ensureTokens } from './auth.js';
 import { ensurePki } from './certs.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { startApiServer, type ApiServer, type RunningApiServer } from './server.js';
@@ -22,6 +22,8 @@ export interface ServerConfig {
   /** Events older than this are deleted (default one hour). */
   eventTtlSeconds?: number;
   log?: (line: string) => void;
+  /** `flotilla up`: also issue a token for the local node agent `system:node:<nodeName>`. */
+  nodeName?: string;
 }
 
 export interface RunningServer {
@@ -29,6 +31,8 @@ export interface RunningServer {
   port: number;
   kubeconfig: string;
   adminToken: string;
+  /** The local agent's token when `nodeName` was given. */
+  nodeToken: string | undefined;
   caPem: string | undefined;
   store: Store;
   api: ApiServer;
@@ -61,7 +65,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   try {
     const pki =
       config.insecure === true ? undefined : await step('certificates', log, () => ensurePki(config.dataDir));
-    const tokens = await step('tokens', log, () => ensureTokens(config.dataDir));
+    const tokens = await step('tokens', log, () => {
+      const first = ensureTokens(config.dataDir);
+      if (config.nodeName === undefined) return { ...first, nodeToken: undefined };
+      const nodeToken = ensureNodeToken(config.dataDir, config.nodeName);
+      return { ...ensureTokens(config.dataDir), nodeToken };
+    });
     http = await step(`API server on ${config.listen}`, log, () =>
       startApiServer({
         store,
@@ -95,6 +104,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       port: running.port,
       kubeconfig,
       adminToken: tokens.adminToken,
+      nodeToken: tokens.nodeToken,
       caPem: pki?.caCertPem,
       store,
       api: running.api,
