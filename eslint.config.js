@@ -115,24 +115,6 @@ export default tseslint.config(
     },
   },
   {
-    // Pure agent decisions: the pod step, pod status and node status take time and observations as input.
-    files: ['src/agent/pod/step.ts', 'src/agent/pod/status.ts', 'src/agent/node-status.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            nodeBuiltins,
-            {
-              group: ['../../store/*', '../../apiserver/*', '../runtime/runc*', '../image/store*'],
-              message: 'step.ts, status.ts and node-status.ts are pure.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
     // The agent talks to the control plane only over HTTP, like a remote agent.
     files: ['src/agent/**/*.ts'],
     ignores: ['src/agent/**/*.test.ts'],
@@ -144,6 +126,24 @@ export default tseslint.config(
             {
               group: ['../store/*', '../../store/*', '../apiserver/*', '../../apiserver/*', '../../../apiserver/*'],
               message: 'the agent reaches the control plane only through the API client.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Pure agent decisions: the pod step, pod status and node status take time and observations as input.
+    files: ['src/agent/pod/step.ts', 'src/agent/pod/status.ts', 'src/agent/node-status.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            nodeBuiltins,
+            {
+              group: ['../../store/*', '../../apiserver/*', '../runtime/runc*', '../image/store*'],
+              message: 'step.ts, status.ts and node-status.ts are pure.',
             },
           ],
         },
