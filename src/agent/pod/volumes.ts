@@ -476,16 +476,23 @@ export async function volumeMounts(args: {
       if (subPath.split(/[\\/]/).includes('..'))
         throw configError(`subPath "${subPath}" must not contain '..'`);
       const base = await realpath(hostDir);
-      const wanted = join(base, normalize(subPath));
-      if ((await lstatOrUndefined(wanted)) === undefined) {
-        // Create the missing part, refusing to walk through a symlink that leaves the volume.
-        const parent = await realpath(dirname(wanted)).catch(() => undefined);
-        if (parent !== undefined && !isWithin(parent, base))
-          throw configError(`subpath "${wanted}" not within volume path "${base}"`);
-        const mode = (await stat(base)).mode & 0o7777;
-        await mkdir(wanted, { recursive: true, mode });
+      const parts = normalize(subPath)
+        .split(sep)
+        .filter((p) => p !== '' && p !== '.');
+      // Walk the existing part resolving symlinks, each step inside the volume; create the rest.
+      let cur = base;
+      for (let i = 0; i < parts.length; i++) {
+        const next = join(cur, parts[i] ?? '');
+        if ((await lstatOrUndefined(next)) === undefined) {
+          const mode = (await stat(base)).mode & 0o7777;
+          await mkdir(join(cur, ...parts.slice(i)), { recursive: true, mode });
+          cur = join(cur, ...parts.slice(i));
+          break;
+        }
+        cur = await realpath(next);
+        if (!isWithin(cur, base)) throw configError(`subpath "${cur}" not within volume path "${base}"`);
       }
-      const real = await realpath(wanted);
+      const real = await realpath(cur);
       if (!isWithin(real, base)) throw configError(`subpath "${real}" not within volume path "${base}"`);
       hostPath = real;
     }
