@@ -1,0 +1,621 @@
+// PodWorker: one serialized loop per pod. Each pass observes (runtime containers, network, probes),
+// asks podStep what to do, executes the actions against the ports, records events as the kubelet does
+// and writes the pod status when it changed. A pass runs on a wake-up (pod update, probe change,
+// actions done) or every pollIntervalMs; errors are logged and retried, never thrown out of the loop.
+
+import type { ApiClient } from '../../api/client/client.js';
+import { imageTag } from '../../api/kinds/pod.js';
+import { isApiError } from '../../api/errors.js';
+import type { KubeObject } from '../../api/types.js';
+import { asArr, asNum, asObj, type Obj } from '../../api/validation/access.js';
+import type { Clock, TimerHandle } from '../../machinery/clock.js';
+import type { EventRecorder } from '../../machinery/event-recorder.js';
+import { ImageError, type ImageInfo, type ImageService, type PullPolicy } from '../image/types.js';
+import type { PodNetwork, PodNetworkStatus, HostPortMapping } from '../network/types.js';
+import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
+import {
+  isHostNetwork,
+  podContainers,
+  podName,
+  podNamespace,
+  podUid,
+  type PodContainer,
+} from './pod-view.js';
+import { PodProber, runLifecycleHook } from './probes.js';
+import type { ObjectLookup, PodContext, PreparedPod, SpecBuilder } from './spec-builder.js';
+import { buildPodStatus, sameStatus } from './status.js';
+import { podStep, type BackoffRecord, type PodAction, type StartFailure, type Waiting } from './step.js';
+
+export interface PodWorkerDeps {
+  nodeName: string;
+  hostIP: string;
+  runtime: ContainerRuntime;
+  images: ImageService;
+  network: PodNetwork;
+  client: ApiClient;
+  recorder: EventRecorder;
+  clock: Clock;
+  /** `<data-dir>/agent`; the pod dir is `<dataDir>/pods/<uid>`. */
+  dataDir: string;
+  cgroupRoot: string;
+  clusterDns?: PodContext['clusterDns'];
+  log: (msg: string) => void;
+  specBuilder: SpecBuilder;
+  lookup: ObjectLookup;
+  /** Every runtime container (fresh = not from a cache). */
+  listContainers: (fresh: boolean) => Promise<ContainerStatus[]>;
+  pollIntervalMs: number;
+}
+
+const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
+/** Pull failures back off 10 s doubling to 300 s (the kubelet's image back-off). */
+const pullBackoff = { initialMs: 10_000, maxMs: 300_000 };
+/** Config/create failures are retried sooner: a missing ConfigMap is often created a moment later. */
+const configBackoff = { initialMs: 1_000, maxMs: 30_000 };
+/** The kubelet's minimum grace after a preStop hook used part of it. */
+const minimumGraceSeconds = 2;
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function humanDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
+}
+
+export class PodWorker {
+  private pod: KubeObject;
+  private removed: boolean;
+  private stopped = false;
+  private network: PodNetworkStatus | undefined;
+  private networkChecked = false;
+  private prepared: PreparedPod | undefined;
+  private backoff: Record<string, BackoffRecord> = {};
+  private startFailures: Record<string, StartFailure> = {};
+  private overlay: Record<string, Waiting> = {};
+  private readonly announced = new Set<string>();
+  private readonly imageIds: Record<string, string> = {};
+  private readonly imageLookups = new Set<string>();
+  private readonly prober: PodProber;
+  private holdUntil = 0;
+  private holdMs = 0;
+  private woken = false;
+  private wakeup: (() => void) | undefined;
+  private lastContainers: ContainerStatus[] = [];
+  /** Resolves when the loop ended: stop() was called, or the pod was fully cleaned up (`finished`). */
+  readonly done: Promise<void>;
+  finished = false;
+
+  constructor(
+    private readonly deps: PodWorkerDeps,
+    pod: KubeObject,
+    opts: { removed?: boolean } = {},
+  ) {
+    this.pod = pod;
+    this.removed = opts.removed === true;
+    this.prober = new PodProber({
+      runtime: deps.runtime,
+      clock: deps.clock,
+      recorder: deps.recorder,
+      onChange: () => this.wake(),
+    });
+    this.done = this.run();
+  }
+
+  get uid(): string {
+    return podUid(this.pod);
+  }
+
+  /** A newer version of the pod (informer add/update). */
+  update(pod: KubeObject): void {
+    if (podUid(pod) !== this.uid) return;
+    this.setPod(pod);
+    this.wake();
+  }
+
+  private setPod(pod: KubeObject): void {
+    const rv = (o: KubeObject): number => Number(o.metadata.resourceVersion ?? '0');
+    if (Number.isNaN(rv(pod)) || Number.isNaN(rv(this.pod)) || rv(pod) >= rv(this.pod)) this.pod = pod;
+  }
+
+  /** The pod is gone from the API: stop its containers and clean up, without the final API delete. */
+  markRemoved(pod?: KubeObject): void {
+    if (pod !== undefined && podUid(pod) === this.uid) this.pod = pod;
+    this.removed = true;
+    this.wake();
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.wakeup?.();
+  }
+
+  /** Stops the loop and the probes; containers keep running. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.prober.stop();
+    this.wake();
+    await this.done;
+  }
+
+  private async run(): Promise<void> {
+    let immediate = 0;
+    while (!this.stopped) {
+      let progressed = false;
+      let wakeAt: number | undefined;
+      try {
+        const r = await this.sync();
+        if (r.done) {
+          this.finished = true;
+          break;
+        }
+        progressed = r.progressed;
+        wakeAt = r.wakeAt;
+      } catch (err: unknown) {
+        this.deps.log(`pod ${this.describe()}: ${errorMessage(err)}`);
+      }
+      if (this.stopped) break;
+      // Progress: look again at once (bounded, so a no-op action can never spin).
+      if (progressed && immediate < 20) {
+        immediate++;
+        continue;
+      }
+      immediate = 0;
+      await this.sleep(wakeAt);
+    }
+    this.prober.stop();
+  }
+
+  private async sleep(wakeAt: number | undefined): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    const { clock } = this.deps;
+    let ms = this.deps.pollIntervalMs;
+    if (wakeAt !== undefined) ms = Math.min(ms, Math.max(0, wakeAt - clock.now()));
+    let handle: TimerHandle | undefined;
+    await new Promise<void>((resolve) => {
+      this.wakeup = resolve;
+      handle = clock.setTimeout(resolve, ms);
+    });
+    this.wakeup = undefined;
+    if (handle !== undefined) clock.clearTimeout(handle);
+    this.woken = false;
+  }
+
+  private describe(): string {
+    return `${podNamespace(this.pod)}/${podName(this.pod)}`;
+  }
+
+  private podDir(): string {
+    return `${this.deps.dataDir}/pods/${this.uid}`;
+  }
+
+  private cgroupParent(): string {
+    return `${this.deps.cgroupRoot}/pod${this.uid}`;
+  }
+
+  private podIPs(): string[] {
+    if (isHostNetwork(this.pod)) return [this.deps.hostIP];
+    return this.network?.ips ?? [];
+  }
+
+  private context(): PodContext {
+    const ctx: PodContext = {
+      pod: this.pod,
+      nodeName: this.deps.nodeName,
+      hostIP: this.deps.hostIP,
+      podIPs: this.podIPs(),
+      podDir: this.podDir(),
+      cgroupParent: this.cgroupParent(),
+    };
+    if (!isHostNetwork(this.pod) && this.network !== undefined) ctx.netnsPath = this.network.netnsPath;
+    if (this.deps.clusterDns !== undefined) ctx.clusterDns = this.deps.clusterDns;
+    return ctx;
+  }
+
+  private async observe(fresh: boolean): Promise<ContainerStatus[]> {
+    const all = await this.deps.listContainers(fresh);
+    const mine = all.filter((c) => c.labels.podUid === this.uid);
+    this.lastContainers = mine;
+    for (const c of mine) {
+      if (this.imageIds[c.imageId] !== undefined || this.imageLookups.has(c.imageId)) continue;
+      this.imageLookups.add(c.imageId);
+      try {
+        const info = await this.deps.images.get(c.imageId);
+        if (info !== undefined) this.rememberImage(info);
+      } catch {
+        // status shows the image id
+      }
+    }
+    return mine;
+  }
+
+  private rememberImage(info: ImageInfo): void {
+    this.imageIds[info.id] = info.repoDigests[0] ?? info.id;
+  }
+
+  private async sync(): Promise<{ done: boolean; progressed: boolean; wakeAt?: number }> {
+    const pod = this.pod;
+    const { clock } = this.deps;
+    const terminating = this.removed || pod.metadata.deletionTimestamp !== undefined;
+    const containers = await this.observe(false);
+    if (!isHostNetwork(pod) && !this.networkChecked) {
+      // Adoption: a network set up before an agent restart is used as it is.
+      this.network = await this.deps.network.status(this.uid);
+      this.networkChecked = true;
+    }
+    const desiredHashes: Record<string, string> = {};
+    for (const c of [...podContainers(pod, 'init'), ...podContainers(pod, 'regular')]) {
+      desiredHashes[c.name] = this.deps.specBuilder.containerSpecHash(c.spec);
+    }
+    this.prober.sync(pod, terminating ? [] : containers, this.podIPs()[0]);
+    const probes = this.prober.results();
+    const now = clock.now();
+    const res = podStep({
+      pod,
+      removed: this.removed,
+      containers,
+      network: this.network === undefined ? undefined : { ips: this.network.ips },
+      prepared: this.prepared !== undefined,
+      desiredHashes,
+      probes,
+      backoff: this.backoff,
+      startFailures: this.startFailures,
+      now,
+    });
+    this.backoff = res.backoff;
+    this.announce(res.notices);
+
+    this.overlay = {};
+    let allOk = true;
+    const actions = res.actions.filter(
+      (a) => !((a.type === 'setUpNetwork' || a.type === 'preparePod') && now < this.holdUntil),
+    );
+    // Consecutive actions of one type run together (containers start in parallel).
+    for (let i = 0; i < actions.length;) {
+      const type = actions[i]?.type;
+      let j = i;
+      while (j < actions.length && actions[j]?.type === type) j++;
+      const group = actions.slice(i, j);
+      const results = await Promise.all(group.map((a) => this.execute(a)));
+      if (results.includes(false)) {
+        allOk = false;
+        if (type === 'setUpNetwork' || type === 'preparePod' || type === 'deleteFromApi') break;
+      }
+      i = j;
+    }
+    const after = actions.length > 0 ? await this.observe(true) : containers;
+    if (!this.removed && !(res.done && allOk)) {
+      await this.writeStatus(after, { ...res.waiting, ...this.overlay }, res.initialized, res.initFailed);
+    }
+    const out: { done: boolean; progressed: boolean; wakeAt?: number } = {
+      done: res.done && allOk,
+      progressed: actions.length > 0 && allOk,
+    };
+    if (res.wakeAt !== undefined) out.wakeAt = res.wakeAt;
+    if (actions.length < res.actions.length) out.wakeAt = Math.min(out.wakeAt ?? Infinity, this.holdUntil);
+    return out;
+  }
+
+  private announce(notices: ReturnType<typeof podStep>['notices']): void {
+    for (const n of notices) {
+      if (this.announced.has(n.key)) continue;
+      this.announced.add(n.key);
+      if (n.kind === 'restart') {
+        this.deps.recorder.record(this.pod, 'Warning', 'BackOff', n.message);
+      } else {
+        this.deps.recorder.record(this.pod, 'Normal', 'BackOff', n.message);
+        this.deps.recorder.record(this.pod, 'Warning', 'Failed', 'Error: ImagePullBackOff');
+      }
+    }
+    if (this.announced.size > 1000) this.announced.clear();
+  }
+
+  private hold(): void {
+    this.holdMs = this.holdMs === 0 ? 1000 : Math.min(this.holdMs * 2, 30_000);
+    this.holdUntil = this.deps.clock.now() + this.holdMs;
+  }
+
+  private async execute(action: PodAction): Promise<boolean> {
+    try {
+      switch (action.type) {
+        case 'setUpNetwork':
+          return await this.setUpNetwork();
+        case 'preparePod':
+          return await this.preparePod();
+        case 'startContainer':
+          return await this.startContainer(action.name, action.kind, action.attempt);
+        case 'killContainer':
+          await this.killContainer(action);
+          return true;
+        case 'removeContainer': {
+          const c = this.lastContainers.find((x) => x.id === action.id);
+          await this.deps.runtime.removeContainer(action.id);
+          if (c !== undefined) this.deps.images.release(c.imageId, c.id);
+          return true;
+        }
+        case 'tearDownNetwork':
+          await this.deps.network.tearDown(this.uid);
+          this.network = undefined;
+          return true;
+        case 'cleanupPod':
+          await this.deps.specBuilder.cleanupPodDir(this.podDir());
+          await this.deps.runtime.removePodCgroup(this.cgroupParent());
+          this.prepared = undefined;
+          return true;
+        case 'deleteFromApi':
+          return await this.deleteFromApi();
+      }
+    } catch (err: unknown) {
+      this.deps.log(`pod ${this.describe()}: ${action.type} failed: ${errorMessage(err)}`);
+      return false;
+    }
+  }
+
+  private async setUpNetwork(): Promise<boolean> {
+    const hostPorts: HostPortMapping[] = [];
+    for (const c of podContainers(this.pod, 'regular')) {
+      for (const p of asArr(c.spec['ports'])) {
+        const o = asObj(p);
+        const hostPort = asNum(o?.['hostPort']);
+        const containerPort = asNum(o?.['containerPort']);
+        if (o === undefined || hostPort === undefined || hostPort <= 0 || containerPort === undefined)
+          continue;
+        const proto = o['protocol'];
+        const m: HostPortMapping = {
+          hostPort,
+          containerPort,
+          protocol: proto === 'UDP' || proto === 'SCTP' ? proto : 'TCP',
+        };
+        if (typeof o['hostIP'] === 'string' && o['hostIP'] !== '') m.hostIP = o['hostIP'];
+        hostPorts.push(m);
+      }
+    }
+    try {
+      this.network = await this.deps.network.setUp({
+        podUid: this.uid,
+        podName: podName(this.pod),
+        podNamespace: podNamespace(this.pod),
+        hostPorts,
+      });
+      this.holdMs = 0;
+      return true;
+    } catch (err: unknown) {
+      this.deps.recorder.record(
+        this.pod,
+        'Warning',
+        'FailedCreatePodSandBox',
+        `Failed to create pod sandbox: ${errorMessage(err)}`,
+      );
+      this.hold();
+      return false;
+    }
+  }
+
+  private async preparePod(): Promise<boolean> {
+    try {
+      this.prepared = await this.deps.specBuilder.preparePod(this.context(), this.deps.lookup);
+      this.holdMs = 0;
+      return true;
+    } catch (err: unknown) {
+      this.deps.recorder.record(this.pod, 'Warning', 'FailedMount', errorMessage(err));
+      this.hold();
+      return false;
+    }
+  }
+
+  private fail(
+    c: PodContainer,
+    reason: StartFailure['reason'],
+    message: string,
+    backoff: typeof pullBackoff,
+  ): void {
+    const prev = this.startFailures[c.name];
+    const backoffMs =
+      prev !== undefined && prev.image === c.image && prev.reason === reason
+        ? Math.min(prev.backoffMs * 2, backoff.maxMs)
+        : backoff.initialMs;
+    this.startFailures[c.name] = { image: c.image, reason, message, at: this.deps.clock.now(), backoffMs };
+    this.overlay[c.name] = { reason, message };
+  }
+
+  /** Pull (per policy), build the spec, create, start, then the postStart hook. */
+  private async startContainer(name: string, kind: 'regular' | 'init', attempt: number): Promise<boolean> {
+    const { recorder, images, runtime, clock, specBuilder } = this.deps;
+    const pod = this.pod;
+    const c = podContainers(pod, kind).find((x) => x.name === name);
+    if (c === undefined || this.prepared === undefined) return false;
+    const image = c.image;
+
+    // 1. The image.
+    const policyRaw = c.spec['imagePullPolicy'];
+    const policy: PullPolicy =
+      policyRaw === 'Always' || policyRaw === 'Never' || policyRaw === 'IfNotPresent'
+        ? policyRaw
+        : imageTag(image) === 'latest'
+          ? 'Always'
+          : 'IfNotPresent';
+    let info: ImageInfo;
+    try {
+      const present = policy === 'Always' ? undefined : await images.get(image);
+      if (present !== undefined) {
+        info = present;
+        recorder.record(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`);
+      } else if (policy === 'Never') {
+        throw new ImageError('NotPresent', `image "${image}" is not present`);
+      } else {
+        const { credentials, warnings } = await specBuilder.pullCredentials(pod, this.deps.lookup);
+        for (const w of warnings) recorder.record(pod, 'Warning', 'FailedToRetrieveImagePullSecret', w);
+        recorder.record(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
+        const started = clock.now();
+        info = await images.ensureImage(image, policy, { credentials });
+        const took = humanDuration(clock.now() - started);
+        recorder.record(
+          pod,
+          'Normal',
+          'Pulled',
+          `Successfully pulled image "${image}" in ${took} (${took} including waiting). Image size: ${info.size} bytes.`,
+        );
+      }
+      this.rememberImage(info);
+    } catch (err: unknown) {
+      const reason = (err as { reason?: unknown }).reason;
+      if (err instanceof Error && err.name === 'ImageError' && reason === 'NotPresent') {
+        const message = `Container image "${image}" is not present with pull policy of Never`;
+        recorder.record(pod, 'Warning', 'ErrImageNeverPull', message);
+        recorder.record(pod, 'Warning', 'Failed', 'Error: ErrImageNeverPull');
+        this.fail(c, 'ErrImageNeverPull', message, pullBackoff);
+      } else {
+        const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
+        recorder.record(pod, 'Warning', 'Failed', message);
+        recorder.record(pod, 'Warning', 'Failed', 'Error: ErrImagePull');
+        this.fail(c, 'ErrImagePull', message, pullBackoff);
+      }
+      return false;
+    }
+
+    // 2. The spec, 3. create.
+    const id = specBuilder.newContainerId(this.uid, name, attempt);
+    try {
+      const spec = await specBuilder.buildContainerSpec({
+        ctx: this.context(),
+        prepared: this.prepared,
+        container: c.spec,
+        kind,
+        attempt,
+        id,
+        image: info,
+        lookup: this.deps.lookup,
+      });
+      spec.labels = {
+        podUid: this.uid,
+        podName: podName(pod),
+        podNamespace: podNamespace(pod),
+        containerName: name,
+        attempt,
+        kind,
+        specHash: specBuilder.containerSpecHash(c.spec),
+      };
+      await runtime.createContainer(spec);
+    } catch (err: unknown) {
+      const reason = (err as { reason?: unknown }).reason;
+      const r =
+        reason === 'CreateContainerConfigError' ? 'CreateContainerConfigError' : 'CreateContainerError';
+      const message = errorMessage(err);
+      recorder.record(pod, 'Warning', 'Failed', `Error: ${message}`);
+      this.fail(c, r, message, configBackoff);
+      return false;
+    }
+    delete this.startFailures[name];
+    images.markUsed(info.id, id);
+    recorder.record(pod, 'Normal', 'Created', `Created container: ${name}`);
+
+    // 4. start.
+    try {
+      await runtime.startContainer(id);
+    } catch (err: unknown) {
+      const message = `failed to start container "${name}": ${errorMessage(err)}`;
+      recorder.record(pod, 'Warning', 'Failed', `Error: ${message}`);
+      this.overlay[name] = { reason: 'RunContainerError', message };
+      return false;
+    }
+    recorder.record(pod, 'Normal', 'Started', `Started container ${name}`);
+
+    // 5. postStart: the container does not count as running until its hook returned.
+    const postStart = asObj(asObj(c.spec['lifecycle'])?.['postStart']);
+    if (postStart !== undefined) {
+      const grace = asNum((pod.spec as Obj | undefined)?.['terminationGracePeriodSeconds']) ?? 30;
+      const failure = await runLifecycleHook(
+        postStart,
+        { podIP: this.podIPs()[0], containerId: id, container: c.spec, containerName: name, pod },
+        { runtime, clock },
+        Math.max(grace, minimumGraceSeconds) * 1000,
+      );
+      if (failure !== undefined) {
+        recorder.record(pod, 'Warning', 'FailedPostStartHook', failure);
+        recorder.record(pod, 'Normal', 'Killing', `FailedPostStartHook`);
+        await runtime.stopContainer(id, Math.max(grace, minimumGraceSeconds));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Killing event, preStop bounded by the grace period, then SIGTERM and SIGKILL after what is left. */
+  private async killContainer(a: Extract<PodAction, { type: 'killContainer' }>): Promise<void> {
+    const { recorder, runtime, clock } = this.deps;
+    const pod = this.pod;
+    recorder.record(pod, 'Normal', 'Killing', a.message);
+    const started = clock.now();
+    const observed = this.lastContainers.find((c) => c.id === a.id);
+    const kind = observed?.labels.kind ?? 'regular';
+    const spec = podContainers(pod, kind).find((c) => c.name === a.name)?.spec;
+    const preStop = asObj(asObj(spec?.['lifecycle'])?.['preStop']);
+    let grace = a.gracePeriodSeconds;
+    if (preStop !== undefined && spec !== undefined && observed?.state === 'running' && grace > 0) {
+      const failure = await runLifecycleHook(
+        preStop,
+        { podIP: this.podIPs()[0], containerId: a.id, container: spec, containerName: a.name, pod },
+        { runtime, clock },
+        grace * 1000,
+      );
+      if (failure !== undefined) recorder.record(pod, 'Warning', 'FailedPreStopHook', failure);
+      const used = Math.ceil((clock.now() - started) / 1000);
+      grace = Math.max(grace - used, minimumGraceSeconds);
+    }
+    await runtime.stopContainer(a.id, grace);
+  }
+
+  private async deleteFromApi(): Promise<boolean> {
+    try {
+      await this.deps.client.delete(podRef, podNamespace(this.pod), podName(this.pod), {
+        gracePeriodSeconds: 0,
+        preconditions: { uid: this.uid },
+      });
+      return true;
+    } catch (err: unknown) {
+      // Gone already, or a different pod by that name now: either way ours is gone.
+      if (isApiError(err) && (err.reason === 'NotFound' || err.reason === 'Conflict')) return true;
+      throw err;
+    }
+  }
+
+  private async writeStatus(
+    containers: ContainerStatus[],
+    waiting: Record<string, Waiting>,
+    initialized: boolean,
+    initFailed: boolean,
+  ): Promise<void> {
+    const status = buildPodStatus({
+      pod: this.pod,
+      hostIP: this.deps.hostIP,
+      podIPs: this.podIPs(),
+      containers,
+      probes: this.prober.results(),
+      waiting,
+      initialized,
+      initFailed,
+      imageIds: this.imageIds,
+      now: this.deps.clock.now(),
+    });
+    if (sameStatus(status, this.pod.status)) return;
+    const ns = podNamespace(this.pod);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const written = await this.deps.client.updateStatus(podRef, ns, { ...this.pod, status });
+        if (podUid(written) === this.uid) this.setPod(written);
+        return;
+      } catch (err: unknown) {
+        if (!isApiError(err)) throw err;
+        if (err.reason === 'NotFound') return; // the informer will tell us it is gone
+        if (err.reason !== 'Conflict') throw err;
+        const fresh = await this.deps.client.get(podRef, ns, podName(this.pod)).catch(() => undefined);
+        if (fresh === undefined || podUid(fresh) !== this.uid) return;
+        this.pod = fresh;
+      }
+    }
+  }
+}
