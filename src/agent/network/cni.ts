@@ -12,8 +12,14 @@ import { join } from 'node:path';
 import { parseIpv4Cidr, type Ipv4Cidr } from './cidr.js';
 import { cniPluginVersions, execCniPlugin, runCommand, type CniCommand, type CniResult } from './cni-exec.js';
 import { PodNetworkError, isPodNetworkError } from './errors.js';
-import { claimsFromNatTable, findHostPortProblem, probeHostPort, type HostPortClaim } from './host-ports.js';
-import { readNatTable, removeUnusedSharedChains, sweepNatRules } from './iptables.js';
+import {
+  claimsFromNatTable,
+  describePort,
+  findHostPortProblem,
+  probeHostPort,
+  type HostPortClaim,
+} from './host-ports.js';
+import { readNatTable, removeUnusedSharedChains, ruleOwner, sweepNatRules } from './iptables.js';
 import { PodStateStore, type PodNetworkRecord } from './state-store.js';
 import type { PodNetwork, PodNetworkRequest, PodNetworkStatus } from './types.js';
 
@@ -168,7 +174,7 @@ export class CniPodNetwork implements PodNetwork {
     if (existing?.phase === 'ready' && (await exists(existing.netnsPath))) {
       if (!this.verifyExisting) return statusOf(existing);
       try {
-        await this.runChain(existing, 'CHECK');
+        await this.checkChain(existing);
         return statusOf(existing);
       } catch (err) {
         this.log('pod network failed CNI CHECK; rebuilding it', {
@@ -354,11 +360,15 @@ export class CniPodNetwork implements PodNetwork {
     // its masquerade rules. With the namespace gone the spec lets CNI_NETNS be empty; the sweep below then
     // removes the rules bridge could not find.
     const del = { ...record, netnsPath: netnsExists ? record.netnsPath : '' };
+    const failed: PluginType[] = [];
+    const firstErrors: string[] = [];
     for (const plugin of [...record.plugins].reverse()) {
       try {
         await this.invoke(plugin, 'DEL', del, record.result);
       } catch (err) {
-        problems.push(describe(err));
+        // E.g. bridge DEL fails when someone flushed its masquerade chain: finish the rest, then retry below.
+        failed.push(plugin);
+        firstErrors.push(describe(err));
       }
     }
     try {
@@ -367,9 +377,21 @@ export class CniPodNetwork implements PodNetwork {
       problems.push(describe(err));
     }
     if (netnsExists) {
+      // Deleting the namespace also destroys the pod's end of the veth pair, and with it the host end.
       const out = await runCommand('ip', ['netns', 'delete', netnsName]);
       if (out.code !== 0 && (await exists(netnsPath)))
         problems.push(`ip netns delete ${netnsName}: ${out.stderr.trim()}`);
+    }
+    if (failed.length > 0) {
+      this.log('CNI DEL failed; retrying without the namespace', { podUid, errors: firstErrors });
+      // Without a namespace, DEL only releases what is left (bridge: the IPAM reservation).
+      for (const plugin of failed) {
+        try {
+          await this.invoke(plugin, 'DEL', { ...record, netnsPath: '' }, record.result);
+        } catch (err) {
+          problems.push(describe(err));
+        }
+      }
     }
     if (problems.length > 0) {
       throw new PodNetworkError('TeardownFailed', `pod ${podUid} network teardown: ${problems.join('; ')}`);
@@ -400,8 +422,29 @@ export class CniPodNetwork implements PodNetwork {
 
   // ---- CNI ---------------------------------------------------------------------------------------------
 
-  private async runChain(record: PodNetworkRecord, command: 'CHECK'): Promise<void> {
-    for (const plugin of record.plugins) await this.invoke(plugin, command, record, record.result);
+  /**
+   * CNI CHECK of the chain. portmap 1.1.1's CHECK always fails for a pod without IPv6 (it looks for an ip6tables
+   * chain it never created: containernetworking/plugins#819), so its rules are verified here instead.
+   */
+  private async checkChain(record: PodNetworkRecord): Promise<void> {
+    for (const plugin of record.plugins) {
+      if (plugin === 'portmap') await this.checkHostPortRules(record);
+      else await this.invoke(plugin, 'CHECK', record, record.result);
+    }
+  }
+
+  private async checkHostPortRules(record: PodNetworkRecord): Promise<void> {
+    const table = await readNatTable();
+    const mine = table.rules.filter((r) => {
+      const owner = r.chain === 'CNI-HOSTPORT-DNAT' ? ruleOwner(r) : undefined;
+      return owner?.network === this.name && owner.containerId === record.containerId;
+    });
+    for (const m of record.hostPorts) {
+      const protocol = m.protocol.toLowerCase();
+      if (!mine.some((r) => r.protocol === protocol && r.ports.includes(m.hostPort))) {
+        throw new PodNetworkError('PluginFailed', `portmap rule for ${describePort(m)} is missing`);
+      }
+    }
   }
 
   private async invoke(
