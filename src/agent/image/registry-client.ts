@@ -139,6 +139,9 @@ export interface BlobProgress {
 
 type Response = Dispatcher.ResponseData;
 
+/** The scheme that worked for a loopback or insecure registry host. */
+const schemes = new Map<string, 'http' | 'https'>();
+
 /** One client per pull (it caches tokens for the repository it was made for). */
 export class RegistryClient {
   private readonly dispatcher: Agent;
@@ -168,9 +171,34 @@ export class RegistryClient {
 
   private baseUrl(): string {
     const host = this.registry === 'docker.io' ? 'registry-1.docker.io' : this.registry;
-    const plain =
+    return `${schemes.get(this.registry) ?? 'https'}://${host}`;
+  }
+
+  /**
+   * Loopback registries and those in insecureRegistries may serve plain HTTP (as Docker allows):
+   * try TLS first (a loopback registry may well have a certificate), fall back to HTTP when the
+   * server does not speak TLS. Certificates are still verified when TLS is spoken.
+   */
+  private async resolveScheme(): Promise<void> {
+    if (schemes.has(this.registry)) return;
+    const plainAllowed =
       isLoopbackHost(this.registry) || (this.opts.insecureRegistries ?? []).includes(this.registry);
-    return `${plain ? 'http' : 'https'}://${host}`;
+    if (!plainAllowed) return;
+    try {
+      const res = await request(`https://${this.registry}/v2/`, {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        headersTimeout: 10_000,
+      });
+      await res.body.dump();
+      schemes.set(this.registry, 'https');
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? '');
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/EPROTO|WRONG_VERSION|ECONNRESET|UND_ERR_SOCKET/.test(code) || /wrong version number|packet length too long|socket hang up|other side closed/i.test(msg))
+        schemes.set(this.registry, 'http');
+      // other failures (refused, certificate): keep HTTPS, the real request reports them
+    }
   }
 
   private unreachable(err: unknown): ImageError {
@@ -209,6 +237,7 @@ export class RegistryClient {
 
   /** A request with auth (retried once after a 401 challenge) and redirects followed. */
   private async fetch(path: string, headers: Record<string, string>, what: string): Promise<Response> {
+    await this.resolveScheme();
     let url = this.baseUrl() + path;
     let res = await this.send('GET', url, headers);
     if (res.statusCode === 401) {

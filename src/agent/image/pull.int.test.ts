@@ -1,0 +1,154 @@
+// Pulls from a real registry (Debian's docker-registry) of images built with umoci and pushed with skopeo.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../testkit/etcd.js';
+import { buildBusyboxLayout, pushImage } from '../../testkit/images.js';
+import { startRegistry, type RegistryInstance } from '../../testkit/registry.js';
+import { LocalImageService } from './store.js';
+import { ImageError, type PullProgress } from './types.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'flotilla-image-pull-'));
+let plain: RegistryInstance;
+let secure: RegistryInstance;
+const auth = { username: 'flo', password: `pw-${randomBytes(4).toString('hex')}` };
+let layout: string;
+
+function store(extra: { caPem?: string[] } = {}): LocalImageService {
+  return new LocalImageService({ root: mkdtempSync(join(tmp, 'store-')), ...extra });
+}
+
+async function reason(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ImageError) return `${err.reason}: ${err.message}`;
+    throw err;
+  }
+  return 'resolved';
+}
+
+beforeAll(async () => {
+  [plain, secure] = await Promise.all([startRegistry(), startRegistry({ tls: true, auth })]);
+  layout = await buildBusyboxLayout(join(tmp, 'layout'), '1');
+  await pushImage(layout, '1', plain, 'test/busybox:1');
+  await pushImage(layout, '1', secure, 'test/busybox:1', auth);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([plain?.stop(), secure?.stop()]);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('pull', () => {
+  it('pulls over plain HTTP from a loopback registry and unpacks a runnable rootfs', async () => {
+    const s = store();
+    const progress: PullProgress[] = [];
+    const img = await s.pull(`${plain.host}/test/busybox:1`, { onProgress: (p) => progress.push(p) });
+    expect(img.id).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(img.repoTags).toEqual([`${plain.host}/test/busybox:1`]);
+    expect(img.repoDigests[0]).toMatch(new RegExp(`^${plain.host}/test/busybox@sha256:[a-f0-9]{64}$`));
+    expect(img.config.Cmd).toEqual(['sh']);
+    expect(img.layerDirs).toHaveLength(1);
+    const rootfs = img.layerDirs[0] ?? '';
+    expect(statSync(join(rootfs, 'bin', 'busybox')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(rootfs, 'etc', 'passwd'), 'utf8')).toContain('nobody:x:65534');
+    expect(readdirSync(join(rootfs, 'bin'))).toContain('httpd');
+    expect(progress.some((p) => p.done && p.downloaded === p.total)).toBe(true);
+    // persisted: a fresh service on the same root sees it
+    const again = new LocalImageService({ root: join(rootfs, '..', '..') });
+    await again.init();
+    expect((await again.get(`${plain.host}/test/busybox:1`))?.id).toBe(img.id);
+    expect((await again.get(img.id.slice(7, 19)))?.id).toBe(img.id);
+  });
+
+  it('pulls over TLS with basic auth; bad or missing credentials are Unauthorized', async () => {
+    const ref = `${secure.host}/test/busybox:1`;
+    const s = store({ caPem: [secure.caPem ?? ''] });
+    expect(await reason(s.pull(ref))).toMatch(/^Unauthorized: .*no credentials/);
+    expect(
+      await reason(s.pull(ref, { credentials: [{ registry: secure.host, username: 'flo', password: 'wrong' }] })),
+    ).toMatch(/^Unauthorized: .*refused/);
+    const img = await s.pull(ref, { credentials: [{ registry: secure.host, ...auth }] });
+    expect(img.repoTags).toEqual([ref]);
+    // without the CA, TLS fails: Unreachable with a hint
+    expect(await reason(store().pull(ref, { credentials: [{ registry: secure.host, ...auth }] }))).toMatch(
+      /^Unreachable: cannot reach registry 127\.0\.0\.1:\d+ .*certificate/,
+    );
+  });
+
+  it('a missing tag is NotFound, a closed port Unreachable, a bad reference Invalid', async () => {
+    const s = store();
+    expect(await reason(s.pull(`${plain.host}/test/busybox:nope`))).toMatch(/^NotFound: /);
+    expect(await reason(s.pull(`${plain.host}/test/nothing:1`))).toMatch(/^NotFound: /);
+    const port = await freePort();
+    expect(await reason(s.pull(`127.0.0.1:${port}/x:1`))).toMatch(
+      new RegExp(`^Unreachable: cannot reach registry 127.0.0.1:${port} .*ECONNREFUSED`),
+    );
+    expect(await reason(s.pull('Busy Box'))).toMatch(/^Invalid: invalid image reference/);
+  });
+
+  it('pull policies: Never without the image is NotPresent; IfNotPresent pulls once; concurrent calls share a pull', async () => {
+    const s = store();
+    const ref = `${plain.host}/test/busybox:1`;
+    expect(await reason(s.ensureImage(ref, 'Never'))).toMatch(
+      /^NotPresent: Container image ".*" is not present with pull policy of Never/,
+    );
+    const starts: string[] = [];
+    const onProgress = (p: PullProgress): void => {
+      if (p.downloaded === 0 && !p.done) starts.push(p.digest);
+    };
+    const [a, b] = await Promise.all([
+      s.ensureImage(ref, 'IfNotPresent', { onProgress }),
+      s.ensureImage(ref, 'IfNotPresent', { onProgress }),
+    ]);
+    expect(a.id).toBe(b.id);
+    expect(starts).toHaveLength(1); // one layer, downloaded once
+    expect((await s.ensureImage(ref, 'Never')).id).toBe(a.id);
+    // IfNotPresent with the image present does not touch the registry
+    await plain.stop();
+    try {
+      expect((await s.ensureImage(ref, 'IfNotPresent')).id).toBe(a.id);
+      expect(await reason(s.ensureImage(ref, 'Always'))).toMatch(/^Unreachable: /);
+    } finally {
+      plain = await restart(plain);
+    }
+  });
+
+  it('a corrupted blob in the registry is DigestMismatch and nothing partial is kept', async () => {
+    const reg = await startRegistry();
+    try {
+      await pushImage(layout, '1', reg, 'test/corrupt:1');
+      const blobsRoot = join(reg.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256');
+      // the biggest blob is the layer
+      let biggest = '';
+      let size = 0;
+      for (const p2 of readdirSync(blobsRoot))
+        for (const hex of readdirSync(join(blobsRoot, p2))) {
+          const f = join(blobsRoot, p2, hex, 'data');
+          if (statSync(f).size > size) [biggest, size] = [f, statSync(f).size];
+        }
+      const bytes = readFileSync(biggest);
+      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      writeFileSync(biggest, bytes);
+      const s = store();
+      expect(await reason(s.pull(`${reg.host}/test/corrupt:1`))).toMatch(/^DigestMismatch: .*partial download was discarded/);
+      const blobDir = join(s.blobDir);
+      expect(readdirSync(blobDir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+      expect(await s.list()).toEqual([]);
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+async function restart(old: RegistryInstance): Promise<RegistryInstance> {
+  const fresh = await startRegistry();
+  await pushImage(layout, '1', fresh, 'test/busybox:1');
+  void old;
+  return fresh;
+}
+
+export const _unused = existsSync;
