@@ -209,6 +209,15 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(await curlFrom(net.netnsNameFor(other.podUid), `http://${gateway}:${hostPort}/`)).toBe(
       'hello via hostPort',
     );
+    // The node's own addresses outside the bridge (eth0 and friends), as a client on the network would.
+    const nodeIps = (await sh('ip', ['-4', '-o', 'addr', 'show', 'scope', 'global']))
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes(` ${bridge} `))
+      .map((l) => /inet (\d+\.\d+\.\d+\.\d+)/.exec(l)?.[1])
+      .filter((ip): ip is string => ip !== undefined);
+    for (const ip of nodeIps.slice(0, 2)) {
+      expect(await httpGet(`http://${ip}:${hostPort}/`)).toBe('hello via hostPort');
+    }
     // The pod reaching itself through its own hostPort (hairpin).
     expect(await curlFrom(net.netnsNameFor(web.podUid), `http://${gateway}:${hostPort}/`)).toBe(
       'hello via hostPort',
