@@ -217,7 +217,12 @@ export class FakeRuntime implements ContainerRuntime {
 
   async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
     const c = this.containers.get(id);
-    this.calls.push({ op: 'exec', id, command: opts.command });
+    this.calls.push({
+      op: 'exec',
+      id,
+      command: opts.command,
+      ...(c === undefined ? {} : { name: c.spec.labels.containerName }),
+    });
     if (c?.status.state !== 'running') throw new Error(`container "${id}" is not running`);
     const result = this.execHandler(id, opts.command, { ...c.status });
     const stdout = new PassThrough();

@@ -1,0 +1,368 @@
+// PodManager with the fakes and an in-process API server: the pod lifecycle as a user sees it through
+// the API (status, events) and as the node sees it (runtime calls, network, cleanup).
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../api/client/client.js';
+import type { KubeObject } from '../../api/types.js';
+import { systemClock } from '../../machinery/clock.js';
+import { MemoryEventRecorder } from '../../machinery/event-recorder.js';
+import { startTestServer, type TestServer } from '../../testkit/api-server.js';
+import { eventually } from '../../testkit/eventually.js';
+import { FakeImageService } from '../image/fake.js';
+import { FakeNetwork } from '../network/fake.js';
+import { FakeRuntime } from '../runtime/fake.js';
+import type { ContainerCreateSpec } from '../runtime/types.js';
+import { containerSpecHash, newContainerId } from './container-spec.js';
+import { PodManager } from './manager.js';
+import type { SpecBuilder } from './spec-builder.js';
+
+const nodeName = `node-${randomBytes(3).toString('hex')}`;
+const podRef = { apiVersion: 'v1', kind: 'Pod' };
+
+let server: TestServer;
+let client: ApiClient;
+let runtime: FakeRuntime;
+let images: FakeImageService;
+let network: FakeNetwork;
+let recorder: MemoryEventRecorder;
+let cleaned: string[];
+let managers: PodManager[];
+
+/** A spec builder that touches no disk: the container runs the pod's command. */
+function fakeBuilder(): SpecBuilder {
+  return {
+    async preparePod() {
+      return {
+        volumes: new Map(),
+        hostsFile: '/tmp/hosts',
+        resolvConfFile: '/tmp/resolv',
+        hostnameFile: '/tmp/hostname',
+      };
+    },
+    async buildContainerSpec(a): Promise<ContainerCreateSpec> {
+      const command = (a.container['command'] as string[] | undefined) ?? a.image.config.Cmd ?? [];
+      const spec: ContainerCreateSpec = {
+        id: a.id,
+        labels: {
+          podUid: a.ctx.pod.metadata.uid ?? '',
+          podName: a.ctx.pod.metadata.name ?? '',
+          podNamespace: a.ctx.pod.metadata.namespace ?? 'default',
+          containerName: String(a.container['name']),
+          attempt: a.attempt,
+          kind: a.kind,
+          specHash: containerSpecHash(a.container),
+        },
+        imageRef: String(a.container['image']),
+        imageId: a.image.id,
+        layerDirs: a.image.layerDirs,
+        args: command,
+        env: [],
+        workingDir: '/',
+        hostname: a.ctx.pod.metadata.name ?? '',
+        mounts: [],
+        resources: { cpuRequestMilli: 0 },
+        security: {
+          privileged: false,
+          allowPrivilegeEscalation: true,
+          readOnlyRootFilesystem: false,
+          capabilitiesAdd: [],
+          capabilitiesDrop: [],
+          seccomp: 'RuntimeDefault',
+        },
+        tty: false,
+        stdin: false,
+        cgroupParent: a.ctx.cgroupParent,
+      };
+      if (a.ctx.netnsPath !== undefined) spec.netnsPath = a.ctx.netnsPath;
+      return spec;
+    },
+    containerSpecHash,
+    newContainerId,
+    async cleanupPodDir(dir) {
+      cleaned.push(dir);
+    },
+    async pullCredentials() {
+      return { credentials: [], warnings: [] };
+    },
+  };
+}
+
+function newManager(): PodManager {
+  const m = new PodManager({
+    nodeName,
+    hostIP: '192.168.50.10',
+    runtime,
+    images,
+    network,
+    client,
+    recorder,
+    clock: systemClock,
+    dataDir: `/nonexistent-${randomBytes(3).toString('hex')}/agent`,
+    cgroupRoot: 'flotilla',
+    specBuilder: fakeBuilder(),
+    pollIntervalMs: 50,
+  });
+  managers.push(m);
+  return m;
+}
+
+async function createPod(
+  name: string,
+  spec: Record<string, unknown>,
+  annotations?: Record<string, string>,
+): Promise<KubeObject> {
+  const obj: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', ...(annotations === undefined ? {} : { annotations }) },
+    spec: { nodeName, ...spec },
+  };
+  return client.create(podRef, 'default', obj);
+}
+
+async function getPod(name: string): Promise<any> {
+  return client.get(podRef, 'default', name);
+}
+
+beforeEach(async () => {
+  server = await startTestServer();
+  client = new ApiClient({ server: server.url });
+  await client.create({ apiVersion: 'v1', kind: 'Node' }, undefined, {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: nodeName },
+  });
+  runtime = new FakeRuntime(systemClock);
+  images = new FakeImageService();
+  network = new FakeNetwork('10.88.0.0/24');
+  recorder = new MemoryEventRecorder();
+  cleaned = [];
+  managers = [];
+});
+
+afterEach(async () => {
+  for (const m of managers) await m.stop();
+  await client.close();
+  await server.close();
+});
+
+describe('PodManager', () => {
+  it('takes a pod from Pending (network not ready) to Running and Ready', async () => {
+    network.failSetUp('failed to set up bridge');
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod('web', {
+        containers: [{ name: 'app', image: 'busybox:1', command: ['sleep', '3600'] }],
+      }),
+    );
+    const pending = await eventually(async () => {
+      const p = await getPod('web');
+      expect(p.status.phase).toBe('Pending');
+      expect(p.status.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
+      return p;
+    });
+    expect(pending.status.containerStatuses[0].state.waiting.reason).toBe('ContainerCreating');
+    expect(recorder.events.some((e) => e.reason === 'FailedCreatePodSandBox')).toBe(true);
+    network.failSetUp(undefined);
+    const running = await eventually(async () => {
+      const p = await getPod('web');
+      expect(p.status.phase).toBe('Running');
+      expect(p.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+      return p;
+    });
+    expect(running.status.podIP).toMatch(/^10\.88\.0\./);
+    expect(running.status.hostIP).toBe('192.168.50.10');
+    const cs = running.status.containerStatuses[0];
+    expect(cs.containerID).toMatch(/^runc:\/\//);
+    expect(cs.imageID).toMatch(/^busybox@sha256:/);
+    expect(cs.state.running.startedAt).toBeDefined();
+    expect(recorder.reasons()).toEqual(expect.arrayContaining(['Pulling', 'Pulled', 'Created', 'Started']));
+    expect(m.podCount()).toBe(1);
+  });
+
+  it('restarts a crashing container with back-off and shows CrashLoopBackOff', async () => {
+    runtime.script({ containerName: 'crash' }, { runForMs: 150, exitCode: 1 });
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod(
+        'crasher',
+        { containers: [{ name: 'crash', image: 'busybox:1' }] },
+        { 'flotilla.dev/restart-backoff-initial': '300ms', 'flotilla.dev/restart-backoff-max': '1s' },
+      ),
+    );
+    const seen = new Set<string>();
+    const messages = new Set<string>();
+    const last = await eventually(
+      async () => {
+        const p = await getPod('crasher');
+        const cs = p.status?.containerStatuses?.[0];
+        if (cs?.state?.waiting?.reason !== undefined) seen.add(cs.state.waiting.reason);
+        if (cs?.state?.waiting?.message !== undefined) messages.add(cs.state.waiting.message);
+        expect(cs?.restartCount).toBeGreaterThanOrEqual(3);
+        expect(seen.has('CrashLoopBackOff')).toBe(true);
+        return cs;
+      },
+      30_000,
+      20,
+    );
+    expect(last.lastState.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    const backoffs = recorder.events.filter((e) => e.reason === 'BackOff');
+    expect(backoffs[0]?.message).toMatch(
+      /^Back-off restarting failed container crash in pod crasher_default\(/,
+    );
+    // Only the latest instance and the last exited one are kept.
+    const mine = runtime.all().filter((c) => c.labels.podName === 'crasher');
+    expect(mine.length).toBeLessThanOrEqual(2);
+    // The waiting message names the pod's own back-off (300ms from the annotation, doubling).
+    const uid = (await getPod('crasher')).metadata.uid;
+    expect(messages).toContain(
+      `back-off 300ms restarting failed container=crash pod=crasher_default(${uid})`,
+    );
+  });
+
+  it('flips Ready when the readiness probe fails, without restarting the container', async () => {
+    let ready = true;
+    runtime.onExec(() => ({ exitCode: ready ? 0 : 1, stdout: ready ? '' : 'not yet' }));
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod('ready', {
+        containers: [
+          {
+            name: 'app',
+            image: 'busybox:1',
+            readinessProbe: { exec: { command: ['check'] }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      }),
+    );
+    const readyCond = async (): Promise<string> =>
+      (await getPod('ready')).status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
+    await eventually(async () => expect(await readyCond()).toBe('True'), 15_000);
+    const idBefore = (await getPod('ready')).status.containerStatuses[0].containerID;
+    ready = false;
+    await eventually(async () => expect(await readyCond()).toBe('False'), 15_000);
+    const p = await getPod('ready');
+    expect(p.status.phase).toBe('Running');
+    expect(p.status.containerStatuses[0].restartCount).toBe(0);
+    expect(p.status.containerStatuses[0].containerID).toBe(idBefore);
+    expect(
+      recorder.events.some(
+        (e) => e.reason === 'Unhealthy' && e.message === 'Readiness probe failed: not yet',
+      ),
+    ).toBe(true);
+  });
+
+  it('deletes gracefully: preStop, stop with the grace period, cleanup, then the pod is gone from the API', async () => {
+    const m = newManager();
+    await m.start();
+    const created = await createPod('doomed', {
+      terminationGracePeriodSeconds: 20,
+      containers: [
+        { name: 'app', image: 'busybox:1', lifecycle: { preStop: { exec: { command: ['drain'] } } } },
+      ],
+    });
+    m.upsert(created);
+    await eventually(async () => expect((await getPod('doomed')).status?.phase).toBe('Running'));
+    const uid = created.metadata.uid ?? '';
+    await client.delete(podRef, 'default', 'doomed');
+    const deleting = await getPod('doomed');
+    expect(deleting.metadata.deletionTimestamp).toBeDefined();
+    m.upsert(deleting);
+    await eventually(async () => {
+      const res = await server.request('GET', '/api/v1/namespaces/default/pods/doomed');
+      expect(res.status).toBe(404);
+    });
+    const ops = runtime.calls.filter((c) => c.name === 'app').map((c) => c.op);
+    expect(ops.slice(-3)).toEqual(['exec', 'stop', 'remove']);
+    const stop = runtime.calls.find((c) => c.op === 'stop');
+    expect(stop?.timeoutSeconds).toBeGreaterThanOrEqual(2);
+    expect(stop?.timeoutSeconds).toBeLessThanOrEqual(20);
+    expect(
+      recorder.events.some((e) => e.reason === 'Killing' && e.message === 'Stopping container app'),
+    ).toBe(true);
+    expect(network.tearDowns).toContain(uid);
+    expect(runtime.removedCgroups).toContain(`flotilla/pod${uid}`);
+    expect(cleaned.some((d) => d.endsWith(`/pods/${uid}`))).toBe(true);
+    await eventually(() => expect(m.podCount()).toBe(0));
+  });
+
+  it('OnFailure with exit 0 ends Succeeded', async () => {
+    runtime.script({ containerName: 'job' }, { runForMs: 100, exitCode: 0 });
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod('job', {
+        restartPolicy: 'OnFailure',
+        containers: [{ name: 'job', image: 'busybox:1' }],
+      }),
+    );
+    const p = await eventually(async () => {
+      const pod = await getPod('job');
+      expect(pod.status?.phase).toBe('Succeeded');
+      return pod;
+    });
+    expect(p.status.containerStatuses[0].state.terminated).toMatchObject({
+      exitCode: 0,
+      reason: 'Completed',
+    });
+    expect(runtime.calls.filter((c) => c.op === 'start')).toHaveLength(1);
+  });
+
+  it('adopts running containers after an agent restart without restarting any', async () => {
+    const m1 = newManager();
+    await m1.start();
+    m1.upsert(
+      await createPod('keep', {
+        containers: [
+          { name: 'a', image: 'busybox:1' },
+          { name: 'b', image: 'busybox:1' },
+        ],
+      }),
+    );
+    await eventually(async () => expect((await getPod('keep')).status?.phase).toBe('Running'));
+    await eventually(async () => {
+      const p = await getPod('keep');
+      expect(p.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    });
+    await m1.stop();
+    const callsBefore = runtime.calls.length;
+    const m2 = newManager();
+    await m2.start();
+    const pod = await getPod('keep');
+    m2.upsert(pod);
+    m2.resync([pod]);
+    await new Promise((r) => setTimeout(r, 600));
+    const after = runtime.calls.slice(callsBefore).map((c) => c.op);
+    expect(after.filter((op) => op !== 'exec')).toEqual([]);
+    expect(runtime.running().filter((c) => c.labels.podName === 'keep')).toHaveLength(2);
+    expect((await getPod('keep')).status.phase).toBe('Running');
+    expect(m2.podCount()).toBe(1);
+  });
+
+  it('removes orphans on resync: containers, network and cgroup of pods no longer bound here', async () => {
+    const m1 = newManager();
+    await m1.start();
+    const orphan = await createPod('orphan', { containers: [{ name: 'app', image: 'busybox:1' }] });
+    const kept = await createPod('kept', { containers: [{ name: 'app', image: 'busybox:1' }] });
+    m1.upsert(orphan);
+    m1.upsert(kept);
+    await eventually(() => expect(runtime.running()).toHaveLength(2));
+    await m1.stop();
+    // While the agent was down, the orphan's pod was deleted from the API.
+    await client.delete(podRef, 'default', 'orphan', { gracePeriodSeconds: 0 });
+    const m2 = newManager();
+    await m2.start();
+    m2.resync([await getPod('kept')]);
+    const orphanUid = orphan.metadata.uid ?? '';
+    await eventually(() => {
+      expect(runtime.all().filter((c) => c.labels.podUid === orphanUid)).toEqual([]);
+      expect(network.tearDowns).toContain(orphanUid);
+      expect(runtime.removedCgroups).toContain(`flotilla/pod${orphanUid}`);
+    });
+    expect(runtime.running().map((c) => c.labels.podName)).toEqual(['kept']);
+    await eventually(() => expect(m2.podCount()).toBe(1));
+  });
+});
