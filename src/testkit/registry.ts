@@ -28,6 +28,9 @@ export interface RegistryInstance {
   stop(): Promise<void>;
 }
 
+/** The same thing under the name other tests use. */
+export type TestRegistry = RegistryInstance;
+
 export interface StartRegistryOptions {
   tls?: boolean;
   auth?: { username: string; password: string };

@@ -5,7 +5,15 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { formatReference, parseReference } from './reference.js';
-import { isIndexType, mediaTypes, pickPlatform, sha256Hex, type Descriptor, type Index, type Manifest } from './registry-client.js';
+import {
+  isIndexType,
+  mediaTypes,
+  pickPlatform,
+  sha256Hex,
+  type Descriptor,
+  type Index,
+  type Manifest,
+} from './registry-client.js';
 import { extractTar, safeRelative } from './tar.js';
 import { ImageError } from './types.js';
 
@@ -55,7 +63,10 @@ function json<T>(bytes: Buffer, what: string): T {
 function nameFrom(annotation: string | undefined, source: string): string | undefined {
   if (annotation === undefined || annotation === '') return undefined;
   if (/^[\w][\w.-]{0,127}$/.test(annotation)) {
-    const base = basename(source).replace(/\.(tar|tgz|tar\.gz|oci)$/i, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+    const base = basename(source)
+      .replace(/\.(tar|tgz|tar\.gz|oci)$/i, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '-');
     return formatReference(parseReference(`localhost/${base || 'image'}:${annotation}`));
   }
   return formatReference(parseReference(annotation));
@@ -64,7 +75,8 @@ function nameFrom(annotation: string | undefined, source: string): string | unde
 async function fromLayout(dir: string, source: string): Promise<ImportedImage[]> {
   const blob = (d: Descriptor | string): string => {
     const digest = typeof d === 'string' ? d : d.digest;
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageError('Invalid', `unsupported digest "${digest}" in ${source}`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest))
+      throw new ImageError('Invalid', `unsupported digest "${digest}" in ${source}`);
     return join(dir, 'blobs', 'sha256', digest.slice(7));
   };
   const readBlob = async (d: Descriptor): Promise<Buffer> => {
@@ -82,11 +94,18 @@ async function fromLayout(dir: string, source: string): Promise<ImportedImage[]>
   const out: ImportedImage[] = [];
   for (const top of index.manifests ?? []) {
     const ann = top.annotations ?? {};
-    const name = nameFrom(ann['io.containerd.image.name'] ?? ann['org.opencontainers.image.ref.name'], source);
+    const name = nameFrom(
+      ann['io.containerd.image.name'] ?? ann['org.opencontainers.image.ref.name'],
+      source,
+    );
     let desc = top;
     let bytes = await readBlob(desc);
     const blobs = [{ digest: desc.digest, bytes }];
-    for (let depth = 0; isIndexType(desc.mediaType ?? json<Manifest>(bytes, desc.digest).mediaType) && depth < 3; depth++) {
+    for (
+      let depth = 0;
+      isIndexType(desc.mediaType ?? json<Manifest>(bytes, desc.digest).mediaType) && depth < 3;
+      depth++
+    ) {
       desc = pickPlatform(json<Index>(bytes, desc.digest), `${source} (${name ?? desc.digest})`);
       bytes = await readBlob(desc);
       blobs.push({ digest: desc.digest, bytes });
@@ -135,7 +154,9 @@ async function fromDockerSave(dir: string, source: string): Promise<ImportedImag
       layers.push({
         file,
         desc: {
-          mediaType: gz ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar',
+          mediaType: gz
+            ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+            : 'application/vnd.oci.image.layer.v1.tar',
           digest,
           size,
         },
@@ -144,7 +165,11 @@ async function fromDockerSave(dir: string, source: string): Promise<ImportedImag
     const manifest = {
       schemaVersion: 2,
       mediaType: mediaTypes.ociManifest,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configBytes.length },
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: configDigest,
+        size: configBytes.length,
+      },
       layers: layers.map((l) => l.desc),
     };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));

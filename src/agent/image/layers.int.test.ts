@@ -78,11 +78,22 @@ describe('layers', () => {
       expect(wh.isCharacterDevice()).toBe(true);
       expect(wh.rdev).toBe(0);
       expect(existsSync(join(l1, 'etc', '.wh.gone'))).toBe(false);
-      expect(execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(l1, 'data')], { encoding: 'utf8' })).toBe('y');
+      expect(
+        execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(l1, 'data')], {
+          encoding: 'utf8',
+        }),
+      ).toBe('y');
       const mnt = mkdtempSync(join(tmp, 'mnt-'));
       const up = mkdtempSync(join(tmp, 'upper-'));
       const work = mkdtempSync(join(tmp, 'work-'));
-      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${l1}:${l0},upperdir=${up},workdir=${work}`, mnt]);
+      execFileSync('mount', [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${l1}:${l0},upperdir=${up},workdir=${work}`,
+        mnt,
+      ]);
       try {
         expect(readFileSync(join(mnt, 'etc', 'keep'), 'utf8')).toBe('keep\n');
         expect(existsSync(join(mnt, 'etc', 'gone'))).toBe(false);
@@ -143,14 +154,16 @@ describe('layers', () => {
       imgs.push(await s.pull(`${reg.host}/test/gc-${n}:v1`));
       clock += 10_000;
     }
-    const [x, y, z] = imgs as [typeof imgs[0], typeof imgs[0], typeof imgs[0]];
+    const [x, y, z] = imgs as [(typeof imgs)[0], (typeof imgs)[0], (typeof imgs)[0]];
     s.markUsed(x.id, 'c1'); // x in use
     s.release(x.id, 'c1');
     s.markUsed(z.id, 'c2'); // z in use
     clock += 60_000;
     // below the high threshold: nothing happens
     used = 70;
-    expect((await s.garbageCollect({ highPercent: 85, lowPercent: 80, minUnusedSeconds: 0 })).removed).toEqual([]);
+    expect(
+      (await s.garbageCollect({ highPercent: 85, lowPercent: 80, minUnusedSeconds: 0 })).removed,
+    ).toEqual([]);
     used = 95;
     // y is the least recently used unused image (x was used after y was pulled)
     const gc1 = await s.garbageCollect({ highPercent: 85, lowPercent: 80, minUnusedSeconds: 0 });
@@ -166,7 +179,9 @@ describe('layers', () => {
   it('resumes an interrupted layer download from the .partial file with a Range request', async () => {
     const layout = await buildBusyboxLayout(join(tmp, 'bb-resume'), '1');
     await pushImage(layout, '1', reg, 'test/resume:1');
-    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
     const manifest = JSON.parse(
       readFileSync(join(layout, 'blobs', 'sha256', (index.manifests[0]?.digest ?? '').slice(7)), 'utf8'),
     ) as { layers: { digest: string; size: number }[] };

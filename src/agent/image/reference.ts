@@ -17,7 +17,8 @@ export interface ImageReference {
 const componentRe = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const tagRe = /^[\w][\w.-]{0,127}$/;
 const digestRe = /^sha256:[a-f0-9]{64}$/;
-const hostRe = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
+const hostRe =
+  /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
 
 function invalid(ref: string, why: string): ImageError {
   return new ImageError('Invalid', `invalid image reference "${ref}": ${why}`);

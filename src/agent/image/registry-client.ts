@@ -153,7 +153,8 @@ export class RegistryClient {
     private readonly credentials: readonly RegistryCredential[] | undefined,
     private readonly signal?: AbortSignal,
   ) {
-    const ca = opts.caPem !== undefined && opts.caPem.length > 0 ? [...rootCertificates, ...opts.caPem] : undefined;
+    const ca =
+      opts.caPem !== undefined && opts.caPem.length > 0 ? [...rootCertificates, ...opts.caPem] : undefined;
     this.dispatcher = new Agent({
       connect: ca !== undefined ? { ca } : {},
       headersTimeout: 60_000,
@@ -193,9 +194,13 @@ export class RegistryClient {
       await res.body.dump();
       schemes.set(this.registry, 'https');
     } catch (err) {
-      const code = String((err as { code?: unknown }).code ?? '');
+      const rawCode = (err as { code?: unknown }).code;
+      const code = typeof rawCode === 'string' ? rawCode : '';
       const msg = err instanceof Error ? err.message : String(err);
-      if (/EPROTO|WRONG_VERSION|ECONNRESET|UND_ERR_SOCKET/.test(code) || /wrong version number|packet length too long|socket hang up|other side closed/i.test(msg))
+      if (
+        /EPROTO|WRONG_VERSION|ECONNRESET|UND_ERR_SOCKET/.test(code) ||
+        /wrong version number|packet length too long|socket hang up|other side closed/i.test(msg)
+      )
         schemes.set(this.registry, 'http');
       // other failures (refused, certificate): keep HTTPS, the real request reports them
     }
@@ -295,7 +300,12 @@ export class RegistryClient {
         'NotFound',
         `${what} not found in registry ${this.registry} (${detail}): check the repository name and tag`,
       );
-    if (res.statusCode === 401 || res.statusCode === 403 || codes.includes('UNAUTHORIZED') || codes.includes('DENIED'))
+    if (
+      res.statusCode === 401 ||
+      res.statusCode === 403 ||
+      codes.includes('UNAUTHORIZED') ||
+      codes.includes('DENIED')
+    )
       throw this.unauthorized(what, detail);
     throw new ImageError(
       res.statusCode >= 500 ? 'Unreachable' : 'Invalid',
@@ -356,7 +366,8 @@ export class RegistryClient {
     }
     const body = (await res.body.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (token === undefined || token === '') throw this.unauthorized(what, 'the token service returned no token');
+    if (token === undefined || token === '')
+      throw this.unauthorized(what, 'the token service returned no token');
     this.authHeader = `Bearer ${token}`;
   }
 
@@ -372,7 +383,10 @@ export class RegistryClient {
     const digest = `sha256:${sha256Hex(bytes)}`;
     if (reference.startsWith('sha256:') && digest !== reference)
       throw new ImageError('DigestMismatch', `manifest ${what} hashed to ${digest}`);
-    let mediaType = String(res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    let mediaType =
+      String(res.headers['content-type'] ?? '')
+        .split(';')[0]
+        ?.trim() ?? '';
     try {
       const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
       if (typeof parsed.mediaType === 'string') mediaType = parsed.mediaType;
@@ -390,11 +404,7 @@ export class RegistryClient {
    * Downloads a blob to `dest`, verifying size and sha256. Resumes from `dest.partial` with an HTTP
    * Range request; a mismatch removes the partial data and throws DigestMismatch.
    */
-  async downloadBlob(
-    desc: Descriptor,
-    dest: string,
-    onProgress?: (p: BlobProgress) => void,
-  ): Promise<void> {
+  async downloadBlob(desc: Descriptor, dest: string, onProgress?: (p: BlobProgress) => void): Promise<void> {
     const partial = `${dest}.partial`;
     const hash = createHash('sha256');
     let have = 0;

@@ -28,13 +28,7 @@ import {
   type Manifest,
 } from './registry-client.js';
 import { extractTar } from './tar.js';
-import type {
-  ImageConfig,
-  ImageInfo,
-  ImageService,
-  PullOptions,
-  PullPolicy,
-} from './types.js';
+import type { ImageConfig, ImageInfo, ImageService, PullOptions, PullPolicy } from './types.js';
 import { ImageError } from './types.js';
 
 export interface LayerRecord {
@@ -94,7 +88,11 @@ function hexOf(digest: string): string {
 }
 
 /** Runs `fn` over items with at most `limit` in flight; first error wins after all settle. */
-async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function parallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed = false;
   let firstError: Error | undefined;
@@ -270,7 +268,13 @@ export class LocalImageService implements ImageService {
     }
     if (ref.digest !== undefined) {
       const rd = `${repositoryName(ref)}@${ref.digest}`;
-      for (const i of this.images.values()) if (i.repoDigests.includes(rd) || i.manifestDigest === ref.digest && i.repoDigests.some((d) => d.startsWith(`${repositoryName(ref)}@`))) return i;
+      for (const i of this.images.values())
+        if (
+          i.repoDigests.includes(rd) ||
+          (i.manifestDigest === ref.digest &&
+            i.repoDigests.some((d) => d.startsWith(`${repositoryName(ref)}@`)))
+        )
+          return i;
       return undefined;
     }
     const tag = tagReference(ref);
@@ -324,7 +328,9 @@ export class LocalImageService implements ImageService {
     const client = new RegistryClient(
       ref,
       {
-        ...(this.opts.insecureRegistries !== undefined ? { insecureRegistries: this.opts.insecureRegistries } : {}),
+        ...(this.opts.insecureRegistries !== undefined
+          ? { insecureRegistries: this.opts.insecureRegistries }
+          : {}),
         ...(this.opts.caPem !== undefined ? { caPem: this.opts.caPem } : {}),
       },
       opts.credentials,
@@ -340,7 +346,8 @@ export class LocalImageService implements ImageService {
         const index = JSON.parse(top.bytes.toString('utf8')) as Index;
         const pick = pickPlatform(index, norm);
         const m = await client.getManifest(pick.digest);
-        if (isIndexType(m.mediaType)) throw new ImageError('Invalid', `${norm}: nested image indexes are not supported`);
+        if (isIndexType(m.mediaType))
+          throw new ImageError('Invalid', `${norm}: nested image indexes are not supported`);
         manifestBytes = m.bytes;
         manifestDigest = m.digest;
         extraBlobs.push({ digest: m.digest, bytes: m.bytes });
@@ -502,7 +509,10 @@ export class LocalImageService implements ImageService {
     let running = this.unpacking.get(l.chainId);
     if (running === undefined) {
       running = (async () => {
-        const tmp = join(this.layerRoot, `.unpack-${hexOf(l.chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
+        const tmp = join(
+          this.layerRoot,
+          `.unpack-${hexOf(l.chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`,
+        );
         await mkdir(tmp, { mode: 0o755 });
         try {
           const res = await extractTar(this.blobPath(l.digest), tmp, {
@@ -518,7 +528,8 @@ export class LocalImageService implements ImageService {
           this.log(`unpacked layer ${l.digest.slice(7, 19)} into ${dir}`);
         } catch (err) {
           await rm(tmp, { recursive: true, force: true });
-          if (err instanceof ImageError && err.reason === 'DigestMismatch') await rm(this.blobPath(l.digest), { force: true });
+          if (err instanceof ImageError && err.reason === 'DigestMismatch')
+            await rm(this.blobPath(l.digest), { force: true });
           throw err;
         }
       })().finally(() => this.unpacking.delete(l.chainId));
@@ -531,8 +542,12 @@ export class LocalImageService implements ImageService {
     await this.ensureInit();
     const r = this.findRecord(refOrId);
     if (r === undefined)
-      throw new ImageError('NotFound', `no such image "${refOrId}" in the local store (see \`flotilla image ls\`)`);
-    const byId = /^(sha256:)?[a-f0-9]{4,64}$/.test(refOrId.trim()) && hexOf(r.id).startsWith(hexOf(refOrId.trim()));
+      throw new ImageError(
+        'NotFound',
+        `no such image "${refOrId}" in the local store (see \`flotilla image ls\`)`,
+      );
+    const byId =
+      /^(sha256:)?[a-f0-9]{4,64}$/.test(refOrId.trim()) && hexOf(r.id).startsWith(hexOf(refOrId.trim()));
     let tag: string | undefined;
     if (!byId) {
       const parsed = parseReference(refOrId);
@@ -633,7 +648,10 @@ export class LocalImageService implements ImageService {
       .sort((a, b) => (a.lastUsed ?? a.created) - (b.lastUsed ?? b.created));
   }
 
-  async prune(opts: { all?: boolean; minUnusedSeconds?: number }): Promise<{ removed: string[]; freedBytes: number }> {
+  async prune(opts: {
+    all?: boolean;
+    minUnusedSeconds?: number;
+  }): Promise<{ removed: string[]; freedBytes: number }> {
     await this.ensureInit();
     const victims = this.unusedImages(opts.all === true ? 0 : (opts.minUnusedSeconds ?? 0));
     for (const v of victims) this.images.delete(v.id);
@@ -681,7 +699,11 @@ export class LocalImageService implements ImageService {
     const found = await importImages(path, join(this.root, 'tmp'), opts.tag);
     const out: ImageInfo[] = [];
     for (const img of found.images) {
-      const unpin = this.pin([img.configDigest, ...img.layers.map((l) => l.desc.digest), ...img.blobs.map((b) => b.digest)]);
+      const unpin = this.pin([
+        img.configDigest,
+        ...img.layers.map((l) => l.desc.digest),
+        ...img.blobs.map((b) => b.digest),
+      ]);
       try {
         for (const b of img.blobs) await this.writeBlob(b.digest, b.bytes);
         for (const l of img.layers) await this.importBlob(l.file, l.desc);
@@ -726,7 +748,10 @@ export class LocalImageService implements ImageService {
     const got = `sha256:${h.digest('hex')}`;
     if (got !== desc.digest || size !== desc.size) {
       await rm(tmp, { force: true });
-      throw new ImageError('DigestMismatch', `archive member for ${desc.digest} hashed to ${got} (${size} bytes)`);
+      throw new ImageError(
+        'DigestMismatch',
+        `archive member for ${desc.digest} hashed to ${got} (${size} bytes)`,
+      );
     }
     await rename(tmp, dest);
   }
@@ -735,7 +760,10 @@ export class LocalImageService implements ImageService {
 function checkLayerType(layer: Descriptor, what: string): void {
   const mt = layer.mediaType ?? '';
   if (mt.endsWith('+zstd') || mt.endsWith('.zstd'))
-    throw new ImageError('Invalid', `${what}: zstd layers are not supported (push the image with gzip layers)`);
+    throw new ImageError(
+      'Invalid',
+      `${what}: zstd layers are not supported (push the image with gzip layers)`,
+    );
   if (mt.includes('foreign') || mt.includes('nondistributable'))
     throw new ImageError('Invalid', `${what}: foreign (non-distributable) layers are not supported`);
 }

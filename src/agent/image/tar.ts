@@ -148,7 +148,10 @@ const typeOf: Record<string, TarEntryType> = {
  */
 export async function readTar(
   source: AsyncIterable<Buffer | string>,
-  onEntry: (entry: TarEntry, body: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>) => Promise<void>,
+  onEntry: (
+    entry: TarEntry,
+    body: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  ) => Promise<void>,
 ): Promise<void> {
   const r = new ChunkReader(source);
   let longName: string | undefined;
@@ -303,7 +306,10 @@ export async function extractTar(file: string, dest: string, opts: ExtractOption
       cur = cur === '' ? (parts[i] ?? '') : `${cur}/${parts[i] ?? ''}`;
       const k = kinds.get(cur);
       if (k === 'other')
-        throw new ImageError('Invalid', `tar member "${rel}" goes through "${cur}", which is not a directory`);
+        throw new ImageError(
+          'Invalid',
+          `tar member "${rel}" goes through "${cur}", which is not a directory`,
+        );
       if (k === undefined) {
         await mkdir(join(dest, cur), { mode: 0o755 });
         kinds.set(cur, 'dir');
@@ -384,7 +390,10 @@ export async function extractTar(file: string, dest: string, opts: ExtractOption
       case 'hardlink': {
         const target = safeRelative(e.linkname);
         if (kinds.get(target) !== 'other')
-          throw new ImageError('Invalid', `hard link "${e.path}" points at "${e.linkname}", not a file in this layer`);
+          throw new ImageError(
+            'Invalid',
+            `hard link "${e.path}" points at "${e.linkname}", not a file in this layer`,
+          );
         await removeExisting(rel, false);
         await link(join(dest, target), abs);
         kinds.set(rel, 'other');
