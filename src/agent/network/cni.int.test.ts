@@ -244,7 +244,7 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
       hostPorts: [{ hostPort, containerPort: 80, protocol: 'TCP' }],
     });
     const second = uid();
-    const linksBefore = (await links()).split('\n').length;
+    const portsBefore = await bridgePorts();
     await expect(
       net.setUp({
         podUid: second,
@@ -257,7 +257,7 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
       message: `hostPort ${hostPort}/TCP is already in use by pod default/first`,
     });
     expect(await traces(second, net)).toEqual([]);
-    expect((await links()).split('\n').length).toBe(linksBefore);
+    expect(await bridgePorts()).toEqual(portsBefore);
     // Another protocol on the same number is free.
     const udp = await net.setUp({
       podUid: uid(),
@@ -335,7 +335,7 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     await expect(net.tearDown('0b5e1c2d-never-set-up')).resolves.toBeUndefined();
     await expect(net.tearDown(pod.podUid)).resolves.toBeUndefined();
     expect(await net.list()).not.toContain('0b5e1c2d-never-set-up');
-    expect(stripCounters(await sh('iptables-save', ['-t', 'nat']))).toBe(stripCounters(before));
+    expect(ours(await sh('iptables-save', ['-t', 'nat']))).toEqual(ours(before));
   });
 
   it('rebuilds a pod whose namespace vanished when setUp is called again', async () => {
@@ -372,7 +372,7 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
       const failing = new CniPodNetwork({ name: bridge, podCidr, stateDir, netnsPrefix, cniBinDir: binDir });
       const podUid = uid();
       const hostPort = await freeHostPort();
-      const linksBefore = (await links()).split('\n').length;
+      const portsBefore = await bridgePorts();
       await expect(
         failing.setUp({
           podUid,
@@ -385,7 +385,7 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
         message: 'CNI portmap ADD failed: simulated portmap failure (in a test)',
       });
       expect(await traces(podUid, failing)).toEqual([]);
-      expect((await links()).split('\n').length).toBe(linksBefore);
+      expect(await bridgePorts()).toEqual(portsBefore);
     } finally {
       await rm(binDir, { recursive: true, force: true });
     }
@@ -410,6 +410,49 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(await traces(req.podUid, net)).toEqual([]);
   });
 
+  it('sets up and tears down many pods in parallel with distinct addresses', async () => {
+    const uids = Array.from({ length: 8 }, () => uid());
+    const pods = await Promise.all(
+      uids.map((podUid, i) => net.setUp({ podUid, podName: `p${i}`, podNamespace: 'load', hostPorts: [] })),
+    );
+    const ips = pods.map((p) => p.ips[0]);
+    expect(new Set(ips).size).toBe(8);
+    // Concurrent setUp of the same pod shares one network.
+    const [x, y] = await Promise.all([
+      net.setUp({ podUid: uids[0] ?? '', podName: 'p0', podNamespace: 'load', hostPorts: [] }),
+      net.setUp({ podUid: uids[0] ?? '', podName: 'p0', podNamespace: 'load', hostPorts: [] }),
+    ]);
+    expect(x).toEqual(pods[0]);
+    expect(y).toEqual(pods[0]);
+    await Promise.all(uids.map((podUid) => net.tearDown(podUid)));
+    for (const podUid of uids) expect(await traces(podUid, net)).toEqual([]);
+  });
+
+  it('maps a hostPort on one hostIP only', async () => {
+    const hostPort = await freeHostPort();
+    const pod = await net.setUp({
+      podUid: uid(),
+      podName: 'local-only',
+      podNamespace: 'default',
+      hostPorts: [{ hostPort, containerPort: 80, protocol: 'TCP', hostIP: '127.0.0.1' }],
+    });
+    await serveInPod(pod, 80, 'loopback only');
+    expect(await httpGet(`http://127.0.0.1:${hostPort}/`)).toBe('loopback only');
+    const gateway = podCidr.replace(/0\/24$/, '1');
+    await expect(httpGet(`http://${gateway}:${hostPort}/`)).rejects.toThrow();
+    // The same port on another address is free; on the same address it is taken.
+    await expect(
+      net.setUp({
+        podUid: uid(),
+        podName: 'same-ip',
+        podNamespace: 'default',
+        hostPorts: [{ hostPort, containerPort: 80, protocol: 'TCP', hostIP: '127.0.0.1' }],
+      }),
+    ).rejects.toMatchObject({ code: 'HostPortConflict' });
+    await net.tearDown(pod.podUid);
+    expect(await traces(pod.podUid, net)).toEqual([]);
+  });
+
   it('destroy removes every pod network, the bridge, the IPAM state and the chains of this network', async () => {
     const hostPort = await freeHostPort();
     const pods = [
@@ -432,15 +475,22 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     for (const ns of existsSync('/var/run/netns') ? await readdir('/var/run/netns') : []) {
       expect(ns.startsWith(netnsPrefix)).toBe(false);
     }
-    // portmap's shared chains go with the last mapping on the host.
-    if (!/^-A CNI-HOSTPORT-DNAT /m.test(nat)) expect(nat).not.toContain('CNI-HOSTPORT');
+    // portmap's shared CNI-HOSTPORT-* chains go with the last mapping on the host; other test files may hold
+    // mappings right now, so that part is proven by iptables.test.ts.
   });
 });
 
-function stripCounters(save: string): string {
-  return save
+/** The nat rules of this test's network. */
+function ours(save: string): string[] {
+  return save.split('\n').filter((l) => l.includes(`name: \\"${bridge}\\"`));
+}
+
+/** The veths attached to this test's bridge. */
+async function bridgePorts(): Promise<string[]> {
+  const out = await runCommand('ip', ['-o', 'link', 'show', 'master', bridge]);
+  return out.stdout
     .split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .map((l) => l.replace(/\[\d+:\d+\]/, ''))
-    .join('\n');
+    .map((l) => /^\d+: ([^@:]+)/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .sort();
 }
