@@ -365,4 +365,65 @@ describe('PodManager', () => {
     expect(runtime.running().map((c) => c.labels.podName)).toEqual(['kept']);
     await eventually(() => expect(m2.podCount()).toBe(1));
   });
+
+  it('shows ErrImagePull, then ImagePullBackOff, for an image that cannot be pulled', async () => {
+    images.failPull('registry.local/missing:1', 'NotFound', 'manifest unknown');
+    const m = newManager();
+    await m.start();
+    const created = await createPod('nopull', {
+      containers: [{ name: 'app', image: 'registry.local/missing:1' }],
+    });
+    // Every status write, in order, through a watch.
+    const seen: string[] = [];
+    const watch = await client.watch(
+      podRef,
+      'default',
+      { fieldSelector: 'metadata.name=nopull' },
+      (ev: any) => {
+        const reason = ev.object?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+        if (reason !== undefined && seen.at(-1) !== reason) seen.push(reason);
+      },
+      () => undefined,
+    );
+    m.upsert(created);
+    try {
+      await eventually(() => expect(seen.at(-1)).toBe('ImagePullBackOff'), 15_000);
+    } finally {
+      watch.close();
+    }
+    expect(seen.indexOf('ErrImagePull')).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf('ErrImagePull')).toBeLessThan(seen.indexOf('ImagePullBackOff'));
+    expect(recorder.events.map((e) => e.message)).toEqual(
+      expect.arrayContaining([
+        'Pulling image "registry.local/missing:1"',
+        'Failed to pull image "registry.local/missing:1": manifest unknown',
+        'Error: ErrImagePull',
+        'Back-off pulling image "registry.local/missing:1"',
+        'Error: ImagePullBackOff',
+      ]),
+    );
+    expect((await getPod('nopull')).status.phase).toBe('Pending');
+    expect(images.pulls).toEqual(['registry.local/missing:1']);
+  });
+
+  it("replaces a container when the pod's image is updated", async () => {
+    const m = newManager();
+    await m.start();
+    m.upsert(await createPod('upd', { containers: [{ name: 'app', image: 'busybox:1' }] }));
+    await eventually(async () => expect((await getPod('upd')).status?.phase).toBe('Running'));
+    const pod = await getPod('upd');
+    pod.spec.containers[0].image = 'busybox:2';
+    m.upsert(await client.update(podRef, 'default', pod));
+    const cs = await eventually(async () => {
+      const c = (await getPod('upd')).status.containerStatuses[0];
+      expect(c.state.running).toBeDefined();
+      expect(c.restartCount).toBe(1);
+      return c;
+    });
+    expect(cs.image).toBe('busybox:2');
+    expect(runtime.running().map((c) => c.imageRef)).toEqual(['busybox:2']);
+    expect(
+      recorder.events.some((e) => e.message === 'Container app definition changed, will be restarted'),
+    ).toBe(true);
+  });
 });

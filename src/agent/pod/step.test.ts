@@ -239,6 +239,11 @@ describe('podStep: replacing and killing containers', () => {
     const killed = ctr('app', 'exited', { hash: 'old', exitCode: 143 });
     const next = podStep(input({ containers: [killed], desiredHashes: { app: 'new' } }));
     expect(types(next.actions)).toEqual(['start:app:1']);
+    // ... even under restartPolicy Never.
+    const never = pod({ spec: { restartPolicy: 'Never' } });
+    expect(
+      types(podStep(input({ pod: never, containers: [killed], desiredHashes: { app: 'new' } })).actions),
+    ).toEqual(['start:app:1']);
   });
 
   it('kills a container whose liveness or startup probe failed', () => {

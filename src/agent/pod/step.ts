@@ -298,7 +298,10 @@ export function podStep(input: StepInput): StepResult {
     }
     if (!hasStopped(latest)) continue; // created and about to start, or unknown: wait
     const failed = exitCodeOf(latest) !== 0;
-    if (policy === 'Always' || (policy === 'OnFailure' && failed)) {
+    // A container killed because its spec changed is recreated whatever the policy (as the kubelet).
+    const replaced =
+      input.desiredHashes[c.name] !== undefined && latest.labels.specHash !== input.desiredHashes[c.name];
+    if (replaced || policy === 'Always' || (policy === 'OnFailure' && failed)) {
       restartWithBackoff(input, result, c, latest);
     }
   }

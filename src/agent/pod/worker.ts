@@ -15,6 +15,8 @@ import type { PodNetwork, PodNetworkStatus, HostPortMapping } from '../network/t
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import {
   isHostNetwork,
+  isTerminalPhase,
+  podStatusOf,
   podContainers,
   podName,
   podNamespace,
@@ -288,7 +290,9 @@ export class PodWorker {
       i = j;
     }
     const after = actions.length > 0 ? await this.observe(true) : containers;
-    if (!this.removed && !(res.done && allOk)) {
+    // A terminal pod whose containers are gone (cleaned up before an agent restart) keeps its last status.
+    const keepTerminal = isTerminalPhase(podStatusOf(pod)['phase']) && after.length === 0;
+    if (!this.removed && !(res.done && allOk) && !keepTerminal) {
       await this.writeStatus(after, { ...res.waiting, ...this.overlay }, res.initialized, res.initFailed);
     }
     const out: { done: boolean; progressed: boolean; wakeAt?: number } = {
