@@ -10,6 +10,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerEdit } from './commands/edit.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGet } from './commands/get.js';
+import { registerImage } from './commands/image.js';
 import { registerKubeconfig } from './commands/kubeconfig.js';
 import { registerLabel } from './commands/label.js';
 import { registerPatch } from './commands/patch.js';
@@ -77,6 +78,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerExplain(program, session);
   registerApiResources(program, session);
   registerKubeconfig(program, io);
+  registerImage(program, io);
   registerVersion(program, session);
   registerServerCommands(program);
   return program;

@@ -99,6 +99,9 @@ describe('layers', () => {
         expect(existsSync(join(mnt, 'etc', 'gone'))).toBe(false);
         expect(readdirSync(join(mnt, 'data')).sort()).toEqual(['new']);
         expect(readFileSync(join(mnt, 'data', 'new'), 'utf8')).toBe('new\n');
+        // a mounted image is in use: rm refuses, prune keeps it
+        await expect(s.remove(`${reg.host}/test/whiteouts:v1`)).rejects.toThrow(/its layers are mounted/);
+        expect((await s.prune({ all: true })).removed).toEqual([]);
       } finally {
         execFileSync('umount', [mnt]);
       }

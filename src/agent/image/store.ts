@@ -558,11 +558,11 @@ export class LocalImageService implements ImageService {
       await this.save();
       return;
     }
-    const used = this.users.get(r.id);
-    if (used !== undefined && used.size > 0 && opts.force !== true) {
+    if (opts.force !== true && (await this.inUse()).has(r.id)) {
+      const users = [...(this.users.get(r.id) ?? [])];
       throw new ImageError(
         'Invalid',
-        `image ${refOrId} (${r.id.slice(7, 19)}) is in use by container ${[...used].join(', ')}: stop the container first or use --force`,
+        `image ${refOrId} (${r.id.slice(7, 19)}) is in use by ${users.length > 0 ? `container ${users.join(', ')}` : 'a running container (its layers are mounted)'}: remove the container first or use --force`,
       );
     }
     this.images.delete(r.id);
@@ -640,10 +640,23 @@ export class LocalImageService implements ImageService {
     }
   }
 
-  private unusedImages(minUnusedSeconds: number): ImageRecord[] {
+  /** Images some container uses: marked with markUsed, or with a layer mounted as an overlayfs lower dir. */
+  private async inUse(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const [id, set] of this.users) if (set.size > 0) out.add(id);
+    const mounted = await mountedLowerDirs();
+    if (mounted.size > 0) {
+      for (const r of this.images.values())
+        if (r.layers.some((l) => mounted.has(this.layerPath(l.chainId)))) out.add(r.id);
+    }
+    return out;
+  }
+
+  private async unusedImages(minUnusedSeconds: number): Promise<ImageRecord[]> {
     const cutoff = this.now() - minUnusedSeconds * 1000;
+    const used = await this.inUse();
     return [...this.images.values()]
-      .filter((r) => (this.users.get(r.id)?.size ?? 0) === 0)
+      .filter((r) => !used.has(r.id))
       .filter((r) => (r.lastUsed ?? r.created) <= cutoff)
       .sort((a, b) => (a.lastUsed ?? a.created) - (b.lastUsed ?? b.created));
   }
@@ -653,7 +666,7 @@ export class LocalImageService implements ImageService {
     minUnusedSeconds?: number;
   }): Promise<{ removed: string[]; freedBytes: number }> {
     await this.ensureInit();
-    const victims = this.unusedImages(opts.all === true ? 0 : (opts.minUnusedSeconds ?? 0));
+    const victims = await this.unusedImages(opts.all === true ? 0 : (opts.minUnusedSeconds ?? 0));
     for (const v of victims) this.images.delete(v.id);
     if (victims.length > 0) await this.save();
     const freedBytes = await this.collect();
@@ -683,7 +696,7 @@ export class LocalImageService implements ImageService {
     );
     const removed: string[] = [];
     let freedBytes = 0;
-    for (const victim of this.unusedImages(opts.minUnusedSeconds)) {
+    for (const victim of await this.unusedImages(opts.minUnusedSeconds)) {
       if (freedBytes >= toFree) break;
       this.images.delete(victim.id);
       await this.save();
@@ -766,6 +779,31 @@ function checkLayerType(layer: Descriptor, what: string): void {
     );
   if (mt.includes('foreign') || mt.includes('nondistributable'))
     throw new ImageError('Invalid', `${what}: foreign (non-distributable) layers are not supported`);
+}
+
+/** Lower dirs of the overlayfs mounts on this machine (from /proc/self/mountinfo). */
+export async function mountedLowerDirs(): Promise<Set<string>> {
+  const out = new Set<string>();
+  let text: string;
+  try {
+    text = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return out;
+  }
+  const unescape = (v: string): string =>
+    v.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
+    if (fstype !== 'overlay' || superOpts === undefined) continue;
+    for (const opt of superOpts.split(/(?<!\\),/)) {
+      if (!opt.startsWith('lowerdir=')) continue;
+      for (const d of opt.slice('lowerdir='.length).split(/(?<!\\):/))
+        out.add(unescape(d.replace(/\\([,:])/g, '$1')));
+    }
+  }
+  return out;
 }
 
 async function exists(p: string): Promise<boolean> {
