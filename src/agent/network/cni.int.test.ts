@@ -453,6 +453,59 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(await traces(pod.podUid, net)).toEqual([]);
   });
 
+  it('cleans up after a crash: a namespace whose record is lost, and a record of a setUp that never finished', async () => {
+    const hostPort = await freeHostPort();
+    const lost = await net.setUp({
+      podUid: uid(),
+      podName: 'lost',
+      podNamespace: 'default',
+      hostPorts: [{ hostPort, containerPort: 80, protocol: 'TCP' }],
+    });
+    await rm(join(stateDir, 'pods', `${lost.podUid}.json`));
+    const fragment = lost.podUid.slice(0, 12);
+    expect(await net.list()).toContain(fragment);
+    await net.tearDown(fragment);
+    expect(await traces(lost.podUid, net)).toEqual([]);
+    expect(await net.list()).not.toContain(fragment);
+
+    // The agent died right after writing the record and creating the namespace.
+    const halfUid = uid();
+    const netnsName = net.netnsNameFor(halfUid);
+    await sh('ip', ['netns', 'add', netnsName]);
+    await writeFile(
+      join(stateDir, 'pods', `${halfUid}.json`),
+      JSON.stringify({
+        version: 1,
+        podUid: halfUid,
+        podName: 'half',
+        podNamespace: 'default',
+        containerId: halfUid,
+        netnsName,
+        netnsPath: `/var/run/netns/${netnsName}`,
+        ifName: 'eth0',
+        network: bridge,
+        cniVersion: '1.0.0',
+        hostPorts: [],
+        plugins: ['loopback', 'bridge'],
+        phase: 'creating',
+        ips: [],
+        createdAt: new Date().toISOString(),
+      }),
+    );
+    expect(await net.status(halfUid)).toBeUndefined();
+    expect(await net.list()).toContain(halfUid);
+    // The pod worker's next setUp starts clean and succeeds.
+    const again = await net.setUp({
+      podUid: halfUid,
+      podName: 'half',
+      podNamespace: 'default',
+      hostPorts: [],
+    });
+    expect(again.ips).toHaveLength(1);
+    await net.tearDown(halfUid);
+    expect(await traces(halfUid, net)).toEqual([]);
+  });
+
   it('destroy removes every pod network, the bridge, the IPAM state and the chains of this network', async () => {
     const hostPort = await freeHostPort();
     const pods = [
