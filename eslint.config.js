@@ -134,7 +134,12 @@ export default tseslint.config(
   },
   {
     // Pure agent decisions: the pod step, pod status and node status take time and observations as input.
-    files: ['src/agent/pod/step.ts', 'src/agent/pod/status.ts', 'src/agent/node-status.ts'],
+    files: [
+      'src/agent/pod/step.ts',
+      'src/agent/pod/status.ts',
+      'src/agent/pod/pod-view.ts',
+      'src/agent/node-status.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
