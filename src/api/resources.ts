@@ -12,6 +12,14 @@ export interface SubresourceInfo {
   verbs: Verb[];
 }
 
+export interface ConnectSubresourceInfo {
+  name: 'log' | 'exec';
+  group: string;
+  version: string;
+  kind: string;
+  verbs: Verb[];
+}
+
 export interface ResourceInfo {
   group: string;
   version: string;
@@ -24,6 +32,12 @@ export interface ResourceInfo {
   categories: string[];
   verbs: Verb[];
   subresources: SubresourceInfo[];
+  /**
+   * Connect subresources (pods/log, pods/exec) as upstream lists them in discovery: served by the pod's
+   * node agent through the API server's node proxy; they have no object schema of their own (kept apart
+   * from `subresources`, whose entries get OpenAPI read/replace/patch operations).
+   */
+  connectSubresources: ConnectSubresourceInfo[];
   /** Field selectors beyond metadata.name / metadata.namespace. */
   fieldSelectors: string[];
 }
@@ -45,7 +59,10 @@ function r(
   resource: string,
   namespaced: boolean,
   extra: Partial<
-    Pick<ResourceInfo, 'shortNames' | 'categories' | 'verbs' | 'subresources' | 'fieldSelectors'>
+    Pick<
+      ResourceInfo,
+      'shortNames' | 'categories' | 'verbs' | 'subresources' | 'connectSubresources' | 'fieldSelectors'
+    >
   > = {},
 ): ResourceInfo {
   return {
@@ -59,6 +76,7 @@ function r(
     categories: extra.categories ?? [],
     verbs: extra.verbs ?? allVerbs,
     subresources: extra.subresources ?? [],
+    connectSubresources: extra.connectSubresources ?? [],
     fieldSelectors: extra.fieldSelectors ?? [],
   };
 }
@@ -74,6 +92,10 @@ export const resources: readonly ResourceInfo[] = [
     shortNames: ['po'],
     categories: ['all'],
     subresources: [status('', 'v1', 'Pod')],
+    connectSubresources: [
+      { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
+      { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
+    ],
     fieldSelectors: [
       'spec.nodeName',
       'spec.restartPolicy',

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.js';
 import { apiVersionOf, resources, type ResourceInfo } from '../api/resources.js';
 import { isObject, type DeleteOptions, type KubeObject } from '../api/types.js';
@@ -33,6 +34,8 @@ import { serveWatch, type WatchSource } from './watch.js';
 import { WatchHub } from './watch-hub.js';
 import { installKindHooks } from './hooks.js';
 import { NamespaceCache } from './namespace-cache.js';
+import { agentClientFor } from './certs.js';
+import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './node-proxy.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -42,6 +45,8 @@ export interface ApiServerOptions {
   tls?: { certPem: string; keyPem: string } | undefined;
   /** Known tokens; when undefined, authentication is off (tests only). */
   tokens?: TokenEntry[] | undefined;
+  /** Client certificate for node agents (logs, exec); by default the one ensurePki loaded with `tls`. */
+  agentClient?: AgentClientCredentials | undefined;
   log?: (line: string) => void;
 }
 
@@ -185,6 +190,11 @@ function verbOf(method: string, p: ResourcePath, q: URLSearchParams): string {
   }
 }
 
+function nodeProxied(p: ResourcePath): 'log' | 'exec' | undefined {
+  if (p.info.group !== '' || p.info.resource !== 'pods') return undefined;
+  return p.subresource === 'log' || p.subresource === 'exec' ? p.subresource : undefined;
+}
+
 export class ApiServer {
   readonly store: Store;
   readonly registries = new Map<string, ResourceRegistry>();
@@ -193,8 +203,15 @@ export class ApiServer {
   private readonly hub: WatchHub;
   private readonly namespaces = new NamespaceCache();
   private ready = true;
+  /** pods/log and pods/exec go to the pod's node agent. */
+  readonly nodeProxy: NodeProxy;
 
-  constructor(store: Store, tokens: TokenEntry[] | undefined, log: (line: string) => void) {
+  constructor(
+    store: Store,
+    tokens: TokenEntry[] | undefined,
+    log: (line: string) => void,
+    agentClient?: AgentClientCredentials,
+  ) {
     this.store = store;
     this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
     this.log = log;
@@ -202,6 +219,12 @@ export class ApiServer {
     for (const info of resources) {
       this.registries.set(registryKey(info), new ResourceRegistry(info, store, () => this.byShortKey));
     }
+    this.nodeProxy = new NodeProxy({
+      getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
+      getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
+      agentClient,
+      log,
+    });
   }
 
   /** Registries keyed `/v1/namespaces`, `apps/v1/deployments` (what ResourceRegistry looks up). */
@@ -229,6 +252,7 @@ export class ApiServer {
   close(): void {
     this.hub.close();
     this.namespaces.close();
+    this.nodeProxy.close();
   }
 
   setReady(ready: boolean): void {
@@ -328,7 +352,9 @@ export class ApiServer {
     }
     const p = parsed.path;
     const q = url.searchParams;
-    const verb = verbOf(method, p, q);
+    const proxied = nodeProxied(p);
+    // Exec is a write whatever the HTTP method (a WebSocket upgrade is a GET), as upstream authorizes it.
+    const verb = proxied === 'exec' ? 'create' : verbOf(method, p, q);
     const denied = authorize(
       user,
       verb,
@@ -336,7 +362,43 @@ export class ApiServer {
       p.namespace,
     );
     if (denied !== undefined) throw errors.forbidden(denied);
+    if (proxied !== undefined && p.name !== undefined) {
+      const ns = p.namespace ?? 'default';
+      if (proxied === 'log' && method !== 'GET') throw errors.methodNotAllowed('pods/log supports only GET');
+      if (proxied === 'log') await this.nodeProxy.serveLog(req, res, ns, p.name, q);
+      else await this.nodeProxy.refuseExec(ns, p.name, q, false);
+      return;
+    }
     await this.serveResource(req, res, p, q, method);
+  }
+
+  /** HTTP upgrades: only pods/{name}/exec (WebSocket) is upgraded, through the node proxy. */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => undefined);
+    this.dispatchUpgrade(req, socket, head).catch((err: unknown) => {
+      if (!isApiError(err)) this.log(`internal error on upgrade ${req.url ?? ''}: ${String(err)}`);
+      rejectUpgradeWith(socket, err);
+    });
+  };
+
+  private async dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+    const user = this.authenticate(req, url.pathname);
+    if (user === undefined) throw errors.unauthorized();
+    const parsed = parseResourcePath(url.pathname);
+    const p = parsed.kind === 'resource' ? parsed.path : undefined;
+    if (p === undefined || nodeProxied(p) !== 'exec' || p.name === undefined)
+      throw errors.badRequest(`the server upgrades connections only for pods/{name}/exec (${url.pathname})`);
+    const denied = authorize(user, 'create', 'pods/exec', p.namespace);
+    if (denied !== undefined) throw errors.forbidden(denied);
+    await this.nodeProxy.serveExecUpgrade(
+      req,
+      socket,
+      head,
+      p.namespace ?? 'default',
+      p.name,
+      url.searchParams,
+    );
   }
 
   private discovery(pathname: string): unknown {
@@ -596,12 +658,15 @@ export async function startApiServer(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Kind defaults, validation and schemas (src/api) apply to every server, not only test ones.
   installKindHooks();
-  const api = new ApiServer(options.store, options.tokens, log);
+  const agentClient =
+    options.agentClient ?? (options.tls === undefined ? undefined : agentClientFor(options.tls.certPem));
+  const api = new ApiServer(options.store, options.tokens, log, agentClient);
   await api.startCaches();
   const server: Server =
     options.tls === undefined
       ? createHttpServer(api.handle)
       : createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, api.handle);
+  server.on('upgrade', api.handleUpgrade);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 0;

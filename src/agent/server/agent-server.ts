@@ -37,8 +37,11 @@ export interface AgentServerOptions {
   host: string;
   /** 0 picks a free port (tests); the default agent port is 10250 like the kubelet's. */
   port: number;
-  /** The cluster CA (from the agent's kubeconfig): client certificates must chain to it. */
-  caPem: string;
+  /**
+   * The cluster CA (from the agent's kubeconfig): client certificates must chain to it. Without it no
+   * client can be verified, so every logs/exec request is refused with 401 (said in the log at start).
+   */
+  caPem?: string | undefined;
   runtime: ContainerRuntime;
   log?: (line: string) => void;
   /** Keep the self-signed serving certificate in this dir (agent.crt/agent.key); in memory when unset. */
@@ -160,11 +163,14 @@ export class AgentServer {
       (this.opts.certDir !== undefined
         ? await ensureServingCert(this.opts.certDir, [this.opts.host])
         : await selfSignedCert([this.opts.host]));
+    if (this.opts.caPem === undefined)
+      this.log('agent server: no cluster CA given, so logs and exec requests will all be refused (401)');
     const server = createServer(
       {
         cert: pair.certPem,
         key: pair.keyPem,
-        ca: this.opts.caPem,
+        // An empty CA list when none is given: nothing verifies.
+        ca: this.opts.caPem ?? [],
         requestCert: true,
         // Checked per request, so an unauthenticated client gets a 401 it can read instead of a TLS alert.
         rejectUnauthorized: false,
@@ -203,6 +209,11 @@ export class AgentServer {
   get port(): number {
     const addr = this.server?.address() as AddressInfo | null | undefined;
     return addr?.port ?? 0;
+  }
+
+  /** Same as close(). */
+  stop(): Promise<void> {
+    return this.close();
   }
 
   async close(): Promise<void> {
