@@ -80,6 +80,8 @@ export interface ContainerCreateSpec {
   tty: boolean;
   /** Keep stdin open (pod `stdin: true`). */
   stdin: boolean;
+  /** Image `StopSignal` (e.g. "SIGQUIT" or "3"); undefined = SIGTERM. Used by stopContainer. */
+  stopSignal?: string;
   /** Cgroup parent for the pod, e.g. `flotilla/pod<uid>`; the runtime creates and removes it. */
   cgroupParent: string;
 }

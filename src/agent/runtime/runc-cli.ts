@@ -1,0 +1,150 @@
+// A thin wrapper over the runc command line (always with our own --root, so we only ever see our
+// containers), and the parsing of its logrus error lines into the message a user should read.
+
+import { spawn } from 'node:child_process';
+import { RuntimeError } from './errors.js';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCommand(file: string, args: readonly string[], timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new RuntimeError('RuntimeFailed', `cannot run ${file}: ${err.message}`, { cause: err }));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The human part of runc's output: `time="..." level=error msg="runc create failed: ..."` becomes
+ * `runc create failed: ...`; JSON log lines (`--log-format json`) give their `msg`. Plain text stays.
+ */
+export function runcMessage(output: string): string {
+  const messages: string[] = [];
+  for (const raw of output.split('\n')) {
+    const line = raw.trim();
+    if (line === '') continue;
+    if (line.startsWith('{')) {
+      try {
+        const j = JSON.parse(line) as { level?: string; msg?: string };
+        if (typeof j.msg === 'string' && (j.level === undefined || j.level === 'error' || j.level === 'fatal')) {
+          messages.push(j.msg);
+        }
+        continue;
+      } catch {
+        // not JSON: fall through
+      }
+    }
+    const m = /level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"/.exec(line);
+    if (m?.[1] !== undefined) {
+      messages.push(unquoteGo(m[1]));
+      continue;
+    }
+    if (!/level=(?:warning|info|debug)/.test(line)) messages.push(line);
+  }
+  const uniq = [...new Set(messages.map((m) => m.trim()).filter((m) => m !== ''))];
+  return uniq.join('; ');
+}
+
+function unquoteGo(s: string): string {
+  try {
+    return JSON.parse(`"${s.replace(/\\'/g, "'")}"`) as string;
+  } catch {
+    return s.replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+  }
+}
+
+/** The exec exit code a shell would give when runc could not start the process (127 not found, 126 not executable). */
+export function execFailureExitCode(message: string): number | undefined {
+  if (!/exec failed|unable to start container process|starting container process/.test(message)) return undefined;
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied|exec format error|is a directory/.test(message)) return 126;
+  return 126;
+}
+
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  created: string;
+}
+
+export class Runc {
+  constructor(
+    readonly path: string,
+    readonly root: string,
+  ) {}
+
+  private base(): string[] {
+    return ['--root', this.root];
+  }
+
+  async run(args: readonly string[], timeoutMs?: number): Promise<CommandResult> {
+    return runCommand(this.path, [...this.base(), ...args], timeoutMs);
+  }
+
+  /** Runs and throws RuntimeFailed with runc's message on a non-zero exit. */
+  async must(args: readonly string[], timeoutMs?: number): Promise<string> {
+    const r = await this.run(args, timeoutMs);
+    if (r.code !== 0) {
+      throw new RuntimeError(
+        'RuntimeFailed',
+        runcMessage(r.stderr) || `runc ${args[0] ?? ''} exited with ${r.code}`,
+      );
+    }
+    return r.stdout;
+  }
+
+  async list(): Promise<Map<string, RuncState>> {
+    const r = await this.run(['list', '--format', 'json']);
+    const out = new Map<string, RuncState>();
+    if (r.code !== 0) {
+      // A root that does not exist yet simply has no containers.
+      if (/no such file or directory/i.test(r.stderr)) return out;
+      throw new RuntimeError('RuntimeFailed', runcMessage(r.stderr), { transient: true });
+    }
+    const parsed = JSON.parse(r.stdout.trim() === '' ? 'null' : r.stdout) as RuncState[] | null;
+    for (const s of parsed ?? []) out.set(s.id, s);
+    return out;
+  }
+
+  async state(id: string): Promise<RuncState | undefined> {
+    const r = await this.run(['state', id]);
+    if (r.code !== 0) return undefined;
+    return JSON.parse(r.stdout) as RuncState;
+  }
+
+  async version(): Promise<string> {
+    const r = await runCommand(this.path, ['--version']);
+    const m = /runc version (\S+)/.exec(r.stdout);
+    return m?.[1] ?? 'unknown';
+  }
+
+  /** Sends a signal; false when the container is not running (already stopped or gone). */
+  async kill(id: string, signal: string): Promise<boolean> {
+    const r = await this.run(['kill', id, signal]);
+    return r.code === 0;
+  }
+
+  async delete(id: string): Promise<void> {
+    const r = await this.run(['delete', '--force', id]);
+    if (r.code !== 0 && !/does not exist|not exist/.test(r.stderr)) {
+      throw new RuntimeError('RuntimeFailed', runcMessage(r.stderr) || `runc delete ${id} failed`);
+    }
+  }
+}

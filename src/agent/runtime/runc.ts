@@ -1,0 +1,729 @@
+// RuncRuntime: real OCI containers with runc under conmon. Stateless in memory: everything is read back
+// from disk (meta.json, conmon's exit file, runc's state), so a new RuncRuntime over the same root adopts
+// running containers without touching them, and the agent can be killed and restarted at any time.
+//
+// Layout (see docs/design/agent-runtime.md):
+//   <root>/<id>/meta.json          labels, image, times, cgroup path, messages, OOM verdict
+//   <root>/<id>/bundle/config.json the OCI runtime config
+//   <root>/<id>/bundle/rootfs      overlayfs mount (lower = image layers, upper/work below)
+//   <root>/<id>/upper, work        the container's writable layer
+//   <root>/<id>/container.log      CRI-format log written by conmon
+//   <root>/<id>/exit/<id>          exit code written by conmon; its mtime is finishedAt
+//   <root>/<id>/conmon.pid, container.pid, conmon.log
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as pty from 'node-pty';
+import {
+  detectCgroupLayout,
+  readOomKills,
+  readUsage,
+  removeCgroup,
+  type CgroupLayout,
+} from './cgroups.js';
+import { RuntimeError } from './errors.js';
+import { buildOciSpec, NOFILE_LIMIT, type OciDevice } from './oci-spec.js';
+import { execFailureExitCode, runCommand, runcMessage, Runc, type RuncState } from './runc-cli.js';
+import type {
+  ContainerCreateSpec,
+  ContainerLabels,
+  ContainerRuntime,
+  ContainerState,
+  ContainerStats,
+  ContainerStatus,
+  ExecOptions,
+  ExecSession,
+  RuntimeInfo,
+} from './types.js';
+import { resolveUser } from './user.js';
+
+export interface RuncRuntimeOptions {
+  /** State dir, e.g. `<data-dir>/agent/containers`. */
+  root: string;
+  /** runc's --root (default /run/flotilla/runc): tests use their own so they never see other containers. */
+  runcRoot?: string;
+  runcPath?: string;
+  conmonPath?: string;
+  /** Allow `privileged: true` containers (default false: rejected with InvalidSpec). */
+  allowPrivileged?: boolean;
+  /** conmon --log-size-max in bytes (the log file is truncated when it grows past it). */
+  logSizeMax?: number;
+}
+
+/** What meta.json holds. */
+interface ContainerMeta {
+  id: string;
+  labels: ContainerLabels;
+  imageRef: string;
+  imageId: string;
+  createdAt: string;
+  startedAt?: string;
+  /** Set when runc/conmon refused the container: it never ran. */
+  failedAt?: string;
+  message?: string;
+  oomKilled?: boolean;
+  cgroupsPath: string;
+  stopSignal?: string;
+}
+
+const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** Exit code reported for a container that could not be started (Kubernetes shows 128 for StartError). */
+const START_FAILED_EXIT_CODE = 128;
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, 'EPERM');
+  }
+}
+
+export class RuncRuntime implements ContainerRuntime {
+  readonly root: string;
+  readonly runcRoot: string;
+  private readonly runc: Runc;
+  private readonly conmonPath: string;
+  private readonly allowPrivileged: boolean;
+  private readonly logSizeMax: number | undefined;
+  private layoutPromise: Promise<CgroupLayout> | undefined;
+
+  constructor(options: RuncRuntimeOptions) {
+    this.root = resolve(options.root);
+    this.runcRoot = resolve(options.runcRoot ?? '/run/flotilla/runc');
+    this.runc = new Runc(options.runcPath ?? '/usr/sbin/runc', this.runcRoot);
+    this.conmonPath = options.conmonPath ?? '/usr/bin/conmon';
+    this.allowPrivileged = options.allowPrivileged ?? false;
+    this.logSizeMax = options.logSizeMax;
+  }
+
+  private layout(): Promise<CgroupLayout> {
+    return (this.layoutPromise ??= detectCgroupLayout());
+  }
+
+  private dir(id: string): string {
+    if (!ID_RE.test(id)) throw new RuntimeError('InvalidSpec', `invalid container id "${id}"`);
+    return join(this.root, id);
+  }
+
+  private paths(id: string): {
+    dir: string;
+    meta: string;
+    bundle: string;
+    rootfs: string;
+    upper: string;
+    work: string;
+    log: string;
+    exitDir: string;
+    exitFile: string;
+    conmonPid: string;
+    containerPid: string;
+    conmonLog: string;
+    execDir: string;
+  } {
+    const dir = this.dir(id);
+    return {
+      dir,
+      meta: join(dir, 'meta.json'),
+      bundle: join(dir, 'bundle'),
+      rootfs: join(dir, 'bundle', 'rootfs'),
+      upper: join(dir, 'upper'),
+      work: join(dir, 'work'),
+      log: join(dir, 'container.log'),
+      exitDir: join(dir, 'exit'),
+      exitFile: join(dir, 'exit', id),
+      conmonPid: join(dir, 'conmon.pid'),
+      containerPid: join(dir, 'container.pid'),
+      conmonLog: join(dir, 'conmon.log'),
+      execDir: join(dir, 'exec'),
+    };
+  }
+
+  private async readMeta(id: string): Promise<ContainerMeta | undefined> {
+    try {
+      return JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as ContainerMeta;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  private async writeMeta(meta: ContainerMeta): Promise<void> {
+    const p = this.paths(meta.id).meta;
+    const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(meta, null, 2));
+    await rename(tmp, p);
+  }
+
+  async info(): Promise<RuntimeInfo> {
+    return { name: 'runc', version: await this.runc.version(), cgroupVersion: (await this.layout()).version };
+  }
+
+  async createContainer(spec: ContainerCreateSpec): Promise<void> {
+    const p = this.paths(spec.id);
+    if (spec.security.privileged && !this.allowPrivileged) {
+      throw new RuntimeError('InvalidSpec', 'privileged containers are not allowed on this node');
+    }
+    if (spec.layerDirs.length === 0) throw new RuntimeError('InvalidSpec', 'the image has no layers');
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(p.dir, { mode: 0o700 });
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`);
+      throw err;
+    }
+    const layout = await this.layout();
+    const user = await resolveUser(spec).catch(async (err: unknown) => {
+      await rm(p.dir, { recursive: true, force: true });
+      throw err;
+    });
+    const meta: ContainerMeta = {
+      id: spec.id,
+      labels: spec.labels,
+      imageRef: spec.imageRef,
+      imageId: spec.imageId,
+      createdAt: new Date().toISOString(),
+      cgroupsPath: '',
+    };
+    if (spec.stopSignal !== undefined) meta.stopSignal = spec.stopSignal;
+    try {
+      for (const d of [p.bundle, p.rootfs, p.upper, p.work, p.exitDir]) await mkdir(d, { recursive: true });
+      const lower = [...spec.layerDirs].reverse().map((d) => resolve(d));
+      await this.mountOverlay(lower, p.upper, p.work, p.rootfs);
+      const oci = buildOciSpec(spec, {
+        cgroupVersion: layout.version,
+        user,
+        arch: process.arch,
+        rootfsPath: p.rootfs,
+        swapAccounting: await hasSwapAccounting(layout),
+        nofileLimit: await nofileLimit(),
+        ...(spec.security.privileged ? { hostDevices: await hostDevices() } : {}),
+      });
+      meta.cgroupsPath = oci.linux.cgroupsPath;
+      await this.writeMeta(meta);
+      await writeFile(join(p.bundle, 'config.json'), JSON.stringify(oci, null, 2));
+    } catch (err) {
+      await this.cleanupFiles(spec.id, meta.cgroupsPath).catch(() => undefined);
+      throw err;
+    }
+    const failure = await this.startConmon(spec);
+    if (failure !== undefined) {
+      // The container never ran: keep its record (listContainers shows the message) but no mount.
+      await this.runc.delete(spec.id).catch(() => undefined);
+      await this.unmountAll(p.dir).catch(() => undefined);
+      await removeCgroup(layout, meta.cgroupsPath).catch(() => undefined);
+      meta.failedAt = new Date().toISOString();
+      meta.message = failure;
+      await this.writeMeta(meta);
+      throw new RuntimeError('RuntimeFailed', failure);
+    }
+  }
+
+  private async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
+    const opts = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
+    const r = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+    if (r.code !== 0) {
+      throw new RuntimeError('RuntimeFailed', `cannot mount the container's rootfs: ${r.stderr.trim()}`);
+    }
+  }
+
+  /** Starts conmon, which runs `runc create`; resolves undefined once created, or runc's error message. */
+  private async startConmon(spec: ContainerCreateSpec): Promise<string | undefined> {
+    const p = this.paths(spec.id);
+    const l = spec.labels;
+    const args = [
+      '--cid',
+      spec.id,
+      '--cuuid',
+      spec.id,
+      '-n',
+      `k8s_${l.containerName}_${l.podName}_${l.podNamespace}_${l.podUid}_${l.attempt}`,
+      '-r',
+      this.runc.path,
+      '--runtime-arg',
+      `--root=${this.runcRoot}`,
+      '-b',
+      p.bundle,
+      '-p',
+      p.containerPid,
+      '-P',
+      p.conmonPid,
+      '-l',
+      `k8s-file:${p.log}`,
+      '--exit-dir',
+      p.exitDir,
+      '--socket-dir-path',
+      p.dir,
+      '--syslog',
+      '--log-level',
+      'error',
+    ];
+    if (spec.tty) args.push('-t');
+    if (this.logSizeMax !== undefined) args.push('--log-size-max', String(this.logSizeMax));
+    const out = openSync(p.conmonLog, 'a');
+    try {
+      const child = spawn(this.conmonPath, args, {
+        stdio: ['ignore', out, out, 'pipe'],
+        env: { ...process.env, _OCI_SYNCPIPE: '3' },
+        detached: true,
+      });
+      const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+      const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+      const message = await new Promise<{ pid: number; message?: string } | undefined>((res) => {
+        let buf = '';
+        const timer = setTimeout(() => res(undefined), 120_000);
+        const done = (v: { pid: number; message?: string } | undefined): void => {
+          clearTimeout(timer);
+          res(v);
+        };
+        sync.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const line = buf.split('\n')[0] ?? '';
+          try {
+            done(JSON.parse(line) as { pid: number; message?: string });
+          } catch {
+            // incomplete: wait for more
+          }
+        });
+        sync.on('end', () => done(undefined));
+        child.once('error', () => done(undefined));
+      });
+      sync.destroy();
+      child.unref();
+      if (message === undefined) {
+        await Promise.race([exited, sleep(5000)]);
+        const log = await readFile(p.conmonLog, 'utf8').catch(() => '');
+        return runcMessage(log) || 'conmon exited without reporting the container';
+      }
+      if (message.pid < 0) return runcMessage(message.message ?? '') || 'runc create failed';
+      return undefined;
+    } finally {
+      closeSync(out);
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    const meta = await this.mustMeta(id);
+    if (meta.failedAt !== undefined) throw new RuntimeError('InvalidState', meta.message ?? 'container failed');
+    const r = await this.runc.run(['start', id]);
+    if (r.code !== 0) {
+      const message = runcMessage(r.stderr) || `runc start exited with ${r.code}`;
+      meta.message = message;
+      await this.writeMeta(meta);
+      throw new RuntimeError('RuntimeFailed', message);
+    }
+    meta.startedAt = new Date().toISOString();
+    await this.writeMeta(meta);
+  }
+
+  private async mustMeta(id: string): Promise<ContainerMeta> {
+    const meta = await this.readMeta(id);
+    if (meta === undefined) throw new RuntimeError('NotFound', `container ${id} not found`);
+    return meta;
+  }
+
+  private async exitCode(id: string): Promise<{ code: number; at: Date } | undefined> {
+    const f = this.paths(id).exitFile;
+    try {
+      const [text, st] = await Promise.all([readFile(f, 'utf8'), stat(f)]);
+      const code = Number.parseInt(text.trim(), 10);
+      if (!Number.isFinite(code)) return undefined;
+      return { code, at: st.mtime };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await this.exitCode(id)) !== undefined) return true;
+      const meta = await this.readMeta(id);
+      if (meta === undefined || meta.failedAt !== undefined) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(100);
+    }
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    const status = await this.containerStatus(id);
+    if (status === undefined) throw new RuntimeError('NotFound', `container ${id} not found`);
+    if (status.state === 'exited') return;
+    const meta = await this.mustMeta(id);
+    if (status.state === 'running' && timeoutSeconds > 0) {
+      await this.runc.kill(id, meta.stopSignal ?? 'SIGTERM');
+      if (await this.waitExit(id, timeoutSeconds * 1000)) return;
+    }
+    await this.runc.kill(id, 'SIGKILL');
+    if (!(await this.waitExit(id, 30_000))) {
+      throw new RuntimeError('RuntimeFailed', `container ${id} did not exit after SIGKILL`, { transient: true });
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    const meta = await this.readMeta(id);
+    const state = await this.runc.state(id);
+    if (state !== undefined && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) {
+      await this.runc.kill(id, 'SIGKILL');
+      await this.waitExit(id, 10_000);
+    }
+    await this.runc.delete(id);
+    await this.killConmon(id);
+    await this.cleanupFiles(id, meta?.cgroupsPath ?? '');
+  }
+
+  /** Unmounts everything under the container dir, removes its cgroup and the dir. */
+  private async cleanupFiles(id: string, cgroupsPath: string): Promise<void> {
+    const p = this.paths(id);
+    await this.unmountAll(p.dir);
+    if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
+    await rm(p.dir, { recursive: true, force: true });
+  }
+
+  private async unmountAll(dir: string): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const mounts = (await mountPointsUnder(dir)).sort((a, b) => b.length - a.length);
+      if (mounts.length === 0) return;
+      for (const m of mounts) {
+        const r = await runCommand('umount', [m]);
+        if (r.code !== 0 && attempt >= 10) await runCommand('umount', ['-l', m]);
+      }
+      if (attempt > 0) await sleep(100);
+    }
+    const left = await mountPointsUnder(dir);
+    if (left.length > 0) throw new RuntimeError('RuntimeFailed', `cannot unmount ${left.join(', ')}`);
+  }
+
+  private async killConmon(id: string): Promise<void> {
+    const pid = await readPid(this.paths(id).conmonPid);
+    if (pid === undefined) return;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes('conmon') || !cmdline.split('\0').includes(id)) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(50);
+  }
+
+  async listContainers(): Promise<ContainerStatus[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const states = await this.runc.list();
+    const out: ContainerStatus[] = [];
+    for (const name of names) {
+      if (!ID_RE.test(name)) continue;
+      const s = await this.statusWith(name, states.get(name));
+      if (s !== undefined) out.push(s);
+    }
+    return out;
+  }
+
+  async containerStatus(id: string): Promise<ContainerStatus | undefined> {
+    if (!ID_RE.test(id)) return undefined;
+    return this.statusWith(id, await this.runc.state(id));
+  }
+
+  private async statusWith(id: string, rs: RuncState | undefined): Promise<ContainerStatus | undefined> {
+    const meta = await this.readMeta(id);
+    if (meta === undefined) return undefined;
+    const p = this.paths(id);
+    const status: ContainerStatus = {
+      id,
+      labels: meta.labels,
+      imageRef: meta.imageRef,
+      imageId: meta.imageId,
+      state: 'unknown',
+      createdAt: new Date(meta.createdAt),
+      logPath: p.log,
+    };
+    if (meta.startedAt !== undefined) status.startedAt = new Date(meta.startedAt);
+    if (meta.message !== undefined) status.message = meta.message;
+    if (meta.failedAt !== undefined) {
+      status.state = 'exited';
+      status.exitCode = START_FAILED_EXIT_CODE;
+      status.finishedAt = new Date(meta.failedAt);
+      return status;
+    }
+    const exit = await this.exitCode(id);
+    let state: ContainerState;
+    if (exit !== undefined) {
+      state = 'exited';
+      status.exitCode = exit.code;
+      status.finishedAt = exit.at;
+    } else if (rs === undefined) {
+      state = 'unknown';
+    } else {
+      switch (rs.status) {
+        case 'creating':
+        case 'created':
+          state = 'created';
+          break;
+        case 'running':
+        case 'paused':
+          state = 'running';
+          break;
+        case 'stopped': {
+          // conmon writes the exit file right after the process ends; without conmon it never will.
+          const conmon = await readPid(p.conmonPid);
+          state = conmon !== undefined && processAlive(conmon) ? 'running' : 'exited';
+          if (state === 'exited') status.message ??= 'the container monitor (conmon) died: exit code lost';
+          break;
+        }
+      }
+    }
+    status.state = state;
+    if (state === 'running' && rs !== undefined && rs.pid > 0) status.pid = rs.pid;
+    if (state === 'exited') {
+      if (meta.oomKilled === undefined) {
+        const kills = await readOomKills(await this.layout(), meta.cgroupsPath);
+        if (kills !== undefined) {
+          meta.oomKilled = kills > 0;
+          await this.writeMeta(meta).catch(() => undefined);
+        }
+      }
+      if (meta.oomKilled === true) status.oomKilled = true;
+    }
+    return status;
+  }
+
+  async exec(id: string, opts: ExecOptions): Promise<ExecSession> {
+    const state = await this.runc.state(id);
+    if (state?.status !== 'running') {
+      throw new RuntimeError('InvalidState', `container ${id} is not running`);
+    }
+    if (opts.command.length === 0) throw new RuntimeError('InvalidSpec', 'exec needs a command');
+    const p = this.paths(id);
+    await mkdir(p.execDir, { recursive: true });
+    const tag = randomBytes(6).toString('hex');
+    const logFile = join(p.execDir, `${tag}.log`);
+    const pidFile = join(p.execDir, `${tag}.pid`);
+    const args = [
+      '--root',
+      this.runcRoot,
+      '--log',
+      logFile,
+      '--log-format',
+      'json',
+      'exec',
+      '--pid-file',
+      pidFile,
+      ...(opts.tty ? ['--tty'] : []),
+      id,
+      ...opts.command,
+    ];
+    const finish = async (code: number): Promise<number> => {
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      await rm(logFile, { force: true });
+      await rm(pidFile, { force: true });
+      if (code === 0) return 0;
+      return execFailureExitCode(runcMessage(log)) ?? code;
+    };
+    const killInside = async (): Promise<void> => {
+      const pid = await readPid(pidFile);
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    };
+
+    if (opts.tty) {
+      const term = pty.spawn(this.runc.path, args, {
+        name: 'xterm',
+        cols: opts.columns ?? 80,
+        rows: opts.rows ?? 24,
+        cwd: '/',
+        env: { ...process.env, TERM: 'xterm' } as Record<string, string>,
+      });
+      const stdout = new PassThrough();
+      term.onData((d) => stdout.write(d));
+      const exit = new Promise<number>((res) => {
+        term.onExit(({ exitCode }) => {
+          setTimeout(() => {
+            stdout.end();
+            res(finish(exitCode));
+          }, 50);
+        });
+      });
+      const stdin = opts.stdin
+        ? new Writable({
+            write(chunk: Buffer | string, _enc, cb): void {
+              term.write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+              cb();
+            },
+            final(cb): void {
+              term.write('\x04');
+              cb();
+            },
+          })
+        : null;
+      return {
+        stdin,
+        stdout,
+        stderr: null,
+        resize: (columns, rows) => {
+          try {
+            term.resize(columns, rows);
+          } catch {
+            // the session already ended
+          }
+        },
+        exit,
+        kill: () => {
+          void killInside().finally(() => {
+            try {
+              term.kill();
+            } catch {
+              // already gone
+            }
+          });
+        },
+      };
+    }
+
+    const child = spawn(this.runc.path, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const exit = new Promise<number>((res) => {
+      child.once('error', () => res(finish(126)));
+      child.once('close', (code, signal) => res(finish(code ?? (signal === null ? 1 : 137))));
+    });
+    child.stdin?.on('error', () => undefined);
+    return {
+      stdin: child.stdin,
+      stdout: child.stdout as NodeJS.ReadableStream,
+      stderr: child.stderr as NodeJS.ReadableStream,
+      resize: () => undefined,
+      exit,
+      kill: () => {
+        void killInside();
+      },
+    };
+  }
+
+  async stats(id: string): Promise<ContainerStats | undefined> {
+    const meta = await this.readMeta(id);
+    if (meta === undefined || meta.cgroupsPath === '') return undefined;
+    const usage = await readUsage(await this.layout(), meta.cgroupsPath);
+    if (usage === undefined) return undefined;
+    return { id, ...usage, timestamp: new Date() };
+  }
+
+  async removePodCgroup(cgroupParent: string): Promise<void> {
+    const rel = cgroupParent.replace(/^\/+|\/+$/g, '');
+    if (rel === '') return;
+    await removeCgroup(await this.layout(), `/${rel}`);
+  }
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  try {
+    const n = Number.parseInt((await readFile(file, 'utf8')).trim(), 10);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mount points at or below `dir` (from /proc/self/mountinfo). */
+export async function mountPointsUnder(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp === undefined) continue;
+    const decoded = mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (decoded === dir || decoded.startsWith(prefix)) out.push(decoded);
+  }
+  return out;
+}
+
+const CAP_SYS_RESOURCE = 24n;
+
+/** 1048576, or (without CAP_SYS_RESOURCE, which raising a hard limit needs) our own hard limit when lower. */
+export async function nofileLimit(): Promise<number> {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    const nrOpen = Number((await readFile('/proc/sys/fs/nr_open', 'utf8')).trim());
+    const wanted = Number.isFinite(nrOpen) && nrOpen > 0 ? Math.min(NOFILE_LIMIT, nrOpen) : NOFILE_LIMIT;
+    if (eff !== undefined && (BigInt(`0x${eff}`) >> CAP_SYS_RESOURCE) & 1n) return wanted;
+    const limits = await readFile('/proc/self/limits', 'utf8');
+    const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
+    if (hard === undefined || hard === 'unlimited') return wanted;
+    return Math.min(wanted, Number(hard));
+  } catch {
+    return NOFILE_LIMIT;
+  }
+}
+
+async function hasSwapAccounting(layout: CgroupLayout): Promise<boolean> {
+  const memory = layout.v1.get('memory');
+  if (layout.version === 2 || memory === undefined) return false;
+  try {
+    await stat(join(memory, 'memory.memsw.limit_in_bytes'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Host device nodes for privileged containers: /dev and one level below, without pts, shm, mqueue. */
+async function hostDevices(): Promise<OciDevice[]> {
+  const out: OciDevice[] = [];
+  const skipDirs = new Set(['pts', 'shm', 'mqueue']);
+  const skipNames = new Set(['ptmx', 'console']);
+  const visit = async (dir: string, depth: number): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth === 0 && !skipDirs.has(e.name)) await visit(path, 1);
+        continue;
+      }
+      if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+      if (depth === 0 && skipNames.has(e.name)) continue;
+      try {
+        const st = await stat(path, { bigint: true });
+        const rdev = st.rdev;
+        const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+        const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+        out.push({
+          path,
+          type: e.isCharacterDevice() ? 'c' : 'b',
+          major,
+          minor,
+          fileMode: Number(st.mode & 0o777n),
+          uid: Number(st.uid),
+          gid: Number(st.gid),
+        });
+      } catch {
+        // vanished
+      }
+    }
+  };
+  await visit('/dev', 0);
+  return out;
+}
