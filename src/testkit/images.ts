@@ -16,6 +16,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,7 +62,10 @@ async function buildInto(layout: string, tag: string): Promise<void> {
     chmodSync(join(rootfs, 'tmp'), 0o1777);
     cpSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
     chmodSync(join(rootfs, 'bin', 'busybox'), 0o755);
-    await run('/bin/busybox', ['--install', '-s', join(rootfs, 'bin')]);
+    // the links `busybox --install -s` makes, pointing at /bin/busybox inside the image
+    for (const applet of (await run('/bin/busybox', ['--list'])).split('\n')) {
+      if (applet !== '' && applet !== 'busybox') symlinkSync('/bin/busybox', join(rootfs, 'bin', applet));
+    }
     writeFileSync(
       join(rootfs, 'etc', 'passwd'),
       'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',

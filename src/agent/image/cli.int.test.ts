@@ -1,6 +1,6 @@
 // `flotilla image ls|pull|rm|import|prune` in-process on a temp data dir, against a real registry.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -80,6 +80,25 @@ describe('flotilla image', () => {
     expect(prune.out).toMatch(/^Deleted: sha256:[a-f0-9]{64}$/m);
     expect(prune.out).toMatch(/^Total reclaimed space: [\d.]+[kM]B$/m);
     expect((await cli('image', 'ls', '-q', '--data-dir', dataDir)).out).toBe('');
+  });
+
+  it('imports the archive scripts/make-busybox-image.sh builds: busybox:TAG with sh and httpd', async () => {
+    const archive = join(tmp, 'script.tar');
+    const script = join(import.meta.dirname, '..', '..', '..', 'scripts', 'make-busybox-image.sh');
+    execFileSync(script, [archive, 'scripted'], { stdio: 'pipe' });
+    const dd = join(tmp, 'data-script');
+    const imp = await cli('image', 'import', archive, '--data-dir', dd);
+    expect(imp.out).toMatch(/^Imported docker\.io\/library\/busybox:scripted /m);
+    const [img] = (
+      JSON.parse((await cli('image', 'ls', '-o', 'json', '--data-dir', dd)).out) as {
+        images: { config: { Cmd: string[] }; layerDirs: string[] }[];
+      }
+    ).images;
+    expect(img?.config.Cmd).toEqual(['sh']);
+    const rootfs = img?.layerDirs[0] ?? '';
+    expect(readlinkSync(join(rootfs, 'bin', 'httpd'))).toBe('/bin/busybox');
+    expect(readFileSync(join(rootfs, 'etc', 'group'), 'utf8')).toContain('nobody:x:65534:');
+    expect(execFileSync(join(rootfs, 'bin', 'busybox'), ['echo', 'ok'], { encoding: 'utf8' })).toBe('ok\n');
   });
 
   it('failures exit 1 with a message saying what to do; --help works on each verb', async () => {
