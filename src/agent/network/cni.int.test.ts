@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -333,6 +333,14 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
 
     const before = await sh('iptables-save', ['-t', 'nat']);
     await expect(net.tearDown('0b5e1c2d-never-set-up')).resolves.toBeUndefined();
+    // A prefix of a live pod's uid is not that pod.
+    const live = await net.setUp({ podUid: uid(), podName: 'live', podNamespace: 'default', hostPorts: [] });
+    await net.tearDown(live.podUid.slice(0, 12));
+    await net.tearDown(live.podUid.slice(0, 1));
+    expect(await net.status(live.podUid)).toEqual(live);
+    expect(await reachable(live)).toBe(true);
+    await net.tearDown(live.podUid);
+    expect(await reachable(live)).toBe(false);
     await expect(net.tearDown(pod.podUid)).resolves.toBeUndefined();
     expect(await net.list()).not.toContain('0b5e1c2d-never-set-up');
     expect(ours(await sh('iptables-save', ['-t', 'nat']))).toEqual(ours(before));
@@ -532,6 +540,22 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     // mappings right now, so that part is proven by iptables.test.ts.
   });
 });
+
+/** The pod's address answers from the host (a refused connection proves the path and the netns are there). */
+function reachable(status: PodNetworkStatus): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: status.ips[0] ?? '', port: 9, timeout: 5_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
 
 /** The nat rules of this test's network. */
 function ours(save: string): string[] {

@@ -219,14 +219,12 @@ export class CniPodNetwork implements PodNetwork {
     };
     await this.store.write(record);
     const attempted: PluginType[] = [];
-    let netnsCreated = false;
     let result: CniResult | undefined;
     try {
       const add = await runCommand('ip', ['netns', 'add', netnsName]);
       if (add.code !== 0) {
         throw new PodNetworkError('CommandFailed', `ip netns add ${netnsName}: ${add.stderr.trim()}`);
       }
-      netnsCreated = true;
       for (const plugin of plugins) {
         attempted.push(plugin);
         const out = await this.invoke(plugin, 'ADD', record, result);
@@ -243,42 +241,25 @@ export class CniPodNetwork implements PodNetwork {
       this.log('pod network set up', { podUid: req.podUid, netns: netnsName, ips });
       return statusOf(record);
     } catch (err) {
-      await this.undo(record, attempted, result, netnsCreated);
+      await this.undo(record, attempted, result);
       throw err;
     }
   }
 
-  /** Rolls back a failed ADD: DEL of every plugin attempted (reverse order), the netns, rules, the record. */
+  /** Rolls back a failed ADD: DEL of every plugin attempted (reverse order), the rules, the netns, the record. */
   private async undo(
     record: PodNetworkRecord,
     attempted: PluginType[],
     result: CniResult | undefined,
-    netnsCreated: boolean,
   ): Promise<void> {
-    const problems: string[] = [];
-    for (const plugin of [...attempted].reverse()) {
-      try {
-        await this.invoke(plugin, 'DEL', record, result);
-      } catch (err) {
-        problems.push(describe(err));
-      }
-    }
     try {
-      await sweepNatRules(this.name, record.containerId);
-    } catch (err) {
-      problems.push(describe(err));
-    }
-    if (netnsCreated) {
-      const del = await runCommand('ip', ['netns', 'delete', record.netnsName]);
-      if (del.code !== 0) problems.push(`ip netns delete ${record.netnsName}: ${del.stderr.trim()}`);
-    }
-    if (problems.length === 0) {
+      await this.release({ ...record, plugins: attempted, ...(result === undefined ? {} : { result }) });
       await this.store.remove(record.podUid);
-    } else {
+    } catch (err) {
       // Keep the record: tearDown (or the next setUp) finishes the job.
       this.log('rollback of a failed pod network setUp left something behind', {
         podUid: record.podUid,
-        problems,
+        error: describe(err),
       });
     }
   }
@@ -332,7 +313,9 @@ export class CniPodNetwork implements PodNetwork {
     const netnsExists = await exists(netnsPath);
     let containerId = record?.containerId;
     if (containerId === undefined) {
-      // No record: the pod is unknown, or only its namespace or IPAM reservation is left.
+      // No record: the pod is unknown, or only its namespace or IPAM reservation is left. A namespace that
+      // belongs to a recorded pod (a uid prefix of a live pod) is not this call's to remove.
+      if (await this.recordedNetns(netnsName)) return;
       containerId = (await this.ipamOwner(podUid)) ?? (netnsExists ? podUid : undefined);
       if (containerId === undefined) return;
     }
@@ -355,6 +338,19 @@ export class CniPodNetwork implements PodNetwork {
         createdAt: new Date().toISOString(),
       };
     }
+    await this.release(record);
+    await this.store.remove(podUid);
+    this.log('pod network torn down', { podUid, netns: netnsName });
+  }
+
+  /**
+   * Undoes everything `record` stands for: DEL of its plugins (reverse order), the nat rules of its container,
+   * the netns. Throws TeardownFailed (leaving the record for a retry) when something could not be removed.
+   */
+  private async release(record: PodNetworkRecord): Promise<void> {
+    const { podUid, netnsName, containerId } = record;
+    const netnsPath = join(NETNS_DIR, netnsName);
+    const netnsExists = await exists(netnsPath);
     const problems: string[] = [];
     // DEL runs while the namespace still exists: bridge reads the pod's addresses from inside it to remove
     // its masquerade rules. With the namespace gone the spec lets CNI_NETNS be empty; the sweep below then
@@ -396,11 +392,19 @@ export class CniPodNetwork implements PodNetwork {
     if (problems.length > 0) {
       throw new PodNetworkError('TeardownFailed', `pod ${podUid} network teardown: ${problems.join('; ')}`);
     }
-    await this.store.remove(podUid);
-    this.log('pod network torn down', { podUid, netns: netnsName });
   }
 
-  /** The container id holding an IPAM reservation whose id is (or starts with) `podUid`. */
+  private async recordedNetns(netnsName: string): Promise<boolean> {
+    for (const uid of await this.store.list()) {
+      if ((await this.store.read(uid))?.netnsName === netnsName) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The container id holding an IPAM reservation: `podUid` itself, or, for the 12-character uid prefix
+   * list() reports for a namespace without a record, the full id starting with it.
+   */
   private async ipamOwner(podUid: string): Promise<string | undefined> {
     let names: string[];
     try {
@@ -412,7 +416,7 @@ export class CniPodNetwork implements PodNetwork {
       if (file === 'lock' || file.startsWith('last_reserved_ip')) continue;
       try {
         const id = (await readFile(join(this.ipamDir, file), 'utf8')).split(/\r?\n/)[0]?.trim();
-        if (id !== undefined && id !== '' && id.startsWith(podUid)) return id;
+        if (id === podUid || (podUid.length === 12 && id?.startsWith(podUid) === true)) return id;
       } catch {
         // Released meanwhile.
       }
