@@ -514,6 +514,43 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(await traces(halfUid, net)).toEqual([]);
   });
 
+  it('applies the configured MTU to the bridge and the pod interface', async () => {
+    const name = `fm-${randomBytes(3).toString('hex')}`;
+    const dir = await mkdtemp(join(tmpdir(), 'fl-net-mtu-'));
+    const small = new CniPodNetwork({
+      name,
+      podCidr: await freeSlash24(),
+      stateDir: dir,
+      netnsPrefix: `${netnsPrefix}m-`,
+      mtu: 1280,
+    });
+    try {
+      const pod = await small.setUp({
+        podUid: uid(),
+        podName: 'mtu',
+        podNamespace: 'default',
+        hostPorts: [],
+      });
+      const inPod = await sh('ip', [
+        'netns',
+        'exec',
+        small.netnsNameFor(pod.podUid),
+        'ip',
+        '-o',
+        'link',
+        'show',
+        'eth0',
+      ]);
+      expect(inPod).toContain('mtu 1280');
+      expect(await sh('ip', ['-o', 'link', 'show', name])).toContain('mtu 1280');
+    } finally {
+      await small.destroy();
+      await runCommand('ip', ['link', 'delete', name]);
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await links()).not.toContain(`: ${name}:`);
+  });
+
   it('destroy removes every pod network, the bridge, the IPAM state and the chains of this network', async () => {
     const hostPort = await freeHostPort();
     const pods = [
