@@ -3,6 +3,7 @@
 // the test writes in CRI format and whose exec runs the command on the host.
 import * as k8s from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
+import * as pty from 'node-pty';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,11 @@ import type {
   ExecOptions,
   ExecSession,
 } from '../../src/agent/runtime/types.js';
+import { runExec } from '../../src/cli/commands/exec.js';
 import { memoryIO } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
+import { Session } from '../../src/cli/session.js';
+import { freePort } from '../../src/testkit/process.js';
 import { startTestCluster, type TestCluster } from '../../src/testkit/cluster.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { callerFor, type Caller } from '../../src/testkit/http.js';
@@ -37,6 +41,31 @@ class StubRuntime implements Partial<ContainerRuntime> {
   }
   async exec(_id: string, opts: ExecOptions): Promise<ExecSession> {
     const [file, ...args] = opts.command;
+    if (opts.tty) {
+      const term = pty.spawn(file ?? 'false', args, { cols: opts.columns ?? 80, rows: opts.rows ?? 24 });
+      const out = new PassThrough();
+      term.onData((d) => out.write(d));
+      const exit = new Promise<number>((resolve) =>
+        term.onExit(({ exitCode }) => {
+          out.end();
+          resolve(exitCode);
+        }),
+      );
+      const input = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          term.write(chunk.toString('utf8'));
+          cb();
+        },
+      });
+      return {
+        stdin: input,
+        stdout: out,
+        stderr: null,
+        resize: (c, r) => term.resize(c, r),
+        exit,
+        kill: () => term.kill(),
+      };
+    }
     const child = spawn(file ?? 'false', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const exit = new Promise<number>((resolve) => {
       child.once('error', () => resolve(127));
@@ -152,6 +181,22 @@ beforeAll(async () => {
   await createPod('follow', ['app'], nodeName);
   await createPod('waiting', ['app'], nodeName);
   await createPod('pending', ['app'], undefined);
+  // A node whose agent is not listening.
+  const deadNode = `dead-${suffix}`;
+  await admin.call('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: deadNode } });
+  const deadPort = await freePort();
+  await admin.call(
+    'PATCH',
+    `/api/v1/nodes/${deadNode}/status`,
+    {
+      status: {
+        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+        daemonEndpoints: { kubeletEndpoint: { Port: deadPort } },
+      },
+    },
+    'application/merge-patch+json',
+  );
+  await createPod('orphan', ['app'], deadNode);
   runtime.containers.push(
     container('web', 'app', 0, 'exited', [
       '2026-11-26T11:00:00.000000001Z stdout F crashed run line',
@@ -288,6 +333,42 @@ describe.each(['1.35', '1.31'] as const)('kubectl %s exec', (version) => {
   });
 });
 
+describe('kubectl 1.35 failure reports', () => {
+  let k: Kubectl;
+  beforeAll(() => {
+    k = new Kubectl('1.35', cluster.kubeconfig);
+  });
+
+  it('names the node and the cause when its agent cannot be reached', async () => {
+    const l = await k.run(['logs', 'orphan']);
+    expect(l.code).not.toBe(0);
+    expect(l.stderr).toContain('ServiceUnavailable');
+    expect(l.stderr).toMatch(
+      /error dialing backend: node "dead-\w+" \(agent at https:\/\/127\.0\.0\.1:\d+\): connect ECONNREFUSED/,
+    );
+    const e = await k.run(['exec', 'orphan', '--', 'true']);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/error dialing backend: node "dead-\w+"/);
+  });
+
+  it('reports a container that is not running on the error channel', async () => {
+    const r = await k.run(['exec', 'waiting', '--', 'true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('container "app" in pod "waiting" is not running');
+  });
+
+  it('tells a SPDY client that Flotilla speaks WebSocket', async () => {
+    process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS = 'false';
+    try {
+      const r = await k.run(['exec', 'web', '--', 'true']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('Flotilla speaks the WebSocket streaming protocol');
+    } finally {
+      delete process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS;
+    }
+  });
+});
+
 describe('@kubernetes/client-node Exec', () => {
   it('returns the command status over v4 (and v5)', async () => {
     const kc = new k8s.KubeConfig();
@@ -383,5 +464,40 @@ describe('flotilla logs and exec', () => {
     const denied = await flotilla(['--token', viewerToken, 'exec', 'web', '--', 'true']);
     expect(denied.code).toBe(1);
     expect(denied.err).toContain('Forbidden');
+  });
+
+  it('exec -t: one merged stream from a terminal that takes the window size and its changes', async () => {
+    const io = memoryIO({ env: {} });
+    const session = new Session(io, { kubeconfig: cluster.kubeconfig });
+    let size = { columns: 100, rows: 30 };
+    let notify: () => void = () => undefined;
+    const input = new PassThrough();
+    try {
+      const done = runExec(
+        session,
+        'web',
+        ['sh', '-c', 'sleep 1; stty size; echo oops >&2; sleep 1; stty size'],
+        { tty: true, stdin: true },
+        {
+          input,
+          setRaw: () => undefined,
+          size: () => size,
+          onResize: (l) => {
+            notify = l;
+            return () => undefined;
+          },
+        },
+      );
+      await eventually(() => expect(io.out()).toContain('30 100'), 20_000);
+      size = { columns: 90, rows: 20 };
+      notify();
+      expect(await done).toBe(0);
+      expect(io.out()).toContain('20 90');
+      expect(io.out()).toContain('oops');
+      expect(io.err()).toBe('');
+    } finally {
+      input.end();
+      await session.close();
+    }
   });
 });
