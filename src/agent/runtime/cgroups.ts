@@ -113,7 +113,11 @@ export async function readUsage(layout: CgroupLayout, cgroupPath: string): Promi
   if (cpu === undefined) return undefined;
   const usage = (await readNumber(join(memory, rel, 'memory.usage_in_bytes'))) ?? 0;
   const inactive = (await readKeyed(join(memory, rel, 'memory.stat')))?.get('total_inactive_file') ?? 0;
-  return { cpuUsageNanos: cpu, memoryUsageBytes: usage, memoryWorkingSetBytes: Math.max(0, usage - inactive) };
+  return {
+    cpuUsageNanos: cpu,
+    memoryUsageBytes: usage,
+    memoryWorkingSetBytes: Math.max(0, usage - inactive),
+  };
 }
 
 /** Number of OOM kills in the cgroup (v1 memory.oom_control oom_kill, v2 memory.events oom_kill). */

@@ -171,7 +171,11 @@ function capName(name: string): string {
 }
 
 /** Docker/containerd semantics: drop ALL empties the default set, add ALL grants every capability. */
-export function effectiveCapabilities(add: readonly string[], drop: readonly string[], privileged: boolean): string[] {
+export function effectiveCapabilities(
+  add: readonly string[],
+  drop: readonly string[],
+  privileged: boolean,
+): string[] {
   if (privileged) return [...ALL_CAPABILITIES];
   const adds = add.map(capName);
   const drops = new Set(drop.map(capName));
@@ -221,7 +225,12 @@ export function buildOciSpec(spec: ContainerCreateSpec, host: HostFacts): OciSpe
   const sysOptions = ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'];
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
     {
       destination: '/dev/pts',
       type: 'devpts',

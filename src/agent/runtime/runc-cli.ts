@@ -10,7 +10,11 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function runCommand(file: string, args: readonly string[], timeoutMs = 60_000): Promise<CommandResult> {
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -41,7 +45,10 @@ export function runcMessage(output: string): string {
     if (line.startsWith('{')) {
       try {
         const j = JSON.parse(line) as { level?: string; msg?: string };
-        if (typeof j.msg === 'string' && (j.level === undefined || j.level === 'error' || j.level === 'fatal')) {
+        if (
+          typeof j.msg === 'string' &&
+          (j.level === undefined || j.level === 'error' || j.level === 'fatal')
+        ) {
           messages.push(j.msg);
         }
         continue;
@@ -70,7 +77,8 @@ function unquoteGo(s: string): string {
 
 /** The exec exit code a shell would give when runc could not start the process (127 not found, 126 not executable). */
 export function execFailureExitCode(message: string): number | undefined {
-  if (!/exec failed|unable to start container process|starting container process/.test(message)) return undefined;
+  if (!/exec failed|unable to start container process|starting container process/.test(message))
+    return undefined;
   if (/executable file not found|no such file or directory/.test(message)) return 127;
   if (/permission denied|exec format error|is a directory/.test(message)) return 126;
   return 126;

@@ -19,13 +19,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as pty from 'node-pty';
-import {
-  detectCgroupLayout,
-  readOomKills,
-  readUsage,
-  removeCgroup,
-  type CgroupLayout,
-} from './cgroups.js';
+import { detectCgroupLayout, readOomKills, readUsage, removeCgroup, type CgroupLayout } from './cgroups.js';
 import { RuntimeError } from './errors.js';
 import { buildOciSpec, NOFILE_LIMIT, type OciDevice } from './oci-spec.js';
 import { execFailureExitCode, runCommand, runcMessage, Runc, type RuncState } from './runc-cli.js';
@@ -178,7 +172,8 @@ export class RuncRuntime implements ContainerRuntime {
     try {
       await mkdir(p.dir, { mode: 0o700 });
     } catch (err) {
-      if (isErrno(err, 'EEXIST')) throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`);
+      if (isErrno(err, 'EEXIST'))
+        throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`);
       throw err;
     }
     const layout = await this.layout();
@@ -313,7 +308,8 @@ export class RuncRuntime implements ContainerRuntime {
 
   async startContainer(id: string): Promise<void> {
     const meta = await this.mustMeta(id);
-    if (meta.failedAt !== undefined) throw new RuntimeError('InvalidState', meta.message ?? 'container failed');
+    if (meta.failedAt !== undefined)
+      throw new RuntimeError('InvalidState', meta.message ?? 'container failed');
     const r = await this.runc.run(['start', id]);
     if (r.code !== 0) {
       const message = runcMessage(r.stderr) || `runc start exited with ${r.code}`;
@@ -365,14 +361,19 @@ export class RuncRuntime implements ContainerRuntime {
     }
     await this.runc.kill(id, 'SIGKILL');
     if (!(await this.waitExit(id, 30_000))) {
-      throw new RuntimeError('RuntimeFailed', `container ${id} did not exit after SIGKILL`, { transient: true });
+      throw new RuntimeError('RuntimeFailed', `container ${id} did not exit after SIGKILL`, {
+        transient: true,
+      });
     }
   }
 
   async removeContainer(id: string): Promise<void> {
     const meta = await this.readMeta(id);
     const state = await this.runc.state(id);
-    if (state !== undefined && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) {
+    if (
+      state !== undefined &&
+      (state.status === 'running' || state.status === 'created' || state.status === 'paused')
+    ) {
       await this.runc.kill(id, 'SIGKILL');
       await this.waitExit(id, 10_000);
     }
@@ -551,7 +552,7 @@ export class RuncRuntime implements ContainerRuntime {
         cols: opts.columns ?? 80,
         rows: opts.rows ?? 24,
         cwd: '/',
-        env: { ...process.env, TERM: 'xterm' } as Record<string, string>,
+        env: { ...process.env, TERM: 'xterm' },
       });
       const stdout = new PassThrough();
       term.onData((d) => stdout.write(d));

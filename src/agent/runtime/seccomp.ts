@@ -85,7 +85,10 @@ const DENIED_WITHOUT_CAPABILITY: ReadonlyArray<{ capability: string; names: stri
   { capability: 'CAP_SYS_TTY_CONFIG', names: ['vhangup'] },
   { capability: 'CAP_SYSLOG', names: ['syslog'] },
   { capability: 'CAP_DAC_READ_SEARCH', names: ['open_by_handle_at'] },
-  { capability: 'CAP_SYS_NICE', names: ['get_mempolicy', 'mbind', 'set_mempolicy', 'move_pages', 'migrate_pages'] },
+  {
+    capability: 'CAP_SYS_NICE',
+    names: ['get_mempolicy', 'mbind', 'set_mempolicy', 'move_pages', 'migrate_pages'],
+  },
   { capability: 'CAP_BPF', names: ['bpf'] },
   { capability: 'CAP_PERFMON', names: ['perf_event_open'] },
   {

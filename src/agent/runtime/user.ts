@@ -85,7 +85,10 @@ export async function resolveInLayers(
 }
 
 /** Reads a file of the layered rootfs; undefined when absent. Never follows a symlink out of the image. */
-export async function readLayeredFile(layersTopFirst: readonly string[], path: string): Promise<string | undefined> {
+export async function readLayeredFile(
+  layersTopFirst: readonly string[],
+  path: string,
+): Promise<string | undefined> {
   const r = await resolveInLayers(layersTopFirst, path);
   if (r === undefined) return undefined;
   // Within the chosen layer every ancestor must be a real directory (a lower layer's symlink could be
@@ -186,7 +189,10 @@ export async function resolveUser(spec: ContainerCreateSpec): Promise<ResolvedUs
       else {
         const ge = (await groups()).find((x) => x.name === g);
         if (ge === undefined) {
-          throw new RuntimeError('InvalidSpec', `unable to find group ${g}: no matching entries in group file`);
+          throw new RuntimeError(
+            'InvalidSpec',
+            `unable to find group ${g}: no matching entries in group file`,
+          );
         }
         gid = ge.gid;
       }
