@@ -50,7 +50,9 @@ export function busyboxSpec(
   layerDir: string,
   cgroupParent: string,
   args: string[],
-  overrides: Partial<ContainerCreateSpec> & { security?: Partial<ContainerCreateSpec['security']> } = {},
+  overrides: Partial<Omit<ContainerCreateSpec, 'security'>> & {
+    security?: Partial<ContainerCreateSpec['security']>;
+  } = {},
 ): ContainerCreateSpec {
   const id = overrides.id ?? uniqueId('t');
   const { security, ...rest } = overrides;
