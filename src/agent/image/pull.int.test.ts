@@ -89,6 +89,19 @@ describe('pull', () => {
     );
   });
 
+  it('basic auth works over plain HTTP on loopback too (what the agent e2e tests use)', async () => {
+    const reg = await startRegistry({ auth });
+    try {
+      await pushImage(layout, '1', reg, 'private/busybox:1', auth);
+      const ref = `${reg.host}/private/busybox:1`;
+      expect(await reason(store().pull(ref))).toMatch(/^Unauthorized: /);
+      const img = await store().pull(ref, { credentials: [{ registry: reg.host, ...auth }] });
+      expect(img.repoTags).toEqual([ref]);
+    } finally {
+      await reg.stop();
+    }
+  });
+
   it('a missing tag is NotFound, a closed port Unreachable, a bad reference Invalid', async () => {
     const s = store();
     expect(await reason(s.pull(`${plain.host}/test/busybox:nope`))).toMatch(/^NotFound: /);

@@ -6,7 +6,19 @@
 //   <root>/tmp/                       partial unpacks and imports (same filesystem, so rename works)
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  statfs,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentialFor } from './credentials.js';
 import {
@@ -142,13 +154,18 @@ export class LocalImageService implements ImageService {
   private readonly users = new Map<string, Set<string>>();
   /** Blob digests and chain ids in use by pulls and imports in progress (GC leaves them alone). */
   private readonly pinned = new Map<string, number>();
-  private saveChain: Promise<void> = Promise.resolve();
+  private chain: Promise<unknown> = Promise.resolve();
+  /** What index.json looked like when this process last read or wrote it. */
+  private stamp = '';
+  /** This process's scratch directory under tmp/ (other processes, e.g. the CLI, have their own). */
+  private readonly tmpDir: string;
   private initialised = false;
   private readonly now: () => number;
 
   constructor(private readonly opts: LocalImageServiceOptions) {
     this.root = opts.root;
     this.now = opts.now ?? Date.now;
+    this.tmpDir = join(this.root, 'tmp', `${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
   private log(msg: string): void {
@@ -175,52 +192,97 @@ export class LocalImageService implements ImageService {
     if (this.initialised) return;
     await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.layerRoot, { recursive: true });
-    await rm(join(this.root, 'tmp'), { recursive: true, force: true });
     await mkdir(join(this.root, 'tmp'), { recursive: true });
-    // leftovers of interrupted unpacks
+    // leftovers of imports and unpacks of processes that are gone (the agent and the CLI share the store)
+    for (const name of await readdir(join(this.root, 'tmp')))
+      if (!pidAlive(name)) await rm(join(this.root, 'tmp', name), { recursive: true, force: true });
     for (const name of await readdir(this.layerRoot)) {
-      if (name.startsWith('.')) await rm(join(this.layerRoot, name), { recursive: true, force: true });
+      if (name.startsWith('.') && !pidAlive(name.replace(/^\.unpack-/, '')))
+        await rm(join(this.layerRoot, name), { recursive: true, force: true });
     }
-    try {
-      const doc = JSON.parse(await readFile(join(this.root, 'index.json'), 'utf8')) as IndexFile;
-      this.images = new Map(doc.images.map((i) => [i.id, i]));
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') {
-        throw new ImageError(
-          'Invalid',
-          `cannot read the image index ${join(this.root, 'index.json')}: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
+    await this.refresh();
     this.initialised = true;
+  }
+
+  private get indexFile(): string {
+    return join(this.root, 'index.json');
+  }
+
+  /** Runs `fn` after every earlier locked operation of this process (index read-modify-write). */
+  private lock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Re-reads index.json when another process (the CLI, or the agent) changed it. */
+  private async refresh(): Promise<void> {
+    let st;
+    try {
+      st = await stat(this.indexFile);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return;
+      throw err;
+    }
+    const stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (stamp === this.stamp) return;
+    let doc: IndexFile;
+    try {
+      doc = JSON.parse(await readFile(this.indexFile, 'utf8')) as IndexFile;
+    } catch (err) {
+      throw new ImageError(
+        'Invalid',
+        `cannot read the image index ${this.indexFile}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const next = new Map(doc.images.map((i) => [i.id, i]));
+    for (const [id, r] of next) {
+      const mine = this.images.get(id)?.lastUsed;
+      if (mine !== undefined && (r.lastUsed === undefined || r.lastUsed < mine)) r.lastUsed = mine;
+    }
+    this.images = next;
+    this.stamp = stamp;
+  }
+
+  /** Re-reads the index, applies `fn` to it and writes it back, serialised within this process. */
+  private mutate<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.lock(async () => {
+      await this.refresh();
+      const out = await fn();
+      await this.write();
+      return out;
+    });
+  }
+
+  private async read(): Promise<void> {
+    await this.ensureInit();
+    await this.lock(() => this.refresh());
   }
 
   private async ensureInit(): Promise<void> {
     if (!this.initialised) await this.init();
   }
 
-  private save(): Promise<void> {
-    const run = async (): Promise<void> => {
-      const doc: IndexFile = { version: 1, images: [...this.images.values()] };
-      const file = join(this.root, 'index.json');
-      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify(doc));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-      const dir = await open(this.root, constants.O_RDONLY);
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    };
-    this.saveChain = this.saveChain.then(run, run);
-    return this.saveChain;
+  private async write(): Promise<void> {
+    const doc: IndexFile = { version: 1, images: [...this.images.values()] };
+    const file = this.indexFile;
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(doc));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    const dir = await open(this.root, constants.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    const st = await stat(file);
+    this.stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
   }
 
   private pin(keys: readonly string[]): () => void {
@@ -283,18 +345,18 @@ export class LocalImageService implements ImageService {
   }
 
   async get(refOrId: string): Promise<ImageInfo | undefined> {
-    await this.ensureInit();
+    await this.read();
     const r = this.findRecord(refOrId);
     return r === undefined ? undefined : this.info(r);
   }
 
   async list(): Promise<ImageInfo[]> {
-    await this.ensureInit();
+    await this.read();
     return [...this.images.values()].map((r) => this.info(r));
   }
 
   async ensureImage(ref: string, policy: PullPolicy, opts: PullOptions = {}): Promise<ImageInfo> {
-    await this.ensureInit();
+    await this.read();
     const parsed = parseReference(ref);
     const norm = formatReference(parsed);
     if (policy !== 'Always') {
@@ -467,40 +529,54 @@ export class LocalImageService implements ImageService {
         chainId: chains[i] ?? '',
       }));
       for (const l of layers) await this.unpackLayer(l);
-      const id = a.configDigest;
-      const prev = this.images.get(id);
-      const record: ImageRecord = prev ?? {
-        id,
-        manifestDigest: a.manifestDigest,
-        repoTags: [],
-        repoDigests: [],
-        size: layers.reduce((s, l) => s + l.size, 0),
-        config: a.config.config,
-        os: a.config.os,
-        architecture: a.config.architecture,
-        layers,
-        blobs: [],
-        created: this.now(),
-      };
-      record.blobs = [...new Set([...record.blobs, ...a.blobs])];
-      for (const tag of a.tags) {
-        // a tag points at one image: move it
-        for (const other of this.images.values()) {
-          if (other.id !== id && other.repoTags.includes(tag))
-            other.repoTags = other.repoTags.filter((t) => t !== tag);
-        }
-        if (!record.repoTags.includes(tag)) record.repoTags.push(tag);
-      }
-      if (a.repository !== undefined && a.topDigest !== undefined) {
-        const rd = `${a.repository}@${a.topDigest}`;
-        if (!record.repoDigests.includes(rd)) record.repoDigests.push(rd);
-      }
-      this.images.set(id, record);
-      await this.save();
-      return record;
+      return await this.mutate(() => this.recordImage(a, layers));
     } finally {
       unpin();
     }
+  }
+
+  private recordImage(
+    a: {
+      manifestDigest: string;
+      topDigest: string | undefined;
+      configDigest: string;
+      config: { config: ImageConfig; os: string; architecture: string };
+      blobs: string[];
+      tags: string[];
+      repository: string | undefined;
+    },
+    layers: LayerRecord[],
+  ): ImageRecord {
+    const id = a.configDigest;
+    const prev = this.images.get(id);
+    const record: ImageRecord = prev ?? {
+      id,
+      manifestDigest: a.manifestDigest,
+      repoTags: [],
+      repoDigests: [],
+      size: layers.reduce((s, l) => s + l.size, 0),
+      config: a.config.config,
+      os: a.config.os,
+      architecture: a.config.architecture,
+      layers,
+      blobs: [],
+      created: this.now(),
+    };
+    record.blobs = [...new Set([...record.blobs, ...a.blobs])];
+    for (const tag of a.tags) {
+      // a tag points at one image: move it
+      for (const other of this.images.values()) {
+        if (other.id !== id && other.repoTags.includes(tag))
+          other.repoTags = other.repoTags.filter((t) => t !== tag);
+      }
+      if (!record.repoTags.includes(tag)) record.repoTags.push(tag);
+    }
+    if (a.repository !== undefined && a.topDigest !== undefined) {
+      const rd = `${a.repository}@${a.topDigest}`;
+      if (!record.repoDigests.includes(rd)) record.repoDigests.push(rd);
+    }
+    this.images.set(id, record);
+    return record;
   }
 
   private async unpackLayer(l: LayerRecord): Promise<void> {
@@ -511,7 +587,7 @@ export class LocalImageService implements ImageService {
       running = (async () => {
         const tmp = join(
           this.layerRoot,
-          `.unpack-${hexOf(l.chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`,
+          `.unpack-${process.pid}-${hexOf(l.chainId).slice(0, 16)}-${randomBytes(4).toString('hex')}`,
         );
         await mkdir(tmp, { mode: 0o755 });
         try {
@@ -524,7 +600,14 @@ export class LocalImageService implements ImageService {
               'DigestMismatch',
               `layer ${l.digest} unpacked to diff id ${res.diffId}, but the image config says ${l.diffId}`,
             );
-          await rename(tmp, dir);
+          try {
+            await rename(tmp, dir);
+          } catch (err) {
+            const code = (err as { code?: unknown }).code;
+            // another process (the CLI or the agent) unpacked the same layer first: use theirs
+            if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+            await rm(tmp, { recursive: true, force: true });
+          }
           this.log(`unpacked layer ${l.digest.slice(7, 19)} into ${dir}`);
         } catch (err) {
           await rm(tmp, { recursive: true, force: true });
@@ -540,40 +623,55 @@ export class LocalImageService implements ImageService {
 
   async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.ensureInit();
-    const r = this.findRecord(refOrId);
-    if (r === undefined)
-      throw new ImageError(
-        'NotFound',
-        `no such image "${refOrId}" in the local store (see \`flotilla image ls\`)`,
-      );
-    const byId =
-      /^(sha256:)?[a-f0-9]{4,64}$/.test(refOrId.trim()) && hexOf(r.id).startsWith(hexOf(refOrId.trim()));
-    let tag: string | undefined;
-    if (!byId) {
-      const parsed = parseReference(refOrId);
-      tag = parsed.digest === undefined ? tagReference(parsed) : undefined;
-    }
-    if (tag !== undefined && r.repoTags.length > 1) {
-      r.repoTags = r.repoTags.filter((t) => t !== tag);
-      await this.save();
-      return;
-    }
-    if (opts.force !== true && (await this.inUse()).has(r.id)) {
-      const users = [...(this.users.get(r.id) ?? [])];
-      throw new ImageError(
-        'Invalid',
-        `image ${refOrId} (${r.id.slice(7, 19)}) is in use by ${users.length > 0 ? `container ${users.join(', ')}` : 'a running container (its layers are mounted)'}: remove the container first or use --force`,
-      );
-    }
-    this.images.delete(r.id);
-    await this.save();
-    await this.collect();
+    const mounted = await mountedLowerDirs();
+    const dropped = await this.mutate(async () => {
+      const r = this.findRecord(refOrId);
+      if (r === undefined)
+        throw new ImageError(
+          'NotFound',
+          `no such image "${refOrId}" in the local store (see \`flotilla image ls\`)`,
+        );
+      const byId =
+        /^(sha256:)?[a-f0-9]{4,64}$/.test(refOrId.trim()) && hexOf(r.id).startsWith(hexOf(refOrId.trim()));
+      let tag: string | undefined;
+      if (!byId) {
+        const parsed = parseReference(refOrId);
+        tag = parsed.digest === undefined ? tagReference(parsed) : undefined;
+      }
+      if (tag !== undefined && r.repoTags.length > 1) {
+        r.repoTags = r.repoTags.filter((t) => t !== tag);
+        return [];
+      }
+      if (opts.force !== true && this.inUse(mounted).has(r.id)) {
+        const users = [...(this.users.get(r.id) ?? [])];
+        throw new ImageError(
+          'Invalid',
+          `image ${refOrId} (${r.id.slice(7, 19)}) is in use by ${users.length > 0 ? `container ${users.join(', ')}` : 'a running container (its layers are mounted)'}: remove the container first or use --force`,
+        );
+      }
+      this.images.delete(r.id);
+      return [r];
+    });
+    if (dropped.length > 0) await this.collect(dropped);
   }
 
-  /** Removes blobs and layer dirs no image references (nor a pull in progress). Returns bytes freed. */
-  private async collect(): Promise<number> {
+  /**
+   * Removes blobs and layer dirs no image references (nor a pull in progress here). What the removed
+   * images held goes at once; other unreferenced content only after an hour, since another process
+   * sharing the store (the CLI, the agent) may be pulling it right now. Returns bytes freed.
+   */
+  private async collect(removed: readonly ImageRecord[]): Promise<number> {
     const keepBlobs = new Set<string>();
     const keepLayers = new Set<string>();
+    const droppedBlobs = new Set<string>();
+    const droppedLayers = new Set<string>();
+    for (const r of removed) {
+      for (const b of r.blobs) droppedBlobs.add(hexOf(b));
+      for (const l of r.layers) {
+        droppedBlobs.add(hexOf(l.digest));
+        droppedLayers.add(hexOf(l.chainId));
+      }
+    }
     for (const i of this.images.values()) {
       for (const b of i.blobs) keepBlobs.add(hexOf(b));
       for (const l of i.layers) {
@@ -587,21 +685,29 @@ export class LocalImageService implements ImageService {
     }
     for (const k of this.unpacking.keys()) keepLayers.add(hexOf(k));
     for (const k of this.downloading.keys()) keepBlobs.add(hexOf(k));
+    const graceMs = 3600_000;
+    const old = async (p: string): Promise<{ old: boolean; size: number }> => {
+      try {
+        const st = await lstat(p);
+        return { old: Date.now() - st.ctimeMs > graceMs, size: st.size };
+      } catch {
+        return { old: false, size: -1 };
+      }
+    };
     let freed = 0;
     for (const name of await readdir(this.blobDir)) {
-      if (name.endsWith('.partial') || name.endsWith('.tmp')) continue;
-      if (keepBlobs.has(name)) continue;
+      if (name.endsWith('.partial') || name.endsWith('.tmp') || keepBlobs.has(name)) continue;
       const p = join(this.blobDir, name);
-      try {
-        freed += (await stat(p)).size;
-      } catch {
-        continue;
-      }
+      const st = await old(p);
+      if (st.size < 0 || (!droppedBlobs.has(name) && !st.old)) continue;
+      freed += st.size;
       await rm(p, { force: true });
     }
     for (const name of await readdir(this.layerRoot)) {
       if (name.startsWith('.') || keepLayers.has(name)) continue;
       const p = join(this.layerRoot, name);
+      const st = await old(p);
+      if (st.size < 0 || (!droppedLayers.has(name) && !st.old)) continue;
       freed += await dirBytes(p);
       await rm(p, { recursive: true, force: true });
     }
@@ -609,27 +715,33 @@ export class LocalImageService implements ImageService {
   }
 
   markUsed(imageId: string, containerId: string): void {
-    const r = this.findRecordQuiet(imageId);
-    const id = r?.id ?? imageId;
-    let set = this.users.get(id);
-    if (set === undefined) this.users.set(id, (set = new Set()));
-    set.add(containerId);
-    if (r !== undefined) {
-      r.lastUsed = this.now();
-      this.save().catch((err: unknown) => this.log(`saving the image index failed: ${String(err)}`));
-    }
+    this.touch(imageId, (id) => {
+      let set = this.users.get(id);
+      if (set === undefined) this.users.set(id, (set = new Set()));
+      set.add(containerId);
+    });
   }
 
   release(imageId: string, containerId: string): void {
+    this.touch(imageId, (id) => {
+      const set = this.users.get(id);
+      set?.delete(containerId);
+      if (set !== undefined && set.size === 0) this.users.delete(id);
+    });
+  }
+
+  /** Updates the users of an image at once and records lastUsed in the index in the background. */
+  private touch(imageId: string, update: (id: string) => void): void {
     const r = this.findRecordQuiet(imageId);
-    const id = r?.id ?? imageId;
-    const set = this.users.get(id);
-    set?.delete(containerId);
-    if (set !== undefined && set.size === 0) this.users.delete(id);
-    if (r !== undefined) {
-      r.lastUsed = this.now();
-      this.save().catch((err: unknown) => this.log(`saving the image index failed: ${String(err)}`));
-    }
+    const id = r?.id ?? (isDigest(imageId) ? imageId : `sha256:${hexOf(imageId)}`);
+    update(id);
+    const now = this.now();
+    if (r !== undefined) r.lastUsed = now;
+    if (!this.initialised) return;
+    this.mutate(() => {
+      const fresh = this.images.get(id);
+      if (fresh !== undefined) fresh.lastUsed = Math.max(fresh.lastUsed ?? 0, now);
+    }).catch((err: unknown) => this.log(`saving the image index failed: ${String(err)}`));
   }
 
   private findRecordQuiet(refOrId: string): ImageRecord | undefined {
@@ -641,10 +753,9 @@ export class LocalImageService implements ImageService {
   }
 
   /** Images some container uses: marked with markUsed, or with a layer mounted as an overlayfs lower dir. */
-  private async inUse(): Promise<Set<string>> {
+  private inUse(mounted: ReadonlySet<string>): Set<string> {
     const out = new Set<string>();
     for (const [id, set] of this.users) if (set.size > 0) out.add(id);
-    const mounted = await mountedLowerDirs();
     if (mounted.size > 0) {
       for (const r of this.images.values())
         if (r.layers.some((l) => mounted.has(this.layerPath(l.chainId)))) out.add(r.id);
@@ -652,9 +763,9 @@ export class LocalImageService implements ImageService {
     return out;
   }
 
-  private async unusedImages(minUnusedSeconds: number): Promise<ImageRecord[]> {
+  private unusedImages(minUnusedSeconds: number, mounted: ReadonlySet<string>): ImageRecord[] {
     const cutoff = this.now() - minUnusedSeconds * 1000;
-    const used = await this.inUse();
+    const used = this.inUse(mounted);
     return [...this.images.values()]
       .filter((r) => !used.has(r.id))
       .filter((r) => (r.lastUsed ?? r.created) <= cutoff)
@@ -666,10 +777,13 @@ export class LocalImageService implements ImageService {
     minUnusedSeconds?: number;
   }): Promise<{ removed: string[]; freedBytes: number }> {
     await this.ensureInit();
-    const victims = await this.unusedImages(opts.all === true ? 0 : (opts.minUnusedSeconds ?? 0));
-    for (const v of victims) this.images.delete(v.id);
-    if (victims.length > 0) await this.save();
-    const freedBytes = await this.collect();
+    const mounted = await mountedLowerDirs();
+    const victims = await this.mutate(() => {
+      const v = this.unusedImages(opts.all === true ? 0 : (opts.minUnusedSeconds ?? 0), mounted);
+      for (const r of v) this.images.delete(r.id);
+      return v;
+    });
+    const freedBytes = await this.collect(victims);
     if (victims.length > 0) this.log(`pruned ${victims.length} unused images, freed ${freedBytes} bytes`);
     return { removed: victims.map((v) => v.id), freedBytes };
   }
@@ -694,14 +808,21 @@ export class LocalImageService implements ImageService {
     this.log(
       `image store filesystem at ${percent.toFixed(1)}% (threshold ${opts.highPercent}%): freeing ${Math.ceil(toFree)} bytes`,
     );
+    const mounted = await mountedLowerDirs();
     const removed: string[] = [];
     let freedBytes = 0;
-    for (const victim of await this.unusedImages(opts.minUnusedSeconds)) {
+    await this.lock(() => this.refresh());
+    for (const candidate of this.unusedImages(opts.minUnusedSeconds, mounted)) {
       if (freedBytes >= toFree) break;
-      this.images.delete(victim.id);
-      await this.save();
-      freedBytes += await this.collect();
-      removed.push(victim.id);
+      const gone = await this.mutate(() => {
+        // still unused after re-reading the index?
+        const still = this.unusedImages(opts.minUnusedSeconds, mounted).find((r) => r.id === candidate.id);
+        if (still !== undefined) this.images.delete(still.id);
+        return still;
+      });
+      if (gone === undefined) continue;
+      freedBytes += await this.collect([gone]);
+      removed.push(gone.id);
     }
     return { removed, freedBytes };
   }
@@ -709,35 +830,40 @@ export class LocalImageService implements ImageService {
   async import(path: string, opts: { tag?: string } = {}): Promise<ImageInfo[]> {
     await this.ensureInit();
     const { importImages } = await import('./import.js');
-    const found = await importImages(path, join(this.root, 'tmp'), opts.tag);
-    const out: ImageInfo[] = [];
-    for (const img of found.images) {
-      const unpin = this.pin([
-        img.configDigest,
-        ...img.layers.map((l) => l.desc.digest),
-        ...img.blobs.map((b) => b.digest),
-      ]);
-      try {
-        for (const b of img.blobs) await this.writeBlob(b.digest, b.bytes);
-        for (const l of img.layers) await this.importBlob(l.file, l.desc);
-        const config = this.parseConfig(img.configBytes, path, img.layers.length);
-        const record = await this.commitImage({
-          manifestDigest: img.manifestDigest,
-          topDigest: undefined,
-          configDigest: img.configDigest,
-          config,
-          layers: img.layers.map((l) => l.desc),
-          blobs: img.blobs.map((b) => b.digest),
-          tags: img.tags,
-          repository: undefined,
-        });
-        out.push(this.info(record));
-      } finally {
-        unpin();
+    await mkdir(this.tmpDir, { recursive: true });
+    const found = await importImages(path, this.tmpDir, opts.tag);
+    try {
+      const out: ImageInfo[] = [];
+      for (const img of found.images) {
+        const unpin = this.pin([
+          img.configDigest,
+          ...img.layers.map((l) => l.desc.digest),
+          ...img.blobs.map((b) => b.digest),
+        ]);
+        try {
+          for (const b of img.blobs) await this.writeBlob(b.digest, b.bytes);
+          for (const l of img.layers) await this.importBlob(l.file, l.desc);
+          const config = this.parseConfig(img.configBytes, path, img.layers.length);
+          const record = await this.commitImage({
+            manifestDigest: img.manifestDigest,
+            topDigest: undefined,
+            configDigest: img.configDigest,
+            config,
+            layers: img.layers.map((l) => l.desc),
+            blobs: img.blobs.map((b) => b.digest),
+            tags: img.tags,
+            repository: undefined,
+          });
+          out.push(this.info(record));
+        } finally {
+          unpin();
+        }
       }
+      return out;
+    } finally {
+      await found.cleanup();
+      await rmdir(this.tmpDir).catch(() => undefined); // another import of this process may still use it
     }
-    await found.cleanup();
-    return out;
   }
 
   /** Copies a file into the blob store after checking its digest and size. */
@@ -745,7 +871,8 @@ export class LocalImageService implements ImageService {
     const dest = this.blobPath(desc.digest);
     if (await exists(dest)) return;
     const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
-    await copyFile(file, tmp);
+    if (file.startsWith(`${this.tmpDir}/`)) await rename(file, tmp);
+    else await copyFile(file, tmp);
     const h = createHash('sha256');
     const fh = await open(tmp, 'r');
     let size = 0;
@@ -804,6 +931,19 @@ export async function mountedLowerDirs(): Promise<Set<string>> {
     }
   }
   return out;
+}
+
+/** Whether a scratch name `<pid>-...` belongs to a live process. */
+function pidAlive(name: string): boolean {
+  const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+  if (!(pid > 0)) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
