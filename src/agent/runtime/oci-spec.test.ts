@@ -3,6 +3,7 @@ import { isRuntimeError } from './errors.js';
 import {
   ALL_CAPABILITIES,
   buildOciSpec,
+  capabilitiesFromMask,
   cpuQuota,
   cpuShares,
   DEFAULT_CAPABILITIES,
@@ -119,6 +120,13 @@ describe('effectiveCapabilities', () => {
     const all = effectiveCapabilities(['ALL'], ['SYS_ADMIN'], false);
     expect(all).toHaveLength(ALL_CAPABILITIES.length - 1);
     expect(all).not.toContain('CAP_SYS_ADMIN');
+  });
+  it('privileged and add ALL mean every capability the agent holds', () => {
+    const own = capabilitiesFromMask('1fffeffffff');
+    expect(own).not.toContain('CAP_SYS_RESOURCE');
+    expect(own).toHaveLength(ALL_CAPABILITIES.length - 1);
+    expect(effectiveCapabilities([], [], true, own)).toEqual(own);
+    expect(effectiveCapabilities(['ALL'], [], false, own)).toEqual(own);
   });
   it('refuses an unknown capability', () => {
     let err: unknown;

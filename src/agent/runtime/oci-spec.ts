@@ -23,7 +23,7 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_AUDIT_WRITE',
 ];
 
-/** Every capability Linux 5.9+ knows (runc 1.1 knows them all). */
+/** Every capability Linux 5.9+ knows (runc 1.1 knows them all), in bit order. */
 export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
@@ -124,6 +124,8 @@ export interface HostFacts {
    * its own hard limit, so the runtime passes that instead.
    */
   nofileLimit?: number;
+  /** Capabilities the agent holds (its effective set); "all" for privileged and add ALL means these. */
+  availableCapabilities?: string[];
 }
 
 export interface OciMount {
@@ -175,8 +177,11 @@ export function effectiveCapabilities(
   add: readonly string[],
   drop: readonly string[],
   privileged: boolean,
+  available: readonly string[] = ALL_CAPABILITIES,
 ): string[] {
-  if (privileged) return [...ALL_CAPABILITIES];
+  // "All" means all the agent itself holds (containerd does the same): runc cannot grant more.
+  const all = ALL_CAPABILITIES.filter((c) => available.includes(c));
+  if (privileged) return all;
   const adds = add.map(capName);
   const drops = new Set(drop.map(capName));
   for (const c of [...adds, ...drops]) {
@@ -186,12 +191,18 @@ export function effectiveCapabilities(
   }
   let caps: string[];
   if (adds.includes('ALL')) {
-    caps = ALL_CAPABILITIES.filter((c) => !drops.has(c));
+    caps = all.filter((c) => !drops.has(c));
   } else {
     caps = drops.has('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drops.has(c));
     for (const c of adds) if (!caps.includes(c)) caps.push(c);
   }
   return caps;
+}
+
+/** Capability names of a /proc/<pid>/status mask such as CapEff (hex). */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n);
 }
 
 /** CPU shares from a request in millicores (Kubernetes' MilliCPUToShares). */
@@ -218,7 +229,12 @@ function bindMount(m: Mount): OciMount {
 export function buildOciSpec(spec: ContainerCreateSpec, host: HostFacts): OciSpec {
   const sec = spec.security;
   const privileged = sec.privileged;
-  const caps = effectiveCapabilities(sec.capabilitiesAdd, sec.capabilitiesDrop, privileged);
+  const caps = effectiveCapabilities(
+    sec.capabilitiesAdd,
+    sec.capabilitiesDrop,
+    privileged,
+    host.availableCapabilities ?? ALL_CAPABILITIES,
+  );
   const env = [...spec.env];
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
 

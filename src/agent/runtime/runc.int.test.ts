@@ -330,4 +330,41 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     expect(await readFile((await exited(named.id)).logPath, 'utf8')).toMatch(/stdout F 65534$/m);
     await rt.removeContainer(named.id);
   });
+  it('RuntimeDefault seccomp refuses a user namespace that Unconfined allows', async () => {
+    const confined = spec(['unshare', '-U', 'true']);
+    const unconfined = spec(['unshare', '-U', 'true'], { security: { seccomp: 'Unconfined' } });
+    await run(confined);
+    await run(unconfined);
+    const a = await exited(confined.id);
+    const b = await exited(unconfined.id);
+    expect(a.exitCode).not.toBe(0);
+    expect(await readFile(a.logPath, 'utf8')).toMatch(/operation not permitted/i);
+    expect(b.exitCode).toBe(0);
+    await rt.removeContainer(confined.id);
+    await rt.removeContainer(unconfined.id);
+  });
+
+  it('privileged containers run only where allowed, and can mount', async () => {
+    const s = spec(['sh', '-c', 'mount -t tmpfs none /mnt && echo mounted'], {
+      security: { privileged: true },
+    });
+    const refused = await rt.createContainer(s).catch((e: unknown) => e);
+    expect(isRuntimeError(refused) && refused.code).toBe('InvalidSpec');
+    const priv = new RuncRuntime({ root: rt.root, runcRoot: rt.runcRoot, allowPrivileged: true });
+    await priv.createContainer(s);
+    await priv.startContainer(s.id);
+    const st = await exited(s.id);
+    expect(await readFile(st.logPath, 'utf8')).toContain('stdout F mounted');
+    expect(st.exitCode).toBe(0);
+    await priv.removeContainer(s.id);
+  });
+
+  it('gives a tty container a terminal', async () => {
+    const s = spec(['sh', '-c', 'sleep 0.5; tty'], { tty: true });
+    await run(s);
+    const st = await exited(s.id);
+    expect(st.exitCode).toBe(0);
+    expect(await readFile(st.logPath, 'utf8')).toContain('/dev/pts/0');
+    await rt.removeContainer(s.id);
+  });
 });

@@ -21,7 +21,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as pty from 'node-pty';
 import { detectCgroupLayout, readOomKills, readUsage, removeCgroup, type CgroupLayout } from './cgroups.js';
 import { RuntimeError } from './errors.js';
-import { buildOciSpec, NOFILE_LIMIT, type OciDevice } from './oci-spec.js';
+import {
+  ALL_CAPABILITIES,
+  buildOciSpec,
+  capabilitiesFromMask,
+  NOFILE_LIMIT,
+  type OciDevice,
+} from './oci-spec.js';
 import { execFailureExitCode, runCommand, runcMessage, Runc, type RuncState } from './runc-cli.js';
 import type {
   ContainerCreateSpec,
@@ -201,6 +207,7 @@ export class RuncRuntime implements ContainerRuntime {
         rootfsPath: p.rootfs,
         swapAccounting: await hasSwapAccounting(layout),
         nofileLimit: await nofileLimit(),
+        availableCapabilities: await ownCapabilities(),
         ...(spec.security.privileged ? { hostDevices: await hostDevices() } : {}),
       });
       meta.cgroupsPath = oci.linux.cgroupsPath;
@@ -657,6 +664,16 @@ export async function mountPointsUnder(dir: string): Promise<string[]> {
 }
 
 const CAP_SYS_RESOURCE = 24n;
+
+/** The agent's effective capabilities (a privileged container cannot get more). */
+async function ownCapabilities(): Promise<string[]> {
+  try {
+    const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(await readFile('/proc/self/status', 'utf8'))?.[1];
+    return eff === undefined ? [...ALL_CAPABILITIES] : capabilitiesFromMask(eff);
+  } catch {
+    return [...ALL_CAPABILITIES];
+  }
+}
 
 /** 1048576, or (without CAP_SYS_RESOURCE, which raising a hard limit needs) our own hard limit when lower. */
 export async function nofileLimit(): Promise<number> {
