@@ -45,7 +45,7 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
   let base: string;
   let layer: string;
   let rt: RuncRuntime;
-  const cgroupParent = uniqueId('flotilla-test');
+  const cgroupParent = uniqueId('flotilla-rttest');
 
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), 'flotilla-runc-'));
