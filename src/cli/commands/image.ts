@@ -41,7 +41,9 @@ function imageErrorHint(err: ImageError): string {
     case 'Unauthorized':
       return ' (pass --creds USER:PASSWORD)';
     case 'Unreachable':
-      return ' (plain-HTTP registries other than loopback need --insecure-registry HOST; a private CA needs --ca-file)';
+      return /certificate|TLS|SSL|EPROTO/i.test(err.message)
+        ? ' (a registry with a private CA needs --ca-file; one serving plain HTTP needs --insecure-registry HOST)'
+        : '';
     case 'NotFound':
     case 'DigestMismatch':
     case 'Invalid':
