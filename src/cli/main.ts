@@ -22,6 +22,7 @@ import { registerWait } from './commands/wait.js';
 import { isCliError, processIO, type CliIO } from './io.js';
 import { errorLine } from './resource-args.js';
 import { registerServerCommands } from './server-command.js';
+import { registerAgentCommands } from './agent-command.js';
 import { Session, type GlobalOptions } from './session.js';
 
 export function buildProgram(io: CliIO, sessions: Session[]): Command {
@@ -85,6 +86,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerImage(program, io);
   registerVersion(program, session);
   registerServerCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 

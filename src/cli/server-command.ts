@@ -1,7 +1,13 @@
 // `flotilla server` and `flotilla up`: run the control plane (and, once the agent lands, a node agent).
 import { InvalidArgumentError, type Command } from 'commander';
+import { renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { startServer, type RunningServer } from '../apiserver/bootstrap.js';
+import { renderKubeconfig } from '../apiserver/kubeconfig.js';
 import type { StoreKind } from '../apiserver/open-store.js';
+import { startAgent, type RunningAgent } from '../agent/start.js';
+import { addAgentFlags, agentFlagsFrom, untilSignal, type AgentCliFlags } from './agent-command.js';
 
 interface ServerFlags {
   dataDir: string;
@@ -33,7 +39,7 @@ function addServerFlags(cmd: Command): Command {
     .option('--event-ttl <seconds>', 'events expire after this long', '3600');
 }
 
-async function run(flags: ServerFlags, role: 'server' | 'up'): Promise<void> {
+async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' | 'up'): Promise<void> {
   const store = parseStore(flags.store);
   const ttl = Number(flags.eventTtl);
   if (!Number.isInteger(ttl) || ttl <= 0)
@@ -47,34 +53,46 @@ async function run(flags: ServerFlags, role: 'server' | 'up'): Promise<void> {
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     eventTtlSeconds: ttl,
+    ...(role === 'up' ? { nodeName: (flags.nodeName ?? hostname()).toLowerCase() } : {}),
   });
+  let agent: RunningAgent | undefined;
+  if (role === 'up' && server.nodeToken !== undefined) {
+    // The local agent uses its own node credentials over HTTPS, exactly as a remote agent would.
+    const agentKubeconfig = join(flags.dataDir, 'agent-kubeconfig.yaml');
+    writeFileSync(`${agentKubeconfig}.tmp`, renderKubeconfig(server.url, server.caPem, server.nodeToken), {
+      mode: 0o600,
+    });
+    renameSync(`${agentKubeconfig}.tmp`, agentKubeconfig);
+    try {
+      agent = await startAgent(
+        agentFlagsFrom(flags as ServerFlags & AgentCliFlags, {
+          server: server.url,
+          token: server.nodeToken,
+          caPem: server.caPem,
+        }),
+      );
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
   process.stdout.write(
     [
       `Flotilla ${role === 'up' ? 'single-node cluster' : 'control plane'} is up at ${server.url} (store: ${store})`,
       `kubeconfig: ${server.kubeconfig}`,
       `  export KUBECONFIG=${server.kubeconfig}`,
       `  flotilla get namespaces     # or: kubectl get ns`,
-      role === 'up'
-        ? 'note: the node agent is not part of this build yet; workloads are stored but not run.'
-        : '',
+      agent === undefined
+        ? ''
+        : `node ${agent.nodeName} is ready to run pods (agent state in ${join(flags.dataDir, 'agent')})`,
       '',
     ]
       .filter((l, i, all) => l !== '' || i === all.length - 1)
       .join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`${signal}: shutting down\n`);
-      server
-        .stop()
-        .catch((err: unknown) => process.stderr.write(`shutdown: ${(err as Error).message}\n`))
-        .finally(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  await untilSignal(async () => {
+    await agent?.stop();
+    await server.stop();
   });
 }
 
@@ -88,13 +106,16 @@ export function registerServerCommands(program: Command): void {
         '\nExample:\n  flotilla server --data-dir /var/lib/flotilla --listen 127.0.0.1:6443\n',
       ),
   ).action((flags: ServerFlags) => run(flags, 'server'));
-  addServerFlags(
+  const up = addServerFlags(
     program
       .command('up')
-      .description('run a single-node cluster on this machine (control plane with the embedded SQLite store)')
+      .description(
+        'run a single-node cluster on this machine: control plane (embedded SQLite store) and node agent',
+      )
       .addHelpText(
         'after',
         '\nExample:\n  flotilla up                       # state in /var/lib/flotilla\n  flotilla up --data-dir ./.flotilla --listen 127.0.0.1:7443\n',
       ),
-  ).action((flags: ServerFlags) => run(flags, 'up'));
+  );
+  addAgentFlags(up, { dataDir: false }).action((flags: ServerFlags & AgentCliFlags) => run(flags, 'up'));
 }

@@ -28,6 +28,9 @@ import type { ObjectLookup, PodContext, PreparedPod, SpecBuilder } from './spec-
 import { buildPodStatus, sameStatus } from './status.js';
 import { podStep, type BackoffRecord, type PodAction, type StartFailure, type Waiting } from './step.js';
 
+/** FLOTILLA_AGENT_DEBUG=1 logs every action a pod worker takes. */
+const debugActions = process.env['FLOTILLA_AGENT_DEBUG'] === '1';
+
 export interface PodWorkerDeps {
   nodeName: string;
   hostIP: string;
@@ -285,7 +288,9 @@ export class PodWorker {
       const results = await Promise.all(group.map((a) => this.execute(a)));
       if (results.includes(false)) {
         allOk = false;
-        if (type === 'setUpNetwork' || type === 'preparePod' || type === 'deleteFromApi') break;
+        // While terminating, nothing further runs after a failure: the API delete comes only once all is clean.
+        if (res.terminating || type === 'setUpNetwork' || type === 'preparePod' || type === 'deleteFromApi')
+          break;
       }
       i = j;
     }
@@ -324,6 +329,8 @@ export class PodWorker {
   }
 
   private async execute(action: PodAction): Promise<boolean> {
+    if (debugActions)
+      this.deps.log(`${new Date().toISOString()} pod ${this.describe()}: ${JSON.stringify(action)}`);
     try {
       switch (action.type) {
         case 'setUpNetwork':

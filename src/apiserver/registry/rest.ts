@@ -426,8 +426,12 @@ export class ResourceRegistry {
       } else {
         this.fields.recordWrite(current, obj, requested, opts, managerSubresource, now());
       }
-      // Deletion completes once the last finalizer is gone.
-      const completesDeletion = obj.metadata.deletionTimestamp !== undefined && this.finalizersDone(obj);
+      // Deletion completes once the last finalizer is gone, unless a graceful deletion is still running
+      // (a terminating pod: its agent deletes it with grace 0 once its containers are gone).
+      const completesDeletion =
+        obj.metadata.deletionTimestamp !== undefined &&
+        (obj.metadata.deletionGracePeriodSeconds ?? 0) === 0 &&
+        this.finalizersDone(obj);
       if (!completesDeletion && deepEqual(obj, current)) return { object: current, warnings };
       if (opts.dryRun) return { object: obj, warnings };
       if (completesDeletion) {

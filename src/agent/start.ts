@@ -1,0 +1,195 @@
+// Assembles a real node agent from its parts: runc + conmon, the local image store, CNI pod network,
+// the streaming server, and the NodeAgent loops. `flotilla agent` and `flotilla up` call startAgent().
+import { mkdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../api/client/client.js';
+import { NodeAgent } from './agent.js';
+import { defaultInternalIP, hostFacts, readPressure } from './host.js';
+import { LocalImageService } from './image/store.js';
+import { CniPodNetwork } from './network/cni.js';
+import type { NodeConfig } from './node-status.js';
+import { RuncRuntime } from './runtime/runc.js';
+import { AgentServer } from './server/server.js';
+
+export const agentVersion = 'v0.1.0-flotilla';
+
+export interface AgentFlags {
+  /** The Flotilla data dir; the agent keeps its state in `<dataDir>/agent`. */
+  dataDir: string;
+  server: string;
+  token: string;
+  caPem: string | undefined;
+  nodeName?: string;
+  nodeIP?: string;
+  /** Address the streaming server listens on (default 0.0.0.0). */
+  listenAddress?: string;
+  port?: number;
+  podCidr?: string;
+  bridge?: string;
+  netnsPrefix?: string;
+  cgroupRoot?: string;
+  runcRoot?: string;
+  maxPods?: number;
+  labels?: Record<string, string>;
+  insecureRegistries?: string[];
+  allowPrivileged?: boolean;
+  leaseRenewSeconds?: number;
+  log?: (line: string) => void;
+}
+
+/** Defaults that let several agents share one machine (tests, simulated clusters) when each sets its own. */
+export function agentPaths(flags: Pick<AgentFlags, 'dataDir' | 'runcRoot'>): {
+  root: string;
+  containers: string;
+  images: string;
+  network: string;
+  pods: string;
+  runcRoot: string;
+} {
+  const root = join(flags.dataDir, 'agent');
+  return {
+    root,
+    containers: join(root, 'containers'),
+    images: join(root, 'images'),
+    network: join(root, 'network'),
+    pods: join(root, 'pods'),
+    runcRoot: flags.runcRoot ?? join(root, 'runc'),
+  };
+}
+
+export interface RunningAgent {
+  agent: NodeAgent;
+  nodeName: string;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
+  const log = flags.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const paths = agentPaths(flags);
+  for (const dir of [paths.root, paths.containers, paths.images, paths.network, paths.pods])
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const bridge = flags.bridge ?? 'flotilla0';
+  const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
+  const nodeIP =
+    flags.nodeIP ?? defaultInternalIP((ifname) => ifname === bridge || ifname.startsWith('veth'));
+  const port = flags.port ?? 10250;
+  const podCidr = flags.podCidr ?? '10.42.0.0/24';
+
+  const client = new ApiClient({
+    server: flags.server,
+    token: flags.token,
+    ...(flags.caPem === undefined ? {} : { caPem: flags.caPem }),
+    userAgent: `flotilla-agent/${agentVersion} (${nodeName})`,
+  });
+  const runtime = new RuncRuntime({
+    root: paths.containers,
+    runcRoot: paths.runcRoot,
+    allowPrivileged: flags.allowPrivileged ?? false,
+  });
+  const images = new LocalImageService({
+    root: paths.images,
+    insecureRegistries: flags.insecureRegistries ?? [],
+    log,
+  });
+  await images.init();
+  const network = new CniPodNetwork({
+    name: bridge,
+    podCidr,
+    stateDir: paths.network,
+    netnsPrefix: flags.netnsPrefix ?? 'flotilla-',
+    log,
+  });
+  const info = await runtime.info();
+  const node: NodeConfig = {
+    nodeName,
+    podCidr,
+    agentPort: port,
+    maxPods: flags.maxPods ?? 110,
+    labels: flags.labels ?? {},
+    reservedMemoryBytes: 100 * 1048576,
+    reservedCpuMilli: 0,
+    memoryPressureBelowBytes: 100 * 1048576,
+    diskPressureBelowPercent: 10,
+    pidPressureAbovePercent: 90,
+  };
+  const agent = new NodeAgent({
+    node,
+    client,
+    dataDir: paths.root,
+    cgroupRoot: flags.cgroupRoot ?? 'flotilla',
+    facts: () =>
+      hostFacts({
+        dataDir: paths.root,
+        internalIP: nodeIP,
+        runtimeVersion: `runc://${info.version}`,
+        agentVersion,
+      }),
+    pressure: () => readPressure(paths.root),
+    ...(flags.leaseRenewSeconds === undefined ? {} : { leaseRenewSeconds: flags.leaseRenewSeconds }),
+    log,
+    parts: {
+      runtime,
+      images,
+      network,
+      startServer: async () => {
+        const server = new AgentServer({
+          host: flags.listenAddress ?? '0.0.0.0',
+          port,
+          ...(flags.caPem === undefined ? {} : { caPem: flags.caPem }),
+          runtime,
+          log,
+        });
+        await server.start();
+        return () => server.stop();
+      },
+    },
+  });
+  await agent.start();
+  return {
+    agent,
+    nodeName,
+    stop: async () => {
+      await agent.stop();
+      await client.close();
+    },
+  };
+}
+
+/**
+ * `flotilla agent reset`: stops and removes every container of this agent, tears down every pod network,
+ * removes the bridge and the pod dirs. Images stay. For uninstalling, and for tests to leave nothing behind.
+ */
+export async function resetAgent(
+  flags: Pick<
+    AgentFlags,
+    'dataDir' | 'runcRoot' | 'bridge' | 'podCidr' | 'netnsPrefix' | 'cgroupRoot' | 'log'
+  >,
+): Promise<{ containers: number; networks: number }> {
+  const paths = agentPaths(flags);
+  const log = flags.log ?? (() => undefined);
+  const runtime = new RuncRuntime({ root: paths.containers, runcRoot: paths.runcRoot });
+  const network = new CniPodNetwork({
+    name: flags.bridge ?? 'flotilla0',
+    podCidr: flags.podCidr ?? '10.42.0.0/24',
+    stateDir: paths.network,
+    netnsPrefix: flags.netnsPrefix ?? 'flotilla-',
+    log,
+  });
+  const containers = await runtime.listContainers();
+  const parents = new Set<string>();
+  await Promise.all(
+    containers.map(async (c) => {
+      if (c.state === 'running' || c.state === 'created') await runtime.stopContainer(c.id, 0);
+      await runtime.removeContainer(c.id);
+      parents.add(`${flags.cgroupRoot ?? 'flotilla'}/pod${c.labels.podUid}`);
+    }),
+  );
+  for (const parent of parents) await runtime.removePodCgroup(parent);
+  await runtime.removePodCgroup(flags.cgroupRoot ?? 'flotilla');
+  const pods = await network.list();
+  for (const uid of pods) await network.tearDown(uid);
+  await network.destroy();
+  rmSync(paths.pods, { recursive: true, force: true });
+  return { containers: containers.length, networks: pods.length };
+}

@@ -1,0 +1,193 @@
+// `flotilla agent` (a node agent joining a control plane) and `flotilla agent reset`; the agent flags
+// shared with `flotilla up`.
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadKubeconfig } from '../api/client/kubeconfig.js';
+import { resetAgent, startAgent, type AgentFlags, type RunningAgent } from '../agent/start.js';
+
+export interface AgentCliFlags {
+  dataDir: string;
+  nodeName?: string;
+  nodeIp?: string;
+  agentPort: string;
+  podCidr: string;
+  bridge: string;
+  netnsPrefix: string;
+  cgroupRoot: string;
+  runcRoot?: string;
+  maxPods: string;
+  label: string[];
+  insecureRegistry: string[];
+  allowPrivileged?: boolean;
+  leaseSeconds: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`${flag} must be a positive whole number`);
+  return n;
+}
+
+function cidr(value: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (m === null || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) < 8 || Number(m[5]) > 30)
+    throw new InvalidArgumentError(
+      `--pod-cidr must be an IPv4 CIDR such as 10.42.0.0/24 (prefix 8–30), got "${value}"`,
+    );
+  return value;
+}
+
+/** The flags every agent has (`flotilla agent` and `flotilla up`). */
+export function addAgentFlags(cmd: Command, opts: { dataDir: boolean }): Command {
+  if (opts.dataDir)
+    cmd.option(
+      '--data-dir <dir>',
+      'where the agent keeps images, containers and pod state (in <dir>/agent)',
+      '/var/lib/flotilla',
+    );
+  return cmd
+    .option('--node-name <name>', 'name of this node (default: the host name)')
+    .option(
+      '--node-ip <ip>',
+      'address the control plane reaches this agent at (default: the first global IPv4)',
+    )
+    .option(
+      '--agent-port <port>',
+      'port of the agent server for logs, exec and stats (HTTPS, mutual TLS)',
+      '10250',
+    )
+    .option('--pod-cidr <cidr>', "this node's pod address range", '10.42.0.0/24')
+    .option('--bridge <name>', 'Linux bridge of the pod network', 'flotilla0')
+    .option('--netns-prefix <prefix>', 'prefix of pod network namespace names', 'flotilla-')
+    .option('--cgroup-root <path>', 'cgroup under which pods are placed', 'flotilla')
+    .option('--runc-root <dir>', "runc's state dir (default: <data-dir>/agent/runc)")
+    .option('--max-pods <n>', 'pods this node accepts', '110')
+    .option('--label <key=value>', 'node label (repeatable)', collect, [])
+    .option(
+      '--insecure-registry <host:port>',
+      'registry reached over plain HTTP (repeatable; loopback ones always are)',
+      collect,
+      [],
+    )
+    .option('--allow-privileged', 'let pods run privileged containers')
+    .option('--lease-seconds <n>', 'node lease renewal period', '10');
+}
+
+export function agentFlagsFrom(
+  f: AgentCliFlags,
+  conn: { server: string; token: string; caPem: string | undefined },
+): AgentFlags {
+  const labels: Record<string, string> = {};
+  for (const l of f.label) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`--label must be key=value, got "${l}"`);
+    labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return {
+    dataDir: f.dataDir,
+    ...conn,
+    ...(f.nodeName === undefined ? {} : { nodeName: f.nodeName }),
+    ...(f.nodeIp === undefined ? {} : { nodeIP: f.nodeIp }),
+    port: positiveInt('--agent-port', f.agentPort),
+    podCidr: cidr(f.podCidr),
+    bridge: f.bridge,
+    netnsPrefix: f.netnsPrefix,
+    cgroupRoot: f.cgroupRoot,
+    ...(f.runcRoot === undefined ? {} : { runcRoot: f.runcRoot }),
+    maxPods: positiveInt('--max-pods', f.maxPods),
+    labels,
+    insecureRegistries: f.insecureRegistry,
+    allowPrivileged: f.allowPrivileged === true,
+    leaseRenewSeconds: positiveInt('--lease-seconds', f.leaseSeconds),
+  };
+}
+
+/** Runs until SIGINT/SIGTERM; containers keep running when the agent stops (it adopts them at its next start). */
+export async function untilSignal(stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: shutting down\n`);
+      stop()
+        .catch((err: unknown) => process.stderr.write(`shutdown: ${(err as Error).message}\n`))
+        .finally(resolve);
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+  });
+}
+
+export function registerAgentCommands(program: Command): void {
+  const agent = addAgentFlags(
+    program
+      .command('agent')
+      .description('run a node agent: real containers (runc + conmon), images, pod network, logs and exec')
+      .addHelpText(
+        'after',
+        `
+The agent joins the control plane named by the kubeconfig (--kubeconfig, or --server with --token and
+--certificate-authority) with its own node credentials. Stopping it leaves containers running; the next
+start adopts them. \`flotilla agent reset\` removes every container and pod network of this agent.
+
+Examples:
+  flotilla agent --kubeconfig /var/lib/flotilla/agent-kubeconfig.yaml
+  flotilla agent --server https://10.0.0.1:6443 --token $NODE_TOKEN --certificate-authority ca.crt --pod-cidr 10.42.1.0/24
+`,
+      ),
+    { dataDir: true },
+  ).option('--certificate-authority <file>', 'CA bundle of the API server (with --server)');
+  agent.action(async (_f: unknown, cmd: Command) => {
+    const f = cmd.optsWithGlobals<
+      AgentCliFlags & { kubeconfig?: string; server?: string; token?: string; certificateAuthority?: string }
+    >();
+    let conn: { server: string; token: string; caPem: string | undefined };
+    if (f.server !== undefined) {
+      if (f.token === undefined) throw new InvalidArgumentError('--server needs --token (the node token)');
+      conn = {
+        server: f.server,
+        token: f.token,
+        caPem:
+          f.certificateAuthority === undefined ? undefined : readFileSync(f.certificateAuthority, 'utf8'),
+      };
+    } else {
+      const cfg = await loadKubeconfig(f.kubeconfig === undefined ? {} : { path: f.kubeconfig });
+      if (cfg.token === undefined)
+        throw new InvalidArgumentError(`the kubeconfig ${cfg.source ?? ''} has no token for the agent`);
+      conn = { server: cfg.server, token: cfg.token, caPem: cfg.caPem };
+    }
+    const running: RunningAgent = await startAgent(agentFlagsFrom(f, conn));
+    process.stdout.write(
+      `Flotilla agent for node ${running.nodeName} is running (control plane ${conn.server})\n`,
+    );
+    await untilSignal(() => running.stop());
+  });
+  agent
+    .command('reset')
+    .description('stop and remove every container and pod network of this agent (images stay)')
+    .option('--data-dir <dir>', 'the agent data dir', '/var/lib/flotilla')
+    .option('--bridge <name>', 'Linux bridge of the pod network', 'flotilla0')
+    .option('--pod-cidr <cidr>', "this node's pod address range", '10.42.0.0/24')
+    .option('--netns-prefix <prefix>', 'prefix of pod network namespace names', 'flotilla-')
+    .option('--cgroup-root <path>', 'cgroup under which pods are placed', 'flotilla')
+    .option('--runc-root <dir>', "runc's state dir (default: <data-dir>/agent/runc)")
+    .action(
+      async (f: {
+        dataDir: string;
+        bridge: string;
+        podCidr: string;
+        netnsPrefix: string;
+        cgroupRoot: string;
+        runcRoot?: string;
+      }) => {
+        const r = await resetAgent(f);
+        process.stdout.write(`removed ${r.containers} containers and ${r.networks} pod networks\n`);
+      },
+    );
+}
