@@ -1,6 +1,8 @@
 // Pulls from a real registry (Debian's docker-registry) of images built with umoci and pushed with skopeo.
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import {
+  cpSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -100,6 +102,69 @@ describe('pull', () => {
     } finally {
       await reg.stop();
     }
+  });
+
+  it('picks linux/<arch> from an image index pushed to the registry', async () => {
+    const dir = join(tmp, 'multi');
+    cpSync(layout, dir, { recursive: true });
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as {
+      manifests: { mediaType: string; digest: string; size: number }[];
+    };
+    const m = index.manifests[0];
+    if (m === undefined) throw new Error('empty layout');
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const other = arch === 'amd64' ? 'arm64' : 'amd64';
+    // the other platform's entry points at a manifest the registry will not have: picking it would fail
+    const imageIndex = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          {
+            mediaType: m.mediaType,
+            digest: m.digest,
+            size: m.size,
+            platform: { os: 'linux', architecture: other },
+          },
+          {
+            mediaType: m.mediaType,
+            digest: m.digest,
+            size: m.size,
+            platform: { os: 'linux', architecture: arch },
+          },
+        ],
+      }),
+    );
+    const hex = createHash('sha256').update(imageIndex).digest('hex');
+    writeFileSync(join(dir, 'blobs', 'sha256', hex), imageIndex);
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            digest: `sha256:${hex}`,
+            size: imageIndex.length,
+            annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+          },
+        ],
+      }),
+    );
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci:${dir}:multi`,
+      `docker://${plain.host}/test/multi:1`,
+    ]);
+    const img = await store().pull(`${plain.host}/test/multi:1`);
+    expect(img.repoDigests).toEqual([`${plain.host}/test/multi@sha256:${hex}`]);
+    expect(img.architecture).toBe(arch);
+    expect(await store().ensureImage(`${plain.host}/test/multi@sha256:${hex}`, 'IfNotPresent')).toMatchObject(
+      { id: img.id },
+    );
   });
 
   it('a missing tag is NotFound, a closed port Unreachable, a bad reference Invalid', async () => {
