@@ -17,6 +17,7 @@ import { Agent, request } from 'undici';
 import { freePort } from './etcd.js';
 
 export const registryBinary = '/usr/bin/docker-registry';
+const setpriv = '/usr/bin/setpriv';
 
 export interface RegistryInstance {
   /** `127.0.0.1:PORT`, as written in image references. */
@@ -145,13 +146,24 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
   if (!hooked) {
     hooked = true;
     process.once('exit', killAll);
+    // a signal ends the process without 'exit': clean up, then let the signal do what it would have done
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        killAll();
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    }
   }
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const config = join(dir, 'config.yml');
     writeFileSync(config, [...lines, ...httpLines(port)].join('\n') + '\n');
-    const child = spawn(registryBinary, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv --pdeathsig: the registry dies with the test process even when that is SIGKILLed
+    const [cmd, args] = existsSync(setpriv)
+      ? [setpriv, ['--pdeathsig', 'KILL', registryBinary, 'serve', config]]
+      : [registryBinary, ['serve', config]];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const entry = { child, dir };
     running.add(entry);
     let stderr = '';
