@@ -170,24 +170,20 @@ Examples:
   });
   agent
     .command('reset')
-    .description('stop and remove every container and pod network of this agent (images stay)')
-    .option('--data-dir <dir>', 'the agent data dir', '/var/lib/flotilla')
-    .option('--bridge <name>', 'Linux bridge of the pod network', 'flotilla0')
-    .option('--pod-cidr <cidr>', "this node's pod address range", '10.42.0.0/24')
-    .option('--netns-prefix <prefix>', 'prefix of pod network namespace names', 'flotilla-')
-    .option('--cgroup-root <path>', 'cgroup under which pods are placed', 'flotilla')
-    .option('--runc-root <dir>', "runc's state dir (default: <data-dir>/agent/runc)")
-    .action(
-      async (f: {
-        dataDir: string;
-        bridge: string;
-        podCidr: string;
-        netnsPrefix: string;
-        cgroupRoot: string;
-        runcRoot?: string;
-      }) => {
-        const r = await resetAgent(f);
-        process.stdout.write(`removed ${r.containers} containers and ${r.networks} pod networks\n`);
-      },
-    );
+    .description(
+      'stop and remove every container and pod network of this agent, its bridge and cgroups (images stay); takes the agent flags --data-dir, --bridge, --pod-cidr, --netns-prefix, --cgroup-root, --runc-root',
+    )
+    .action(async (_f: unknown, cmd: Command) => {
+      // The agent's own flags (given before or after `reset`) name what to remove.
+      const f = cmd.optsWithGlobals<AgentCliFlags>();
+      const r = await resetAgent({
+        dataDir: f.dataDir,
+        bridge: f.bridge,
+        podCidr: cidr(f.podCidr),
+        netnsPrefix: f.netnsPrefix,
+        cgroupRoot: f.cgroupRoot,
+        ...(f.runcRoot === undefined ? {} : { runcRoot: f.runcRoot }),
+      });
+      process.stdout.write(`removed ${r.containers} containers and ${r.networks} pod networks\n`);
+    });
 }

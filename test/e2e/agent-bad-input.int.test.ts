@@ -92,8 +92,15 @@ describe('bad input on a real node', () => {
       'default',
       pod('missing', { image: `${registry.host}/busybox:no-such-tag` }),
     );
-    const w = await waitingReason('missing', ['ErrImagePull', 'ImagePullBackOff']);
-    expect(w.message).toMatch(/not found|manifest unknown/i);
+    await waitingReason('missing', ['ErrImagePull', 'ImagePullBackOff']);
+    await eventually(
+      async () =>
+        expect(await eventMessages('missing')).toMatch(
+          /Warning Failed: Failed to pull image .*(not found|manifest unknown)/i,
+        ),
+      30_000,
+      250,
+    );
     await eventually(
       async () => expect(await eventMessages('missing')).toMatch(/Warning Failed: .*no-such-tag/),
       30_000,
@@ -108,15 +115,29 @@ describe('bad input on a real node', () => {
       'default',
       pod('unreachable', { image: `127.0.0.1:${port}/busybox:1` }),
     );
-    const w = await waitingReason('unreachable', ['ErrImagePull', 'ImagePullBackOff']);
-    expect(w.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}`));
+    await waitingReason('unreachable', ['ErrImagePull', 'ImagePullBackOff']);
+    await eventually(
+      async () =>
+        expect(await eventMessages('unreachable')).toMatch(
+          new RegExp(`Warning Failed: Failed to pull image .*127\\.0\\.0\\.1:${port}`),
+        ),
+      30_000,
+      250,
+    );
   });
 
   it('reports a digest the registry does not have', async () => {
     const ref = `${registry.host}/busybox@sha256:${'0'.repeat(64)}`;
     await cluster.client.create(podRef, 'default', pod('bad-digest', { image: ref }));
-    const w = await waitingReason('bad-digest', ['ErrImagePull', 'ImagePullBackOff']);
-    expect(w.message).toMatch(/sha256:0000/);
+    await waitingReason('bad-digest', ['ErrImagePull', 'ImagePullBackOff']);
+    await eventually(
+      async () =>
+        expect(await eventMessages('bad-digest')).toMatch(
+          /Warning Failed: Failed to pull image .*sha256:0000/,
+        ),
+      30_000,
+      250,
+    );
   });
 
   it('reports bad registry credentials as an authorization failure', async () => {
@@ -145,8 +166,15 @@ describe('bad input on a real node', () => {
         { imagePullSecrets: [{ name: 'wrong-creds' }] },
       ),
     );
-    const w = await waitingReason('bad-creds', ['ErrImagePull', 'ImagePullBackOff']);
-    expect(w.message).toMatch(/unauthorized|authentication|credentials/i);
+    await waitingReason('bad-creds', ['ErrImagePull', 'ImagePullBackOff']);
+    await eventually(
+      async () =>
+        expect(await eventMessages('bad-creds')).toMatch(
+          /Warning Failed: Failed to pull image .*(unauthorized|authentication|credentials)/i,
+        ),
+      30_000,
+      250,
+    );
   });
 
   it('reports a command that does not exist', async () => {
