@@ -58,6 +58,11 @@ describe('aggregated discovery documents', () => {
     });
     const core = aggregatedDiscoveryDoc(true, 'v2beta1') as any;
     expect(core.apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
+    // kubectl logs and exec look for pods/log and pods/exec.
+    const pods = core.items[0].versions[0].resources.find((r: any) => r.resource === 'pods');
+    expect(
+      pods.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}:${x.verbs.join(',')}`),
+    ).toEqual(['status:Pod:get,patch,update', 'exec:PodExecOptions:create,get', 'log:Pod:get']);
     expect(core.items).toHaveLength(1);
     expect(core.items[0].metadata.name).toBeUndefined();
     const coreResources = core.items[0].versions[0].resources;
@@ -109,5 +114,10 @@ describe('discovery over HTTP', () => {
     expect(((await apis.json()) as any).kind).toBe('APIGroupList');
     const apps = await fetch(`${s.url}/apis/apps/v1`, { headers: { Accept: kubectlAccept } });
     expect(((await apps.json()) as any).kind).toBe('APIResourceList');
+    const core = (await (
+      await fetch(`${s.url}/api/v1`, { headers: { Accept: kubectlAccept } })
+    ).json()) as any;
+    const names = core.resources.map((r: any) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['pods', 'pods/status', 'pods/log', 'pods/exec']));
   });
 });
