@@ -252,8 +252,9 @@ function findLeftovers(
   const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
   for (const ns of netns.split('\n')) if (ns.startsWith(cfg.netnsPrefix)) found.push(`netns ${ns}`);
   const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  // The bridge stays while the agent runs; pod veths on it must not.
   for (const l of links.split('\n'))
-    if (l.includes(`master ${cfg.bridge} `) || l.includes(`: ${cfg.bridge}:`))
+    if (l.includes(`master ${cfg.bridge} `) || (!agentRunning && l.includes(`: ${cfg.bridge}:`)))
       found.push(`link ${l.slice(0, 120)}`);
   // While the agent runs its root cgroup stays (like the kubelet's kubepods); pod cgroups must not.
   for (const root of cgroupRoots()) {

@@ -308,9 +308,7 @@ describe('pods on a real node', () => {
 
   it('leaves nothing behind once every pod is deleted', async () => {
     await eventually(async () => {
-      const left = cluster
-        .leftovers()
-        .filter((l) => !l.startsWith('link') || !l.includes(`: ${cluster.bridge}:`));
+      const left = cluster.leftovers();
       if (left.length > 0) throw new Error(left.join('\n'));
     }, 30_000);
   });

@@ -134,7 +134,7 @@ describe('agent restart safety', () => {
       async () => {
         const s = await snapshot();
         if (s.size > 0) throw new Error(`${s.size} pods left`);
-        const left = cluster.leftovers().filter((l) => !l.includes(`: ${cluster.bridge}:`));
+        const left = cluster.leftovers();
         if (left.length > 0) throw new Error(left.join('\n'));
       },
       120_000,
