@@ -13,7 +13,7 @@ export interface SubresourceInfo {
 }
 
 export interface ConnectSubresourceInfo {
-  name: 'log' | 'exec';
+  name: 'log' | 'exec' | 'proxy';
   group: string;
   version: string;
   kind: string;
@@ -33,7 +33,7 @@ export interface ResourceInfo {
   verbs: Verb[];
   subresources: SubresourceInfo[];
   /**
-   * Connect subresources (pods/log, pods/exec) as upstream lists them in discovery: served by the pod's
+   * Connect subresources (pods/log, pods/exec, nodes/proxy) as upstream lists them in discovery: served by a
    * node agent through the API server's node proxy; they have no object schema of their own (kept apart
    * from `subresources`, whose entries get OpenAPI read/replace/patch operations).
    */
@@ -118,6 +118,15 @@ export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Node', 'nodes', false, {
     shortNames: ['no'],
     subresources: [status('', 'v1', 'Node')],
+    connectSubresources: [
+      {
+        name: 'proxy',
+        group: '',
+        version: 'v1',
+        kind: 'NodeProxyOptions',
+        verbs: ['create', 'delete', 'get', 'patch', 'update'],
+      },
+    ],
     fieldSelectors: ['spec.unschedulable'],
   }),
   r('', 'v1', 'Event', 'events', true, {

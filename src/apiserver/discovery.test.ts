@@ -63,6 +63,11 @@ describe('aggregated discovery documents', () => {
     expect(
       pods.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}:${x.verbs.join(',')}`),
     ).toEqual(['status:Pod:get,patch,update', 'exec:PodExecOptions:create,get', 'log:Pod:get']);
+    // metrics-server and `kubectl get --raw` reach an agent's /stats/summary through nodes/proxy.
+    const nodes = core.items[0].versions[0].resources.find((r: any) => r.resource === 'nodes');
+    expect(
+      nodes.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}:${x.verbs.join(',')}`),
+    ).toEqual(['status:Node:get,patch,update', 'proxy:NodeProxyOptions:create,delete,get,patch,update']);
     expect(core.items).toHaveLength(1);
     expect(core.items[0].metadata.name).toBeUndefined();
     const coreResources = core.items[0].versions[0].resources;

@@ -215,6 +215,20 @@ function agentError(ep: AgentEndpoint, code: number, body: string): ApiError {
   return errors.internal(`node "${ep.node}" answered ${code}: ${body.trim()}`);
 }
 
+/** What GET nodes/{name}/proxy/... may reach on an agent. */
+export const nodeProxyPaths: readonly string[] = ['/stats/summary', '/healthz'];
+
+/** The message of a Status body, else the body itself. */
+function statusMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (isObject(parsed) && typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return body.trim();
+}
+
 function podPath(ns: string, pod: string, container: string): string {
   return [ns, pod, container].map(encodeURIComponent).join('/');
 }
@@ -330,6 +344,50 @@ export class NodeProxy {
         resolve();
       });
     });
+  }
+
+  /**
+   * GET nodes/{name}/proxy/{path}: the node's agent answers. Only the agent's read-only documents are
+   * forwarded (`nodeProxyPaths`); logs and exec have their own pod subresources with their own checks.
+   */
+  async serveNodeProxy(res: ServerResponse, nodeName: string, path: string): Promise<void> {
+    const clean = `/${path
+      .split('/')
+      .filter((p) => p !== '')
+      .join('/')}`;
+    if (!nodeProxyPaths.includes(clean))
+      throw new ApiError(
+        'NotFound',
+        `the node proxy serves only ${nodeProxyPaths.join(', ')} of an agent; not ${JSON.stringify(clean)}`,
+      );
+    const ep = agentEndpoint(await this.deps.getNode(nodeName));
+    const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = httpsRequest(this.requestOptions(ep, clean, { Accept: 'application/json' }), resolve);
+      this.dialTimer(r, ep);
+      r.once('error', (err) => reject(dialError(ep, err)));
+      res.once('close', () => r.destroy());
+      r.end();
+    });
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of upstream) chunks.push(c as Buffer);
+    } catch (err) {
+      throw dialError(ep, err);
+    }
+    const body = Buffer.concat(chunks);
+    const code = upstream.statusCode ?? 500;
+    if (code === 503)
+      throw new ApiError(
+        'ServiceUnavailable',
+        `node "${ep.node}" cannot serve ${clean}: ${statusMessage(body.toString('utf8'))}`,
+      );
+    if (code !== 200) throw agentError(ep, code, body.toString('utf8'));
+    const type = upstream.headers['content-type'];
+    res.writeHead(200, {
+      'Content-Type': typeof type === 'string' ? type : 'application/octet-stream',
+      'Content-Length': body.length,
+    });
+    res.end(body);
   }
 
   /** pods/{name}/exec without an upgrade (or with SPDY): checked like the real thing, then refused. */

@@ -195,6 +195,18 @@ function nodeProxied(p: ResourcePath): 'log' | 'exec' | undefined {
   return p.subresource === 'log' || p.subresource === 'exec' ? p.subresource : undefined;
 }
 
+/** For nodes/{name}/proxy/{path...}: the path after `proxy` (decoded segments joined by `/`). */
+function nodeProxyPath(p: ResourcePath, pathname: string): string | undefined {
+  if (p.info.group !== '' || p.info.resource !== 'nodes' || p.subresource !== 'proxy' || p.name === undefined)
+    return undefined;
+  // api/v1/nodes/{name}/proxy/...: the first `nodes` is the resource (a node may be named `proxy`).
+  const parts = pathname.split('/').filter((x) => x !== '');
+  return parts
+    .slice(parts.indexOf('nodes') + 3)
+    .map((x) => decodeURIComponent(x))
+    .join('/');
+}
+
 export class ApiServer {
   readonly store: Store;
   readonly registries = new Map<string, ResourceRegistry>();
@@ -203,7 +215,7 @@ export class ApiServer {
   private readonly hub: WatchHub;
   private readonly namespaces = new NamespaceCache();
   private ready = true;
-  /** pods/log and pods/exec go to the pod's node agent. */
+  /** pods/log, pods/exec and nodes/proxy go to the node's agent. */
   readonly nodeProxy: NodeProxy;
 
   constructor(
@@ -367,6 +379,12 @@ export class ApiServer {
       if (proxied === 'log' && method !== 'GET') throw errors.methodNotAllowed('pods/log supports only GET');
       if (proxied === 'log') await this.nodeProxy.serveLog(req, res, ns, p.name, q);
       else await this.nodeProxy.refuseExec(ns, p.name, q, false);
+      return;
+    }
+    const nodePath = nodeProxyPath(p, pathname);
+    if (nodePath !== undefined && p.name !== undefined) {
+      if (method !== 'GET') throw errors.methodNotAllowed(`nodes/proxy supports only GET (${method})`);
+      await this.nodeProxy.serveNodeProxy(res, p.name, nodePath);
       return;
     }
     await this.serveResource(req, res, p, q, method);

@@ -3,6 +3,7 @@
 //
 //   GET /containerLogs/{ns}/{pod}/{container}?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
 //   GET /exec/{ns}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (WebSocket upgrade)
+//   GET /stats/summary   (the kubelet Summary API document, from the StatsCollector; 503 without one)
 //   GET /healthz
 //
 // Errors before a stream starts are Kubernetes Status JSON with the HTTP code; errors of an exec once the
@@ -28,6 +29,7 @@ import {
 import { logTimeOfDate, parseLogTime, streamCriLog, type LogTime } from './cri-log.js';
 import { execTarget, findContainers, logTarget, type ContainerRef } from './resolve.js';
 import { ensureServingCert, selfSignedCert, type KeyPairPem } from './serving-cert.js';
+import { StatsCollector, type Summary } from './stats.js';
 
 /** The Common Name the API server's client certificate carries. */
 export const apiserverClientCN = 'flotilla:apiserver';
@@ -50,6 +52,11 @@ export interface AgentServerOptions {
   servingCert?: KeyPairPem;
   /** How often a followed log polls for new bytes and the container's state (ms). */
   logPollMs?: number;
+  /**
+   * Serves `GET /stats/summary`. A StatsCollector is started with the server and stopped with it; a
+   * function is just called per request. Without it the route answers 503.
+   */
+  stats?: StatsCollector | (() => Promise<Summary>) | undefined;
 }
 
 interface Problem {
@@ -77,6 +84,7 @@ const reasons: Record<number, string> = {
   404: 'NotFound',
   405: 'MethodNotAllowed',
   500: 'InternalError',
+  503: 'ServiceUnavailable',
 };
 
 function problem(code: number, message: string): Problem {
@@ -203,6 +211,7 @@ export class AgentServer {
       });
     });
     this.server = server;
+    if (this.opts.stats instanceof StatsCollector) this.opts.stats.start();
     return this.port;
   }
 
@@ -219,6 +228,7 @@ export class AgentServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    if (this.opts.stats instanceof StatsCollector) this.opts.stats.stop();
     for (const s of this.sessions) s.kill();
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();
@@ -255,6 +265,10 @@ export class AgentServer {
       sendProblem(res, denied);
       return;
     }
+    if (url.pathname.replace(/\/+$/, '') === '/stats/summary') {
+      await this.serveStatsSummary(req, res);
+      return;
+    }
     const route = routeOf(url.pathname);
     if (route?.route === 'exec') {
       sendProblem(
@@ -272,6 +286,24 @@ export class AgentServer {
       return;
     }
     await this.serveLogs(req, res, route.ref, url.searchParams);
+  }
+
+  private async serveStatsSummary(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET')
+      return sendProblem(
+        res,
+        problem(405, `${req.method ?? ''} is not supported on /stats/summary; use GET`),
+      );
+    const stats = this.opts.stats;
+    if (stats === undefined)
+      return sendProblem(
+        res,
+        problem(503, 'this agent was started without a stats collector, so it has no stats to serve'),
+      );
+    const doc = stats instanceof StatsCollector ? await stats.summary() : await stats();
+    const body = JSON.stringify(doc);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   private async serveLogs(
