@@ -138,7 +138,7 @@ beforeAll(async () => {
   figures(0, 2e9, 1e9, 0);
   // The timer is the agent's; the test takes the samples itself so the window is exact.
   collector = new StatsCollector({
-    runtime: runtime as unknown as ContainerRuntime,
+    runtime,
     nodeName,
     intervalMs: 3_600_000,
   });
