@@ -11,6 +11,7 @@ import { CniPodNetwork } from './network/cni.js';
 import type { NodeConfig } from './node-status.js';
 import { RuncRuntime } from './runtime/runc.js';
 import { AgentServer } from './server/server.js';
+import { StatsCollector } from './server/stats.js';
 
 export const agentVersion = 'v0.1.0-flotilla';
 
@@ -139,6 +140,8 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
           ...(flags.caPem === undefined ? {} : { caPem: flags.caPem }),
           runtime,
           log,
+          // Per-container CPU and memory from cgroups, per-node totals: /stats/summary for the control plane.
+          stats: new StatsCollector({ runtime, nodeName, log }),
         });
         await server.start();
         return () => server.stop();
