@@ -134,6 +134,26 @@ describe('pods on a real node', () => {
     expect(lowerA).not.toBe('');
     expect(lowerOf(containerId(b))).toBe(lowerA);
 
+    // Per-container stats from cgroups reach the control plane (the kubelet Summary API shape).
+    const summary: any = await eventually(
+      async () => {
+        const doc: any = await cluster.client.request(
+          'GET',
+          `/api/v1/nodes/${cluster.nodeName}/proxy/stats/summary`,
+        );
+        if (!doc.pods?.some((p: any) => p.podRef.name === 'web-a'))
+          throw new Error('web-a not in the summary yet');
+        return doc;
+      },
+      30_000,
+      500,
+    );
+    const webA = summary.pods.find((p: any) => p.podRef.name === 'web-a');
+    expect(webA.containers[0].name).toBe('web');
+    expect(webA.containers[0].memory.workingSetBytes).toBeGreaterThan(0);
+    expect(webA.containers[0].cpu.usageCoreNanoSeconds).toBeGreaterThan(0);
+    expect(summary.node.memory.workingSetBytes).toBeGreaterThan(0);
+
     await deletePod('web-a');
     await deletePod('web-b');
     // The writable layers went with the containers.
