@@ -124,7 +124,13 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['../store/*', '../../store/*', '../apiserver/*', '../../apiserver/*', '../../../apiserver/*'],
+              group: [
+                '../store/*',
+                '../../store/*',
+                '../apiserver/*',
+                '../../apiserver/*',
+                '../../../apiserver/*',
+              ],
               message: 'the agent reaches the control plane only through the API client.',
             },
           ],
