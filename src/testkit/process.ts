@@ -7,7 +7,13 @@ import { Agent } from 'undici';
 import { parse } from 'yaml';
 import { callerFor, type Caller } from './http.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The project root: two levels up from src/testkit, three from dist/src/testkit (benches run compiled).
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const root = projectRoot();
 export const flotillaBin = join(root, 'bin', 'flotilla.js');
 
 export function ensureBuilt(): void {
