@@ -20,6 +20,19 @@ export interface ConnectSubresourceInfo {
   verbs: Verb[];
 }
 
+/**
+ * Create-only subresources that act on the parent object and answer with a Status: pods/binding (the
+ * scheduler's write of spec.nodeName) and pods/eviction (a graceful delete, as `kubectl drain` asks).
+ */
+export interface ActionSubresourceInfo {
+  name: 'binding' | 'eviction';
+  /** The kind of the request body: v1 Binding, policy/v1 Eviction. */
+  group: string;
+  version: string;
+  kind: string;
+  verbs: Verb[];
+}
+
 export interface ResourceInfo {
   group: string;
   version: string;
@@ -38,6 +51,8 @@ export interface ResourceInfo {
    * from `subresources`, whose entries get OpenAPI read/replace/patch operations).
    */
   connectSubresources: ConnectSubresourceInfo[];
+  /** POST-only subresources answered with a Status (pods/binding, pods/eviction). */
+  actionSubresources: ActionSubresourceInfo[];
   /** Field selectors beyond metadata.name / metadata.namespace. */
   fieldSelectors: string[];
 }
@@ -61,7 +76,13 @@ function r(
   extra: Partial<
     Pick<
       ResourceInfo,
-      'shortNames' | 'categories' | 'verbs' | 'subresources' | 'connectSubresources' | 'fieldSelectors'
+      | 'shortNames'
+      | 'categories'
+      | 'verbs'
+      | 'subresources'
+      | 'connectSubresources'
+      | 'actionSubresources'
+      | 'fieldSelectors'
     >
   > = {},
 ): ResourceInfo {
@@ -77,6 +98,7 @@ function r(
     verbs: extra.verbs ?? allVerbs,
     subresources: extra.subresources ?? [],
     connectSubresources: extra.connectSubresources ?? [],
+    actionSubresources: extra.actionSubresources ?? [],
     fieldSelectors: extra.fieldSelectors ?? [],
   };
 }
@@ -96,6 +118,7 @@ export const resources: readonly ResourceInfo[] = [
       { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
     ],
+    actionSubresources: [{ name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] }],
     fieldSelectors: [
       'spec.nodeName',
       'spec.restartPolicy',

@@ -62,7 +62,12 @@ describe('aggregated discovery documents', () => {
     const pods = core.items[0].versions[0].resources.find((r: any) => r.resource === 'pods');
     expect(
       pods.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}:${x.verbs.join(',')}`),
-    ).toEqual(['status:Pod:get,patch,update', 'exec:PodExecOptions:create,get', 'log:Pod:get']);
+    ).toEqual([
+      'status:Pod:get,patch,update',
+      'binding:Binding:create',
+      'exec:PodExecOptions:create,get',
+      'log:Pod:get',
+    ]);
     // metrics-server and `kubectl get --raw` reach an agent's /stats/summary through nodes/proxy.
     const nodes = core.items[0].versions[0].resources.find((r: any) => r.resource === 'nodes');
     expect(

@@ -69,7 +69,7 @@ function resourceEntries(r: ResourceInfo): unknown[] {
     ...(r.categories.length > 0 ? { categories: r.categories } : {}),
     storageVersionHash: '',
   };
-  const subs = [...r.subresources, ...r.connectSubresources].map((s) => ({
+  const subs = [...r.subresources, ...r.actionSubresources, ...r.connectSubresources].map((s) => ({
     name: `${r.resource}/${s.name}`,
     singularName: '',
     namespaced: r.namespaced,
@@ -136,7 +136,11 @@ interface GroupVersionKind {
 }
 
 function aggregatedResource(r: ResourceInfo): Record<string, unknown> {
-  const subresources: Record<string, unknown>[] = [...r.subresources, ...r.connectSubresources].map((s) => ({
+  const subresources: Record<string, unknown>[] = [
+    ...r.subresources,
+    ...r.actionSubresources,
+    ...r.connectSubresources,
+  ].map((s) => ({
     subresource: s.name,
     responseKind: { group: s.group, version: s.version, kind: s.kind } satisfies GroupVersionKind,
     verbs: s.verbs,

@@ -110,6 +110,18 @@ describe('OpenAPI v3 documents', () => {
     expect(core.paths['/api/v1/nodes/{name}/status']).toBeDefined();
     expect(core.paths['/api/v1/namespaces/{name}/finalize']!['put']).toBeDefined();
     expect(core.paths['/api/v1/namespaces/{namespace}/nodes']).toBeUndefined();
+    // pods/binding is POST only, its body a v1 Binding.
+    const bind = core.paths['/api/v1/namespaces/{namespace}/pods/{name}/binding']!;
+    expect(Object.keys(bind).sort()).toEqual(['parameters', 'post']);
+    expect(bind['post']['operationId']).toBe('createCoreV1NamespacedPodBinding');
+    expect(bind['post']['x-kubernetes-group-version-kind']).toEqual({
+      group: '',
+      version: 'v1',
+      kind: 'Binding',
+    });
+    expect(bind['post']['requestBody']['content']['*/*']['schema']['$ref']).toBe(
+      '#/components/schemas/io.k8s.api.core.v1.Binding',
+    );
   });
 
   it('resolve every reference inside the document', () => {

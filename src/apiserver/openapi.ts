@@ -383,6 +383,25 @@ function resourcePaths(info: ResourceInfo): Record<string, OpenApiSchema> {
       ),
     };
   }
+  // pods/binding and pods/eviction: POST only, the body is the subresource's own kind.
+  for (const sub of info.actionSubresources) {
+    const subGvk: Gvk = { group: sub.group, version: sub.version, kind: sub.kind };
+    const subRef = schemaRef(definitionName(apiVersionOf(sub), sub.kind));
+    paths[`${base}/{name}/${sub.name}`] = {
+      parameters: [p.name(sub.kind), ...nsParams, p.pretty],
+      post: op(
+        info,
+        'post',
+        `create${id}${scope}${info.kind}${sub.kind}`,
+        `create ${sub.kind.toLowerCase()} of ${article(info.kind)} ${info.kind}`,
+        subGvk,
+        writeParams,
+        { '200': 'OK', '201': 'Created', '202': 'Accepted' },
+        subRef,
+        { content: { '*/*': { schema: subRef } }, required: true },
+      ),
+    };
+  }
   if (info.kind === 'Namespace') {
     paths[`${gvPath}/namespaces/{name}/finalize`] = {
       parameters: [p.name('Namespace'), p.pretty],
@@ -486,10 +505,12 @@ export function buildGroupVersionDocument(group: string, version: string): OpenA
   const served = resources.filter((r) => r.group === group && r.version === version);
   if (served.length === 0) return undefined;
   const apiVersion = apiVersionOf({ group, version });
-  // Status (every error and delete answer) and the kinds subresources return (autoscaling/v1 Scale).
+  // Status (every error and delete answer) and the kinds subresources take or return (autoscaling/v1
+  // Scale, policy/v1 Eviction).
   const extra = new Set<string>(['v1/Status']);
   for (const r of served) {
-    for (const sub of r.subresources) extra.add(`${apiVersionOf(sub)}/${sub.kind}`);
+    for (const sub of [...r.subresources, ...r.actionSubresources])
+      extra.add(`${apiVersionOf(sub)}/${sub.kind}`);
   }
   const doc = openApiDocument(apiVersion, [...extra]);
   const components = (doc['components'] as { schemas: Record<string, OpenApiSchema> }).schemas;

@@ -26,7 +26,8 @@ import {
 import { serveOpenApi } from './openapi.js';
 import { parseResourcePath, type ResourcePath } from './paths.js';
 import { patchTypeOf, applyPatchBody } from './registry/patch.js';
-import { ResourceRegistry, type WriteOptions } from './registry/rest.js';
+import { now, ResourceRegistry, type WriteOptions } from './registry/rest.js';
+import { assignPod, parseBinding, successStatus } from './pod-actions.js';
 import type { FieldValidation } from './registry/strategy.js';
 import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
 import { itemTable, listTableJson, tableOptionsOf } from './table.js';
@@ -453,7 +454,9 @@ export class ApiServer {
     const sub = p.subresource;
     if (sub !== undefined) {
       const known =
-        info.subresources.some((s) => s.name === sub) || (info.kind === 'Namespace' && sub === 'finalize');
+        info.subresources.some((s) => s.name === sub) ||
+        info.actionSubresources.some((s) => s.name === sub) ||
+        (info.kind === 'Namespace' && sub === 'finalize');
       if (!known)
         throw new ApiError(
           'NotFound',
@@ -551,6 +554,15 @@ export class ApiServer {
     const ns = p.namespace;
     if (sub === 'scale') {
       await this.serveScale(req, res, registry, ns, name, q, method);
+      return;
+    }
+    if (sub === 'binding' && ns !== undefined) {
+      if (method !== 'POST') throw errors.methodNotAllowed(`pods/binding supports only POST (${method})`);
+      const body = parseObjectBody(await readBody(req), mediaType(req));
+      const opts = writeOptions(q, req);
+      const binding = parseBinding(body, name, ns, opts.fieldValidation);
+      await registry.guardedUpdate(ns, name, (pod) => assignPod(pod, binding, now()), opts.dryRun);
+      sendJson(res, 201, successStatus(201), warningHeaders(binding.warnings));
       return;
     }
     if (sub === 'finalize') {

@@ -507,6 +507,9 @@ export const podTemplateSpec = object({ metadata: objectMeta, spec: podSpec });
 
 export const pod = kind({ spec: podSpec, status: podStatus });
 
+/** v1 Binding: the body of POST pods/{name}/binding, naming the node a pod is assigned to. */
+export const binding = object({ ...kind({}).properties, target: objectReference }, { required: ['target'] });
+
 // ---------------------------------------------------------------------------------------------
 // Service
 

@@ -19,8 +19,10 @@ describe('schemaFor', () => {
       expect(schemaFor(apiVersionOf(r), r.kind), `${r.group}/${r.kind}`).toBeDefined();
     expect(schemaFor('autoscaling/v1', 'Scale')).toBeDefined();
     expect(schemaFor('v1', 'Status')).toBeDefined();
+    // Bodies of pods/binding.
+    expect(schemaFor('v1', 'Binding')?.required).toEqual(['target']);
     expect(schemaFor('v1', 'Deployment')).toBeUndefined();
-    expect(Object.keys(kindSchemas)).toHaveLength(15);
+    expect(Object.keys(kindSchemas)).toHaveLength(16);
   });
 
   it.each([

@@ -2,7 +2,7 @@
 
 import { deployment, replicaSet } from './apps.js';
 import { horizontalPodAutoscaler, scale } from './autoscaling.js';
-import { configMap, endpoints, event, namespace, node, pod, secret, service } from './core.js';
+import { binding, configMap, endpoints, event, namespace, node, pod, secret, service } from './core.js';
 import { endpointSlice, lease } from './discovery.js';
 import type { ObjectSchema } from './dsl.js';
 import { status } from './meta.js';
@@ -22,6 +22,7 @@ export const kindSchemas: Readonly<Record<string, ObjectSchema>> = {
   'v1/Event': event,
   'v1/Endpoints': endpoints,
   'v1/Status': status,
+  'v1/Binding': binding,
   'apps/v1/Deployment': deployment,
   'apps/v1/ReplicaSet': replicaSet,
   'autoscaling/v2/HorizontalPodAutoscaler': horizontalPodAutoscaler,

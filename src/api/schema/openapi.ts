@@ -146,6 +146,7 @@ const kindDescriptions: Record<string, string> = {
   EndpointSlice:
     'EndpointSlice represents a set of service endpoints. Most EndpointSlices are created by the EndpointSlice controller to represent the Pods selected by Service objects.',
   Lease: 'Lease defines a lease concept.',
+  Binding: 'Binding ties one object to another; for example, a pod is bound to a node by a scheduler.',
   Status: "Status is a return value for calls that don't return other objects.",
 };
 

@@ -462,6 +462,35 @@ export class ResourceRegistry {
     }
   }
 
+  /**
+   * A server-owned change outside the kind's update rules, as upstream's GuaranteedUpdate: pods/binding
+   * sets spec.nodeName, which a pod update may not change. `change` gets a fresh copy of the stored object
+   * and returns the object to store, or throws an ApiError to refuse; store conflicts re-read and run it
+   * again. No admission, defaults or managedFields: the caller owns the whole change.
+   */
+  async guardedUpdate(
+    namespace: string | undefined,
+    name: string,
+    change: (current: KubeObject) => KubeObject,
+    dryRun: boolean,
+  ): Promise<KubeObject> {
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.getRaw(namespace, name);
+      if (kv === undefined) throw errors.notFound(this.info.resource, this.info.group, name);
+      const next = change(decodeStored(kv));
+      next.metadata.resourceVersion = String(kv.modRevision);
+      if (dryRun) return next;
+      try {
+        const rev = await this.store.update(kv.key, encodeStored(next), kv.modRevision);
+        next.metadata.resourceVersion = String(rev);
+        return next;
+      } catch (err) {
+        if (isStoreError(err) && err.code === 'Conflict' && attempt < 20) continue;
+        return this.mapStoreError(err, name);
+      }
+    }
+  }
+
   private finalizersDone(obj: KubeObject): boolean {
     if ((obj.metadata.finalizers ?? []).length > 0) return false;
     if (this.info.kind === 'Namespace') {
