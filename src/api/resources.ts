@@ -118,7 +118,10 @@ export const resources: readonly ResourceInfo[] = [
       { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
     ],
-    actionSubresources: [{ name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] }],
+    actionSubresources: [
+      { name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
+      { name: 'eviction', group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
+    ],
     fieldSelectors: [
       'spec.nodeName',
       'spec.restartPolicy',

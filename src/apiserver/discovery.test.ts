@@ -58,16 +58,22 @@ describe('aggregated discovery documents', () => {
     });
     const core = aggregatedDiscoveryDoc(true, 'v2beta1') as any;
     expect(core.apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
-    // kubectl logs and exec look for pods/log and pods/exec.
+    // kubectl logs and exec look for pods/log and pods/exec; kubectl drain for a policy group on pods/eviction.
     const pods = core.items[0].versions[0].resources.find((r: any) => r.resource === 'pods');
     expect(
       pods.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}:${x.verbs.join(',')}`),
     ).toEqual([
       'status:Pod:get,patch,update',
       'binding:Binding:create',
+      'eviction:Eviction:create',
       'exec:PodExecOptions:create,get',
       'log:Pod:get',
     ]);
+    expect(pods.subresources.find((x: any) => x.subresource === 'eviction').responseKind).toEqual({
+      group: 'policy',
+      version: 'v1',
+      kind: 'Eviction',
+    });
     // metrics-server and `kubectl get --raw` reach an agent's /stats/summary through nodes/proxy.
     const nodes = core.items[0].versions[0].resources.find((r: any) => r.resource === 'nodes');
     expect(

@@ -122,6 +122,16 @@ describe('OpenAPI v3 documents', () => {
     expect(bind['post']['requestBody']['content']['*/*']['schema']['$ref']).toBe(
       '#/components/schemas/io.k8s.api.core.v1.Binding',
     );
+    const evict = core.paths['/api/v1/namespaces/{namespace}/pods/{name}/eviction']!['post'];
+    expect(evict['operationId']).toBe('createCoreV1NamespacedPodEviction');
+    expect(evict['x-kubernetes-group-version-kind']).toEqual({
+      group: 'policy',
+      version: 'v1',
+      kind: 'Eviction',
+    });
+    expect(
+      core.components.schemas['io.k8s.api.policy.v1.Eviction']['properties']['deleteOptions'],
+    ).toBeDefined();
   });
 
   it('resolve every reference inside the document', () => {

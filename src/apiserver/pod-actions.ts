@@ -35,7 +35,8 @@ function checkBody(
   schemaVersion: string,
   mode: FieldValidation,
 ): { obj: Record<string, unknown>; warnings: string[] } {
-  if (!isObject(body)) throw errors.badRequest(`the request body must be a ${kind} object`);
+  const a = /^[AEIOU]/.test(kind) ? 'an' : 'a';
+  if (!isObject(body)) throw errors.badRequest(`the request body must be ${a} ${kind} object`);
   const apiVersion = body.apiVersion ?? '';
   const gotKind = body.kind ?? '';
   if (
@@ -43,7 +44,7 @@ function checkBody(
     (apiVersion !== '' && (typeof apiVersion !== 'string' || !accepted.includes(apiVersion)))
   ) {
     throw errors.badRequest(
-      `the body must be a ${kind} (apiVersion ${accepted.join(' or ')}); got apiVersion ${JSON.stringify(apiVersion)}, kind ${JSON.stringify(gotKind)}`,
+      `the body must be ${a} ${kind} (apiVersion ${accepted.join(' or ')}); got apiVersion ${JSON.stringify(apiVersion)}, kind ${JSON.stringify(gotKind)}`,
     );
   }
   const schema = schemaFor(schemaVersion, kind);
@@ -216,4 +217,61 @@ export function parseEviction(
     throw errors.badRequest(`deleteOptions.dryRun must be a list of "All"; got ${JSON.stringify(dryRun)}`);
   }
   return { deleteOptions, dryRun: Array.isArray(dryRun) && dryRun.length > 0, warnings };
+}
+
+/** Terminal pods are gone already: an eviction deletes them without marking them. */
+function isTerminal(pod: KubeObject): boolean {
+  const phase = isObject(pod.status) ? pod.status.phase : undefined;
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
+/**
+ * Whether an eviction first marks the pod with DisruptionTarget=True (so its owner and `kubectl describe`
+ * can tell an eviction from a crash): not for terminal pods or pods already being deleted.
+ */
+export function evictionMarks(pod: KubeObject): boolean {
+  return pod.metadata.deletionTimestamp === undefined && !isTerminal(pod);
+}
+
+/**
+ * 409 when the eviction's deleteOptions.preconditions (uid, resourceVersion) do not hold for `pod`.
+ */
+export function checkEvictionPreconditions(pod: KubeObject, opts: DeleteOptions): void {
+  const pre = opts.preconditions;
+  const name = pod.metadata.name ?? '';
+  if (pre?.uid !== undefined && pre.uid !== pod.metadata.uid) {
+    throw errors.conflict(
+      'pods',
+      '',
+      name,
+      `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${pod.metadata.uid ?? ''}`,
+    );
+  }
+  if (pre?.resourceVersion !== undefined && pre.resourceVersion !== pod.metadata.resourceVersion) {
+    throw errors.conflict(
+      'pods',
+      '',
+      name,
+      `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${pod.metadata.resourceVersion ?? ''}`,
+    );
+  }
+}
+
+/** The pod with condition DisruptionTarget=True, reason EvictionByEvictionAPI, as upstream sets it. */
+export function markEvicted(pod: KubeObject, now: string): KubeObject {
+  const next = structuredClone(pod);
+  const status = isObject(next.status) ? next.status : {};
+  const conditions = Array.isArray(status.conditions) ? status.conditions.filter(isObject) : [];
+  const target = {
+    type: 'DisruptionTarget',
+    status: 'True',
+    reason: 'EvictionByEvictionAPI',
+    message: 'Eviction API: evicting',
+    lastTransitionTime: now,
+  };
+  next.status = {
+    ...status,
+    conditions: [...conditions.filter((c) => c.type !== 'DisruptionTarget'), target],
+  };
+  return next;
 }

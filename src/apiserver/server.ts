@@ -27,7 +27,15 @@ import { serveOpenApi } from './openapi.js';
 import { parseResourcePath, type ResourcePath } from './paths.js';
 import { patchTypeOf, applyPatchBody } from './registry/patch.js';
 import { now, ResourceRegistry, type WriteOptions } from './registry/rest.js';
-import { assignPod, parseBinding, successStatus } from './pod-actions.js';
+import {
+  assignPod,
+  checkEvictionPreconditions,
+  evictionMarks,
+  markEvicted,
+  parseBinding,
+  parseEviction,
+  successStatus,
+} from './pod-actions.js';
 import type { FieldValidation } from './registry/strategy.js';
 import { boolParam, intParam, mediaType, parseJsonText, parseObjectBody, readBody } from './request.js';
 import { itemTable, listTableJson, tableOptionsOf } from './table.js';
@@ -565,6 +573,15 @@ export class ApiServer {
       sendJson(res, 201, successStatus(201), warningHeaders(binding.warnings));
       return;
     }
+    if (sub === 'eviction' && ns !== undefined) {
+      if (method !== 'POST') throw errors.methodNotAllowed(`pods/eviction supports only POST (${method})`);
+      const body = parseObjectBody(await readBody(req), mediaType(req));
+      const opts = writeOptions(q, req);
+      const eviction = parseEviction(body, name, ns, opts.fieldValidation);
+      await this.evict(registry, ns, name, eviction.deleteOptions, opts.dryRun || eviction.dryRun);
+      sendJson(res, 201, successStatus(201), warningHeaders(eviction.warnings));
+      return;
+    }
     if (sub === 'finalize') {
       if (method !== 'PUT') throw errors.methodNotAllowed('namespaces/finalize supports only PUT');
       const body = parseObjectBody(await readBody(req), mediaType(req));
@@ -638,6 +655,36 @@ export class ApiServer {
       default:
         throw errors.methodNotAllowed(`${method} is not supported`);
     }
+  }
+
+  /**
+   * pods/eviction: a graceful delete with the eviction's deleteOptions. No PodDisruptionBudgets exist here,
+   * so every eviction is allowed; the pod is first marked DisruptionTarget=True, as upstream does.
+   */
+  private async evict(
+    pods: ResourceRegistry,
+    ns: string,
+    name: string,
+    options: DeleteOptions,
+    dryRun: boolean,
+  ): Promise<void> {
+    const pod = await pods.get(ns, name);
+    checkEvictionPreconditions(pod, options);
+    // From here on the pod is known by its uid: a pod recreated under the same name is not evicted.
+    const uid = pod.metadata.uid ?? '';
+    if (evictionMarks(pod) && !dryRun) {
+      await pods.guardedUpdate(
+        ns,
+        name,
+        (current) => {
+          checkEvictionPreconditions(current, { preconditions: { ...options.preconditions, uid } });
+          return markEvicted(current, now());
+        },
+        false,
+      );
+    }
+    // Marking moved the resourceVersion on; the delete checks the uid only.
+    await pods.delete(ns, name, { ...options, preconditions: { uid } }, dryRun);
   }
 
   private async serveScale(

@@ -19,10 +19,11 @@ describe('schemaFor', () => {
       expect(schemaFor(apiVersionOf(r), r.kind), `${r.group}/${r.kind}`).toBeDefined();
     expect(schemaFor('autoscaling/v1', 'Scale')).toBeDefined();
     expect(schemaFor('v1', 'Status')).toBeDefined();
-    // Bodies of pods/binding.
+    // Bodies of pods/binding and pods/eviction.
     expect(schemaFor('v1', 'Binding')?.required).toEqual(['target']);
+    expect(schemaFor('policy/v1', 'Eviction')?.properties['deleteOptions']?.type).toBe('object');
     expect(schemaFor('v1', 'Deployment')).toBeUndefined();
-    expect(Object.keys(kindSchemas)).toHaveLength(16);
+    expect(Object.keys(kindSchemas)).toHaveLength(17);
   });
 
   it.each([

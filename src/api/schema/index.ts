@@ -6,6 +6,7 @@ import { binding, configMap, endpoints, event, namespace, node, pod, secret, ser
 import { endpointSlice, lease } from './discovery.js';
 import type { ObjectSchema } from './dsl.js';
 import { status } from './meta.js';
+import { eviction } from './policy.js';
 
 export * from './dsl.js';
 export { objectMeta, labelSelector, listMeta, status as statusSchema } from './meta.js';
@@ -29,6 +30,7 @@ export const kindSchemas: Readonly<Record<string, ObjectSchema>> = {
   'autoscaling/v1/Scale': scale,
   'discovery.k8s.io/v1/EndpointSlice': endpointSlice,
   'coordination.k8s.io/v1/Lease': lease,
+  'policy/v1/Eviction': eviction,
 };
 
 /** The schema of a kind, or undefined when Flotilla does not serve it. */
