@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadKubeconfig } from '../api/client/kubeconfig.js';
 import { resetAgent, startAgent, type AgentFlags, type RunningAgent } from '../agent/start.js';
+import { parseSimulateFlags, simulateDefaults, type SimulateFlagValues } from '../agent/simulate/options.js';
+import { removeSimulation, startSimulation } from '../agent/simulate/start.js';
 
 export interface AgentCliFlags {
   dataDir: string;
@@ -20,6 +22,82 @@ export interface AgentCliFlags {
   insecureRegistry: string[];
   allowPrivileged?: boolean;
   leaseSeconds: string;
+}
+
+/** `flotilla agent --simulate N`: simulated nodes (docs/simulated-nodes.md). */
+function addSimulateFlags(cmd: Command): Command {
+  const d = simulateDefaults;
+  return cmd
+    .option(
+      '--simulate <n>',
+      'run N simulated nodes (kwok-style) instead of a real node; see docs/simulated-nodes.md',
+    )
+    .option('--name-prefix <prefix>', 'with --simulate: node names are <prefix>-<i>', d.namePrefix)
+    .option('--zones <n>', 'with --simulate: node i is in topology zone zone-<i mod n>', d.zones)
+    .option('--node-cpu <quantity>', 'with --simulate: CPU of each node', d.nodeCpu)
+    .option('--node-memory <quantity>', 'with --simulate: memory of each node', d.nodeMemory)
+    .option('--node-pods <n>', 'with --simulate: pods each node accepts', d.nodePods)
+    .option('--labels <k=v,...>', 'with --simulate: extra node labels (repeatable)', collect, [])
+    .option(
+      '--lease-interval <duration>',
+      'with --simulate: lease renewal period of each node',
+      d.leaseInterval,
+    )
+    .option(
+      '--status-interval <duration>',
+      'with --simulate: node status (Ready heartbeat) period',
+      d.statusInterval,
+    )
+    .option(
+      '--pod-start-delay <duration>',
+      'with --simulate: ContainerCreating lasts this long',
+      d.podStartDelay,
+    )
+    .option('--concurrency <n>', 'with --simulate: API requests in flight per kind of work', d.concurrency)
+    .option(
+      '--remove',
+      'with --simulate: delete the simulated Nodes, their Leases and their pods, then exit',
+    );
+}
+
+async function runSimulation(
+  f: AgentCliFlags & Record<string, unknown>,
+  cmd: Command,
+  conn: { server: string; token: string; caPem: string | undefined },
+): Promise<void> {
+  const str = (k: string): string => String(f[k]);
+  const values: SimulateFlagValues = {
+    simulate: str('simulate'),
+    namePrefix: str('namePrefix'),
+    zones: str('zones'),
+    nodeCpu: str('nodeCpu'),
+    nodeMemory: str('nodeMemory'),
+    nodePods: str('nodePods'),
+    labels: [...(f['labels'] as string[]), ...f.label],
+    leaseInterval: str('leaseInterval'),
+    statusInterval: str('statusInterval'),
+    podStartDelay: str('podStartDelay'),
+    concurrency: str('concurrency'),
+    // The real agent's default range is not carved up; an explicit --pod-cidr is.
+    podCidr: cmd.getOptionValueSource('podCidr') === 'cli' ? f.podCidr : undefined,
+    agentPort: f.agentPort,
+  };
+  let settings;
+  try {
+    settings = parseSimulateFlags(values);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  if (f['remove'] === true) {
+    const r = await removeSimulation(conn, settings);
+    process.stdout.write(`removed ${r.nodes} simulated nodes, ${r.leases} leases and ${r.pods} pods\n`);
+    return;
+  }
+  const running = await startSimulation(conn, settings);
+  process.stdout.write(
+    `Flotilla simulated nodes ${running.first} … ${running.last} are running (control plane ${conn.server})\n`,
+  );
+  await untilSignal(() => running.stop());
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -143,9 +221,15 @@ Examples:
       ),
     { dataDir: true },
   ).option('--certificate-authority <file>', 'CA bundle of the API server (with --server)');
+  addSimulateFlags(agent);
   agent.action(async (_f: unknown, cmd: Command) => {
     const f = cmd.optsWithGlobals<
-      AgentCliFlags & { kubeconfig?: string; server?: string; token?: string; certificateAuthority?: string }
+      AgentCliFlags & {
+        kubeconfig?: string;
+        server?: string;
+        token?: string;
+        certificateAuthority?: string;
+      } & Record<string, unknown>
     >();
     let conn: { server: string; token: string; caPem: string | undefined };
     if (f.server !== undefined) {
@@ -161,6 +245,10 @@ Examples:
       if (cfg.token === undefined)
         throw new InvalidArgumentError(`the kubeconfig ${cfg.source ?? ''} has no token for the agent`);
       conn = { server: cfg.server, token: cfg.token, caPem: cfg.caPem };
+    }
+    if (f['simulate'] !== undefined) {
+      await runSimulation(f, cmd, conn);
+      return;
     }
     const running: RunningAgent = await startAgent(agentFlagsFrom(f, conn));
     process.stdout.write(
