@@ -7,7 +7,7 @@ import type { KubeObject } from '../api/types.js';
 import { asObj, asStr } from '../api/validation/access.js';
 import { NodeInfo } from './framework/node-info.js';
 import { hasPodAffinity, newPodInfo, withNodeName, type PodInfo } from './framework/pod-info.js';
-import type { ClusterView, PodGroup } from './framework/types.js';
+import type { AffinityGroup, ClusterView, PodGroup } from './framework/types.js';
 
 interface CachedPod {
   info: PodInfo;
@@ -22,6 +22,23 @@ class Group implements PodGroup {
     readonly labels: Readonly<Record<string, string>>,
     readonly deleting: boolean,
   ) {}
+}
+
+class TermGroup implements AffinityGroup {
+  readonly byNode = new Map<string, number>();
+  size = 0;
+  constructor(public representative: PodInfo) {}
+}
+
+function termGroupKey(p: PodInfo): string {
+  const a = asObj(p.spec['affinity']) ?? {};
+  return `${p.namespace}\u0000${JSON.stringify(a['podAffinity'] ?? null)}\u0000${JSON.stringify(a['podAntiAffinity'] ?? null)}`;
+}
+
+function bumpNode(byNode: Map<string, number>, nodeName: string, delta: number): void {
+  const n = (byNode.get(nodeName) ?? 0) + delta;
+  if (n <= 0) byNode.delete(nodeName);
+  else byNode.set(nodeName, n);
 }
 
 function groupKey(p: PodInfo): string {
@@ -51,8 +68,8 @@ export class SchedulerCache implements ClusterView {
   private nodeList: NodeInfo[] = [];
   private readonly podsByUid = new Map<string, CachedPod>();
   private readonly groups = new Map<string, Group>();
-  private readonly affinityPods = new Map<string, PodInfo>();
-  private readonly antiAffinityPods = new Map<string, PodInfo>();
+  private readonly termGroups = new Map<string, TermGroup>();
+  private readonly antiTermGroups = new Map<string, TermGroup>();
   private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
   private readonly imageCounts = new Map<string, number>();
   private readonly labelIndex = new Map<string, Map<string, number>>();
@@ -188,10 +205,19 @@ export class SchedulerCache implements ClusterView {
       g = new Group(info.namespace, info.labels, info.deleting);
       this.groups.set(key, g);
     }
-    g.byNode.set(info.nodeName, (g.byNode.get(info.nodeName) ?? 0) + 1);
+    bumpNode(g.byNode, info.nodeName, 1);
     g.size++;
-    if (hasPodAffinity(info)) this.affinityPods.set(info.uid, info);
-    if (info.requiredAntiAffinity.length > 0) this.antiAffinityPods.set(info.uid, info);
+    if (hasPodAffinity(info)) {
+      const tk = termGroupKey(info);
+      let tg = this.termGroups.get(tk);
+      if (tg === undefined) {
+        tg = new TermGroup(info);
+        this.termGroups.set(tk, tg);
+        if (info.requiredAntiAffinity.length > 0) this.antiTermGroups.set(tk, tg);
+      }
+      bumpNode(tg.byNode, info.nodeName, 1);
+      tg.size++;
+    }
   }
 
   private removeByUid(uid: string): void {
@@ -207,14 +233,22 @@ export class SchedulerCache implements ClusterView {
     const key = groupKey(info);
     const g = this.groups.get(key);
     if (g !== undefined) {
-      const n = (g.byNode.get(info.nodeName) ?? 0) - 1;
-      if (n <= 0) g.byNode.delete(info.nodeName);
-      else g.byNode.set(info.nodeName, n);
+      bumpNode(g.byNode, info.nodeName, -1);
       g.size--;
       if (g.size <= 0) this.groups.delete(key);
     }
-    this.affinityPods.delete(uid);
-    this.antiAffinityPods.delete(uid);
+    if (hasPodAffinity(info)) {
+      const tk = termGroupKey(info);
+      const tg = this.termGroups.get(tk);
+      if (tg !== undefined) {
+        bumpNode(tg.byNode, info.nodeName, -1);
+        tg.size--;
+        if (tg.size <= 0) {
+          this.termGroups.delete(tk);
+          this.antiTermGroups.delete(tk);
+        }
+      }
+    }
   }
 
   /** Every pod the cache holds, with its node (bound and assumed). */
@@ -238,12 +272,12 @@ export class SchedulerCache implements ClusterView {
     return this.groups.values();
   }
 
-  podsWithAffinity(): Iterable<PodInfo> {
-    return this.affinityPods.values();
+  affinityGroups(): Iterable<AffinityGroup> {
+    return this.termGroups.values();
   }
 
-  podsWithRequiredAntiAffinity(): Iterable<PodInfo> {
-    return this.antiAffinityPods.values();
+  antiAffinityGroups(): Iterable<AffinityGroup> {
+    return this.antiTermGroups.values();
   }
 
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {

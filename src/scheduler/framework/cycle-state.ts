@@ -2,6 +2,8 @@
 // Preemption clones it per candidate node, so values that change under PreFilterExtensions
 // implement `clone`.
 
+import type { FilterPlugin } from './types.js';
+
 export interface StateData {
   clone(): StateData;
 }
@@ -10,8 +12,8 @@ export class CycleState {
   private readonly data = new Map<string, unknown>();
   /** Plugins whose PreFilter answered Skip: their Filter is not run for this pod. */
   readonly skipFilter = new Set<string>();
-  /** Plugins whose PreScore answered Skip: they score 0 everywhere. */
-  readonly skipScore = new Set<string>();
+  /** The Filter plugins to run for this pod (set after PreFilter: the profile's minus skipped ones). */
+  activeFilters: readonly FilterPlugin[] | undefined;
 
   write(key: string, value: unknown): void {
     this.data.set(key, value);
@@ -26,7 +28,7 @@ export class CycleState {
     const out = new CycleState();
     for (const [k, v] of this.data) out.data.set(k, isStateData(v) ? v.clone() : v);
     for (const s of this.skipFilter) out.skipFilter.add(s);
-    for (const s of this.skipScore) out.skipScore.add(s);
+    out.activeFilters = this.activeFilters;
     return out;
   }
 }

@@ -57,16 +57,15 @@ export class Framework {
       if (out === 'Skip') state.skipFilter.add(p.name);
       else if (out !== 'Success') return out;
     }
+    const skip = state.skipFilter;
+    state.activeFilters = skip.size === 0 ? this.filters : this.filters.filter((f) => !skip.has(f.name));
     return null;
   }
 
   runFilter(state: CycleState, pod: PodInfo, node: NodeInfo): FilterFailure | null {
-    const fs = this.filters;
-    const skip = state.skipFilter;
+    const fs = state.activeFilters ?? this.filters;
     for (let i = 0; i < fs.length; i++) {
-      const f = fs[i];
-      if (f === undefined || (skip.size > 0 && skip.has(f.name))) continue;
-      const out = f.filter(state, pod, node);
+      const out = (fs[i] as FilterPlugin).filter(state, pod, node);
       if (out !== null) return out;
     }
     return null;

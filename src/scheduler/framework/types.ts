@@ -46,6 +46,14 @@ export interface PodGroup {
   readonly byNode: ReadonlyMap<string, number>;
 }
 
+/** Pods that share namespace and pod (anti-)affinity terms (replicas of one template), per node. */
+export interface AffinityGroup {
+  /** One of the pods: its terms stand for the group's. */
+  readonly representative: PodInfo;
+  /** node name -> number of pods of the group on it */
+  readonly byNode: ReadonlyMap<string, number>;
+}
+
 /** What plugins may read of the cluster: the scheduler cache implements it. */
 export interface ClusterView {
   /** Real nodes (known Node objects), in a stable order. */
@@ -54,10 +62,10 @@ export interface ClusterView {
   getNodeInfo(name: string): NodeInfo | undefined;
   /** Every pod on a node, grouped by (namespace, labels, deleting): selectors are evaluated per group. */
   podGroups(): Iterable<PodGroup>;
-  /** Pods on nodes with any pod affinity or anti-affinity (required or preferred). */
-  podsWithAffinity(): Iterable<PodInfo>;
-  /** Pods on nodes with required pod anti-affinity terms. */
-  podsWithRequiredAntiAffinity(): Iterable<PodInfo>;
+  /** Pods on nodes with any pod affinity or anti-affinity, grouped by namespace and terms. */
+  affinityGroups(): Iterable<AffinityGroup>;
+  /** The affinity groups whose pods have required anti-affinity terms. */
+  antiAffinityGroups(): Iterable<AffinityGroup>;
   /** Labels of a namespace when known (for namespaceSelector), undefined otherwise. */
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /** On how many nodes an image (by any of its names) is present. */

@@ -24,10 +24,10 @@ export function imageLocality(): ScorePlugin {
       if (pod.images.length === 0) return 'Skip';
       const total = cluster.nodeInfos().length;
       // per image: fraction of all nodes that hold it
-      state.write(
-        spreadKey,
-        pod.images.map((img) => (total === 0 ? 0 : cluster.imageNodeCount(img) / total)),
-      );
+      const spread = pod.images.map((img) => (total === 0 ? 0 : cluster.imageNodeCount(img) / total));
+      // No node holds any of the images: every score would be 0.
+      if (spread.every((s) => s === 0)) return 'Skip';
+      state.write(spreadKey, spread);
     },
     score(state, pod, node) {
       if (node.images.size === 0) return 0;

@@ -8,20 +8,14 @@
 
 import type { CycleState, StateData } from '../framework/cycle-state.js';
 import type { NodeInfo } from '../framework/node-info.js';
-import {
-  termMatchesNamespace,
-  termMatchesPod,
-  type AffinityTerm,
-  type PodInfo,
-  type WeightedAffinityTerm,
-} from '../framework/pod-info.js';
+import { termMatchesPod, type AffinityTerm, type PodInfo } from '../framework/pod-info.js';
 import {
   MaxNodeScore,
   unresolvable,
   unschedulable,
+  type AffinityGroup,
   type ClusterView,
   type FilterPlugin,
-  type PodGroup,
   type PreFilterPlugin,
   type ScorePlugin,
 } from '../framework/types.js';
@@ -97,7 +91,7 @@ function matchesAllTerms(
 /** Adds `weight * pods` to each term's domain for every pod group the term selects. */
 function addGroupCounts(
   cluster: ClusterView,
-  group: PodGroup,
+  group: { byNode: ReadonlyMap<string, number> },
   term: AffinityTerm,
   weight: number,
   into: DomainCounts,
@@ -139,12 +133,9 @@ function updateWithPod(
 function preFilter(state: CycleState, pod: PodInfo, cluster: ClusterView): 'Success' | 'Skip' {
   const ns = (n: string) => cluster.namespaceLabels(n);
   const existingAnti: DomainCounts = new Map();
-  for (const other of cluster.podsWithRequiredAntiAffinity()) {
-    const node = cluster.getNodeInfo(other.nodeName);
-    if (node === undefined) continue;
-    for (const term of other.requiredAntiAffinity) {
-      const v = node.labels[term.topologyKey];
-      if (v !== undefined && termMatchesPod(term, pod, ns)) bump(existingAnti, term.topologyKey, v, 1);
+  for (const group of cluster.antiAffinityGroups()) {
+    for (const term of group.representative.requiredAntiAffinity) {
+      if (termMatchesPod(term, pod, ns)) addGroupCounts(cluster, group, term, 1, existingAnti);
     }
   }
   if (pod.requiredAffinity.length === 0 && pod.requiredAntiAffinity.length === 0 && existingAnti.size === 0)
@@ -200,21 +191,20 @@ function filter(state: CycleState, pod: PodInfo, node: NodeInfo) {
 // ---------------------------------------------------------------------------------------------
 // Score
 
+/** Adds each term's weight (times pods) to its domains when the term selects `target`. */
 function scoreTerms(
-  terms: readonly WeightedAffinityTerm[] | readonly AffinityTerm[],
+  cluster: ClusterView,
+  group: AffinityGroup,
+  terms: readonly (AffinityTerm & { weight?: number })[],
   fixedWeight: number | undefined,
   sign: 1 | -1,
-  target: { namespace: string; labels: Readonly<Record<string, string>> },
-  node: NodeInfo,
-  ns: (n: string) => Readonly<Record<string, string>> | undefined,
+  target: PodInfo,
   into: DomainCounts,
 ): void {
+  const ns = (n: string) => cluster.namespaceLabels(n);
   for (const term of terms) {
-    const v = node.labels[term.topologyKey];
-    if (v === undefined) continue;
     if (!termMatchesPod(term, target, ns)) continue;
-    const w = fixedWeight ?? (term as WeightedAffinityTerm).weight;
-    bump(into, term.topologyKey, v, sign * w);
+    addGroupCounts(cluster, group, term, sign * (fixedWeight ?? term.weight ?? 0), into);
   }
 }
 
@@ -228,24 +218,21 @@ function preScore(
   const hasPreferred = pod.preferredAffinity.length > 0 || pod.preferredAntiAffinity.length > 0;
   const scores: DomainCounts = new Map();
   let existingWithAffinity = false;
-  for (const other of cluster.podsWithAffinity()) {
+  for (const group of cluster.affinityGroups()) {
     existingWithAffinity = true;
-    const node = cluster.getNodeInfo(other.nodeName);
-    if (node === undefined) continue;
-    scoreTerms(other.requiredAffinity, hardPodAffinityWeight, 1, pod, node, ns, scores);
-    scoreTerms(other.preferredAffinity, undefined, 1, pod, node, ns, scores);
-    scoreTerms(other.preferredAntiAffinity, undefined, -1, pod, node, ns, scores);
+    const other = group.representative;
+    scoreTerms(cluster, group, other.requiredAffinity, hardPodAffinityWeight, 1, pod, scores);
+    scoreTerms(cluster, group, other.preferredAffinity, undefined, 1, pod, scores);
+    scoreTerms(cluster, group, other.preferredAntiAffinity, undefined, -1, pod, scores);
   }
   if (!hasPreferred && !existingWithAffinity) return 'Skip';
   if (hasPreferred) {
     for (const group of cluster.podGroups()) {
       for (const term of pod.preferredAffinity) {
-        if (termMatchesNamespace(term, group.namespace, ns) && term.selector(group.labels))
-          addGroupCounts(cluster, group, term, term.weight, scores);
+        if (termMatchesPod(term, group, ns)) addGroupCounts(cluster, group, term, term.weight, scores);
       }
       for (const term of pod.preferredAntiAffinity) {
-        if (termMatchesNamespace(term, group.namespace, ns) && term.selector(group.labels))
-          addGroupCounts(cluster, group, term, -term.weight, scores);
+        if (termMatchesPod(term, group, ns)) addGroupCounts(cluster, group, term, -term.weight, scores);
       }
     }
   }

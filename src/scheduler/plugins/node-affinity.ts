@@ -5,7 +5,12 @@ import { nodeSelectorTermMatches, nodeSelectorTermsMatch } from '../framework/ma
 import type { NodeInfo } from '../framework/node-info.js';
 import { defaultNormalizeScore } from '../framework/normalize.js';
 import type { PodInfo } from '../framework/pod-info.js';
-import { unresolvable, type FilterPlugin, type ScorePlugin } from '../framework/types.js';
+import {
+  unresolvable,
+  type FilterPlugin,
+  type PreFilterPlugin,
+  type ScorePlugin,
+} from '../framework/types.js';
 
 export const NodeAffinityName = 'NodeAffinity';
 export const ErrReasonNodeAffinity = "node(s) didn't match Pod's node affinity/selector";
@@ -23,9 +28,12 @@ export function podMatchesNodeSelectorAndAffinity(pod: PodInfo, node: NodeInfo):
   return true;
 }
 
-export function nodeAffinity(): FilterPlugin & ScorePlugin {
+export function nodeAffinity(): PreFilterPlugin & FilterPlugin & ScorePlugin {
   return {
     name: NodeAffinityName,
+    preFilter(_state, pod) {
+      return pod.nodeSelector === undefined && pod.requiredNodeAffinity === undefined ? 'Skip' : 'Success';
+    },
     filter(_state, pod, node) {
       if (pod.nodeSelector === undefined && pod.requiredNodeAffinity === undefined) return null;
       return podMatchesNodeSelectorAndAffinity(pod, node) ? null : failure;

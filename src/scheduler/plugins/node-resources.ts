@@ -34,6 +34,24 @@ export function insufficientResources(pod: PodInfo, node: NodeInfo): string[] {
   return out;
 }
 
+/** The allocation-free common case of insufficientResources: does everything fit? */
+function fits(pod: PodInfo, node: NodeInfo): boolean {
+  const alloc = node.allocatable;
+  const used = node.requested;
+  const r = pod.requests;
+  if (node.pods.size + 1 > alloc.pods) return false;
+  if (r.milliCpu > 0 && r.milliCpu > alloc.milliCpu - used.milliCpu) return false;
+  if (r.memory > 0 && r.memory > alloc.memory - used.memory) return false;
+  if (r.ephemeralStorage > 0 && r.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage)
+    return false;
+  if (r.scalar.size > 0) {
+    for (const [name, v] of r.scalar) {
+      if (v > (alloc.scalar.get(name) ?? 0) - (used.scalar.get(name) ?? 0)) return false;
+    }
+  }
+  return true;
+}
+
 function leastRequested(requested: number, capacity: number): number {
   if (capacity === 0 || requested > capacity) return 0;
   return Math.trunc(((capacity - requested) * MaxNodeScore) / capacity);
@@ -65,6 +83,7 @@ export function nodeResourcesFit(strategy: FitStrategy | 'None'): FilterPlugin &
   return {
     name: NodeResourcesFitName,
     filter(_state, pod, node) {
+      if (fits(pod, node)) return null;
       const reasons = insufficientResources(pod, node);
       return reasons.length === 0 ? null : unschedulable(NodeResourcesFitName, ...reasons);
     },
