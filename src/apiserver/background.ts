@@ -5,6 +5,8 @@ import type { Store } from '../store/store.js';
 import type { StoreKind } from './open-store.js';
 import type { ApiServer } from './server.js';
 import { startControllers, type ControllerSet } from './controllers.js';
+import { defaultProfile, type SchedulerProfile } from '../scheduler/core.js';
+import { startScheduler, type RunningScheduler } from '../scheduler/start.js';
 
 export interface BackgroundConfig {
   api: ApiServer;
@@ -20,6 +22,10 @@ export interface BackgroundConfig {
   /** etcd compaction period (default 5 min) and retained revisions (default 10,000). */
   compactIntervalMs?: number;
   compactRetain?: number;
+  /** The scheduler's profile (default: the core's defaultProfile). */
+  schedulerProfile?: SchedulerProfile;
+  /** Run without the scheduler (`--disable-scheduler`). */
+  disableScheduler?: boolean;
 }
 
 export interface BackgroundLoops {
@@ -91,10 +97,22 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     log: config.log,
   });
 
+  const scheduler: RunningScheduler | undefined =
+    config.disableScheduler === true
+      ? undefined
+      : startScheduler({
+          url: config.url,
+          caPem: config.caPem,
+          token: config.token,
+          profile: config.schedulerProfile ?? defaultProfile,
+          log: config.log,
+        });
+
   return {
     stop: async () => {
       stopping = true;
       for (const t of timers) clearTimeout(t);
+      await scheduler?.stop();
       await controllers.stop();
     },
   };

@@ -11,6 +11,7 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { startApiServer, type ApiServer, type RunningApiServer } from './server.js';
 import { openStore, type StoreKind } from './open-store.js';
 import { startBackgroundLoops, type BackgroundLoops } from './background.js';
+import type { SchedulerProfile } from '../scheduler/core.js';
 
 export interface ServerConfig {
   dataDir: string;
@@ -24,6 +25,10 @@ export interface ServerConfig {
   log?: (line: string) => void;
   /** `flotilla up`: also issue a token for the local node agent `system:node:<nodeName>`. */
   nodeName?: string;
+  /** The scheduler's profile (`--scheduler-scoring`, `--scheduler-config`); default the core's. */
+  schedulerProfile?: SchedulerProfile;
+  /** Run without the scheduler (`--disable-scheduler`). */
+  disableScheduler?: boolean;
 }
 
 export interface RunningServer {
@@ -95,6 +100,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         token: tokens.adminToken,
         eventTtlSeconds: config.eventTtlSeconds ?? 3600,
         log,
+        ...(config.schedulerProfile === undefined ? {} : { schedulerProfile: config.schedulerProfile }),
+        ...(config.disableScheduler === undefined ? {} : { disableScheduler: config.disableScheduler }),
       }),
     );
     const started = loops;

@@ -6,6 +6,11 @@ import { isApiError } from '../api/errors.js';
 import { resources, type ResourceInfo } from '../api/resources.js';
 import { GarbageCollector, type GcExecutor } from '../controllers/garbage-collector/controller.js';
 import { NamespaceController, type NamespaceExecutor } from '../controllers/namespace/controller.js';
+import {
+  NodeLifecycleController,
+  type NodeLifecycleExecutor,
+  type NodeLifecycleOptions,
+} from '../controllers/node-lifecycle/controller.js';
 import { systemClock } from '../machinery/clock.js';
 import type { Logger } from '../machinery/logger.js';
 import type { ObjectSource } from '../machinery/object-source.js';
@@ -32,6 +37,8 @@ export async function startControllers(opts: {
   caPem: string | undefined;
   token: string;
   log: (line: string) => void;
+  /** Node lifecycle tunables (`--node-monitor-grace-period`, ...); defaults when absent. */
+  nodeLifecycle?: NodeLifecycleOptions;
 }): Promise<ControllerSet> {
   const client = new ApiClient({
     server: opts.url,
@@ -107,7 +114,31 @@ export async function startControllers(opts: {
     kinds: resources.filter((k) => k.namespaced),
     logger,
   });
+  // Node lifecycle: node health from leases, Unknown conditions, taints, taint-based eviction.
+  const nodeRef = { apiVersion: 'v1', kind: 'Node' };
+  const podRef = { apiVersion: 'v1', kind: 'Pod' };
+  const nodeLifecycleExecutor: NodeLifecycleExecutor = {
+    updateNodeStatus: (node) => client.updateStatus(nodeRef, undefined, node),
+    patchNode: (name, patch) => client.patch(nodeRef, undefined, name, 'merge', patch),
+    updatePodStatus: (pod) => client.updateStatus(podRef, pod.metadata.namespace, pod),
+    deletePod: (ns, name, uid) => client.delete(podRef, ns, name, { preconditions: { uid } }),
+  };
+  const nodeRecorder = new SinkEventRecorder({
+    sink,
+    clock: systemClock,
+    component: 'node-controller',
+    logger,
+  });
+  const nodeLifecycle = new NodeLifecycleController({
+    ...opts.nodeLifecycle,
+    informers: provider,
+    executor: nodeLifecycleExecutor,
+    clock: systemClock,
+    logger,
+    recorder: nodeRecorder,
+  });
   for (const inf of informers.values()) inf.start();
+  nodeLifecycle.start();
   gc.start();
   nsc.start();
   return {
@@ -115,6 +146,8 @@ export async function startControllers(opts: {
     stop: async () => {
       await gc.stop();
       await nsc.stop();
+      await nodeLifecycle.stop();
+      await nodeRecorder.flush();
       await recorder.flush();
       for (const inf of informers.values()) inf.stop();
       await client.close();

@@ -16,6 +16,7 @@ import { registerKubeconfig } from './commands/kubeconfig.js';
 import { registerLabel } from './commands/label.js';
 import { registerLogs } from './commands/logs.js';
 import { registerPatch } from './commands/patch.js';
+import { registerPlan } from './commands/plan.js';
 import { registerScale } from './commands/scale.js';
 import { clientVersion, registerVersion } from './commands/version.js';
 import { registerWait } from './commands/wait.js';
@@ -77,6 +78,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerPatch(program, session);
   registerLabel(program, session);
   registerScale(program, session);
+  registerPlan(program, session);
   registerWait(program, session);
   registerLogs(program, session);
   registerExec(program, session);

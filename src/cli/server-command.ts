@@ -8,6 +8,14 @@ import { renderKubeconfig } from '../apiserver/kubeconfig.js';
 import type { StoreKind } from '../apiserver/open-store.js';
 import { startAgent, type RunningAgent } from '../agent/start.js';
 import { addAgentFlags, agentFlagsFrom, untilSignal, type AgentCliFlags } from './agent-command.js';
+import {
+  isSchedulerConfigError,
+  isScoringStrategy,
+  profileFromFlags,
+  scoringStrategies,
+} from '../scheduler/config.js';
+import type { SchedulerProfile } from '../scheduler/core.js';
+import { usageError } from './io.js';
 
 interface ServerFlags {
   dataDir: string;
@@ -15,6 +23,9 @@ interface ServerFlags {
   store: string;
   etcdEndpoints: string;
   eventTtl: string;
+  schedulerScoring?: string;
+  schedulerConfig?: string;
+  disableScheduler?: boolean;
 }
 
 function parseStore(value: string): StoreKind {
@@ -36,7 +47,23 @@ function addServerFlags(cmd: Command): Command {
       'sqlite',
     )
     .option('--etcd-endpoints <urls>', 'comma-separated etcd client URLs, with --store etcd', '')
-    .option('--event-ttl <seconds>', 'events expire after this long', '3600');
+    .option('--event-ttl <seconds>', 'events expire after this long', '3600')
+    .option(
+      '--scheduler-scoring <strategy>',
+      `how the scheduler ranks nodes that fit: ${scoringStrategies.join(', ')} (default LeastAllocated)`,
+      (value: string) => {
+        if (!isScoringStrategy(value)) throw new InvalidArgumentError(`want ${scoringStrategies.join(', ')}`);
+        return value;
+      },
+    )
+    .option(
+      '--scheduler-config <file>',
+      'scheduler profile YAML: schedulerName, scoringStrategy, scoreWeights, disabled, percentageOfNodesToScore',
+    )
+    .option(
+      '--disable-scheduler',
+      'run without the scheduler (pods stay Pending unless spec.nodeName is set)',
+    );
 }
 
 async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' | 'up'): Promise<void> {
@@ -44,6 +71,16 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
   const ttl = Number(flags.eventTtl);
   if (!Number.isInteger(ttl) || ttl <= 0)
     throw new InvalidArgumentError('--event-ttl must be a positive number of seconds');
+  let schedulerProfile: SchedulerProfile;
+  try {
+    schedulerProfile = await profileFromFlags({
+      scoring: flags.schedulerScoring,
+      configFile: flags.schedulerConfig,
+    });
+  } catch (err) {
+    if (isSchedulerConfigError(err)) throw usageError(err.message);
+    throw err;
+  }
   const server: RunningServer = await startServer({
     dataDir: flags.dataDir,
     listen: flags.listen,
@@ -53,6 +90,8 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     eventTtlSeconds: ttl,
+    schedulerProfile,
+    disableScheduler: flags.disableScheduler === true,
     ...(role === 'up' ? { nodeName: (flags.nodeName ?? hostname()).toLowerCase() } : {}),
   });
   let agent: RunningAgent | undefined;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../apiserver/bootstrap.js';
 import { installKindHooks } from '../apiserver/hooks.js';
 import type { StoreKind } from '../apiserver/open-store.js';
+import type { NodeLifecycleOptions } from '../controllers/node-lifecycle/controller.js';
 
 export interface TestCluster extends RunningServer {
   dataDir: string;
@@ -13,7 +14,14 @@ export interface TestCluster extends RunningServer {
 }
 
 export async function startTestCluster(
-  opts: { store?: StoreKind; etcdEndpoints?: string[]; dataDir?: string; eventTtlSeconds?: number } = {},
+  opts: {
+    store?: StoreKind;
+    etcdEndpoints?: string[];
+    dataDir?: string;
+    eventTtlSeconds?: number;
+    /** Node lifecycle tunables, e.g. a short grace period. */
+    nodeLifecycle?: NodeLifecycleOptions;
+  } = {},
 ): Promise<TestCluster> {
   installKindHooks();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'flotilla-test-'));
@@ -23,6 +31,7 @@ export async function startTestCluster(
     store: opts.store ?? 'sqlite',
     etcdEndpoints: opts.etcdEndpoints ?? [],
     ...(opts.eventTtlSeconds === undefined ? {} : { eventTtlSeconds: opts.eventTtlSeconds }),
+    ...(opts.nodeLifecycle === undefined ? {} : { nodeLifecycle: opts.nodeLifecycle }),
     log: () => undefined,
   });
   return {
