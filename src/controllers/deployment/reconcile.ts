@@ -1,0 +1,846 @@
+// The Deployment controller's decisions, pure (upstream pkg/controller/deployment: sync.go,
+// progress.go, and the strategies in rollout.ts). Given a Deployment, the ReplicaSets it controls
+// and their pods, it plans the writes of one sync in order: create the new ReplicaSet
+// (`<name>-<pod-template-hash>`), update ReplicaSets (annotations, minReadySeconds, sizes), delete
+// old ones beyond revisionHistoryLimit, the Deployment's revision annotation, and its status
+// (counts, Available and Progressing conditions). The plan is computed on a model that applies each
+// write as it is planned, as upstream's sync sees its own writes.
+
+import type { LabelSelector } from '../../api/selectors.js';
+import { isObject, type KubeObject } from '../../api/types.js';
+import { controllerRef } from '../replicaset/claim.js';
+import { controllerRefOf, formatTime, parseTime, podPhase } from '../replicaset/pods.js';
+import { canonicalJson, computePodTemplateHash, equalIgnoreHash, POD_TEMPLATE_HASH_LABEL } from './hash.js';
+import {
+  DESIRED_REPLICAS_ANNOTATION,
+  isScalingEvent,
+  MAX_REPLICAS_ANNOTATION,
+  maxRevision,
+  maxSurge,
+  maxUnavailable,
+  newReplicaSetReplicas,
+  oldPodsRunning,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  replicaSetsToCleanUp,
+  rollingUpdateStep,
+  scaleDeployment,
+  scaleDownOldForRecreate,
+  scaleTo,
+  setReplicasAnnotations,
+  sumAvailable,
+  sumReady,
+  sumReplicas,
+  type RolloutDeployment,
+  type RolloutReplicaSet,
+  type RolloutStrategy,
+  type Scale,
+} from './rollout.js';
+
+/** Annotations of a Deployment never copied to its ReplicaSets. */
+const ANNOTATIONS_NOT_COPIED = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  DESIRED_REPLICAS_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
+  'deprecated.deployment.rollback.to',
+]);
+
+/** Longest revision-history annotation kept on a ReplicaSet brought back by a rollback. */
+const MAX_REVISION_HISTORY_CHARS = 2000;
+const MAX_INT32 = 2147483647;
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface DeploymentCondition {
+  type: string;
+  status: ConditionStatus;
+  lastUpdateTime?: string;
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** apps/v1 DeploymentStatus; zero counts are omitted, as upstream serialises them. */
+export interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  unavailableReplicas?: number;
+  conditions?: DeploymentCondition[];
+  collisionCount?: number;
+}
+
+/** Progressing condition reasons (upstream util/deployment_util.go). */
+export const Reasons = {
+  NewReplicaSetCreated: 'NewReplicaSetCreated',
+  FoundNewReplicaSet: 'FoundNewReplicaSet',
+  ReplicaSetUpdated: 'ReplicaSetUpdated',
+  NewReplicaSetAvailable: 'NewReplicaSetAvailable',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  ReplicaSetCreateError: 'ReplicaSetCreateError',
+  DeploymentPaused: 'DeploymentPaused',
+  DeploymentResumed: 'DeploymentResumed',
+  MinimumReplicasAvailable: 'MinimumReplicasAvailable',
+  MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+} as const;
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export type DeploymentAction =
+  /** POST the ReplicaSet; on AlreadyExists the controller checks for a hash collision. */
+  | { type: 'createReplicaSet'; replicaSet: KubeObject; event?: PlannedEvent }
+  /** PUT the ReplicaSet (its resourceVersion is a precondition). */
+  | { type: 'updateReplicaSet'; replicaSet: KubeObject; event?: PlannedEvent }
+  /** DELETE an old ReplicaSet beyond revisionHistoryLimit (uid precondition). */
+  | { type: 'deleteReplicaSet'; name: string; uid: string }
+  /** Merge-patch the Deployment's annotations (the revision). */
+  | { type: 'patchDeploymentAnnotations'; annotations: Record<string, string> }
+  /** PUT the Deployment's status subresource. */
+  | { type: 'updateStatus'; status: DeploymentStatus };
+
+export interface DeploymentSnapshot {
+  deployment: KubeObject;
+  /** The ReplicaSets the Deployment controls (after adoption and release). */
+  replicaSets: readonly KubeObject[];
+  /** Pods whose controller is one of those ReplicaSets (Recreate waits for old ones to stop). */
+  pods: readonly KubeObject[];
+  now: number;
+}
+
+export interface DeploymentPlan {
+  actions: DeploymentAction[];
+  /** The ReplicaSet running the current template, if any (created by this plan or existing). */
+  newReplicaSetName: string | undefined;
+  /** Look again after this long: a rollout may pass its progress deadline meanwhile. */
+  requeueAfterMs: number | undefined;
+  /** The status after this plan (what it writes, or the current one when unchanged). */
+  status: DeploymentStatus;
+}
+
+// ------------------------------------------------------------------------------------ reading objects
+
+function obj(value: unknown): Record<string, unknown> {
+  return isObject(value) ? value : {};
+}
+
+function int(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
+}
+
+interface DeploymentParams extends RolloutDeployment {
+  name: string;
+  namespace: string;
+  generation: number;
+  minReadySeconds: number;
+  /** Undefined when there is no deadline (the MaxInt32 sentinel). */
+  progressDeadlineSeconds: number | undefined;
+  template: Record<string, unknown>;
+  selector: LabelSelector;
+}
+
+/** The Deployment's spec with the API's defaults applied where a field is absent. */
+export function deploymentParams(d: KubeObject): DeploymentParams {
+  const spec = obj(d.spec);
+  const strategySpec = obj(spec.strategy);
+  const ru = obj(strategySpec.rollingUpdate);
+  const intOrPercent = (v: unknown): number | string =>
+    typeof v === 'number' || typeof v === 'string' ? v : '25%';
+  const strategy: RolloutStrategy =
+    strategySpec.type === 'Recreate'
+      ? { type: 'Recreate' }
+      : {
+          type: 'RollingUpdate',
+          maxSurge: intOrPercent(ru.maxSurge),
+          maxUnavailable: intOrPercent(ru.maxUnavailable),
+        };
+  const rhl = int(spec.revisionHistoryLimit) ?? 10;
+  const pds = int(spec.progressDeadlineSeconds) ?? 600;
+  return {
+    name: d.metadata.name ?? '',
+    namespace: d.metadata.namespace ?? '',
+    generation: d.metadata.generation ?? 0,
+    replicas: int(spec.replicas) ?? 1,
+    strategy,
+    revisionHistoryLimit: rhl === MAX_INT32 ? undefined : rhl,
+    paused: spec.paused === true,
+    minReadySeconds: int(spec.minReadySeconds) ?? 0,
+    progressDeadlineSeconds: pds === MAX_INT32 ? undefined : pds,
+    template: obj(spec.template),
+    selector: obj(spec.selector),
+  };
+}
+
+// ------------------------------------------------------------------------------------ conditions
+
+export function getCondition(status: DeploymentStatus, type: string): DeploymentCondition | undefined {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Set a condition as upstream SetDeploymentCondition: unchanged when status and reason are the
+ * same; keeps lastTransitionTime when only the reason changes; the condition moves to the end.
+ */
+export function setCondition(status: DeploymentStatus, condition: DeploymentCondition): void {
+  const current = getCondition(status, condition.type);
+  if (current !== undefined && current.status === condition.status && current.reason === condition.reason)
+    return;
+  const next = { ...condition };
+  if (
+    current !== undefined &&
+    current.status === condition.status &&
+    current.lastTransitionTime !== undefined
+  )
+    next.lastTransitionTime = current.lastTransitionTime;
+  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== condition.type), next];
+}
+
+export function removeCondition(status: DeploymentStatus, type: string): void {
+  if (status.conditions === undefined) return;
+  const rest = status.conditions.filter((c) => c.type !== type);
+  if (rest.length === 0) delete status.conditions;
+  else status.conditions = rest;
+}
+
+function newCondition(
+  type: string,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+  now: number,
+): DeploymentCondition {
+  const t = formatTime(now);
+  return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
+}
+
+/** Status as stored, normalised: only our fields, zero counts dropped. */
+export function normalizeStatus(value: unknown): DeploymentStatus {
+  const s = obj(value);
+  const out: DeploymentStatus = {};
+  for (const k of [
+    'observedGeneration',
+    'replicas',
+    'updatedReplicas',
+    'readyReplicas',
+    'availableReplicas',
+    'unavailableReplicas',
+  ] as const) {
+    const v = int(s[k]);
+    if (v !== undefined && v !== 0) out[k] = v;
+  }
+  if (Array.isArray(s.conditions) && s.conditions.length > 0)
+    out.conditions = structuredClone(s.conditions) as DeploymentCondition[];
+  const cc = int(s.collisionCount);
+  if (cc !== undefined) out.collisionCount = cc;
+  return out;
+}
+
+function sameStatus(a: DeploymentStatus, b: DeploymentStatus): boolean {
+  return canonicalJson(normalizeStatus(a)) === canonicalJson(normalizeStatus(b));
+}
+
+/** Every replica updated and available, and the latest spec observed (upstream DeploymentComplete). */
+export function deploymentComplete(
+  p: { replicas: number; generation: number },
+  s: DeploymentStatus,
+): boolean {
+  return (
+    (s.updatedReplicas ?? 0) === p.replicas &&
+    (s.replicas ?? 0) === p.replicas &&
+    (s.availableReplicas ?? 0) === p.replicas &&
+    (s.observedGeneration ?? 0) >= p.generation
+  );
+}
+
+/**
+ * The status a failed create of the new ReplicaSet leaves (Progressing False ReplicaSetCreateError),
+ * or undefined when the Deployment has no progress deadline. The controller writes it and records
+ * a Warning event with the same reason and message.
+ */
+export function failedCreateStatus(
+  deployment: KubeObject,
+  replicaSetName: string,
+  error: string,
+  now: number,
+): { status: DeploymentStatus | undefined; message: string } {
+  const message = `Failed to create new replica set "${replicaSetName}": ${error}`;
+  const p = deploymentParams(deployment);
+  if (p.progressDeadlineSeconds === undefined) return { status: undefined, message };
+  const status = normalizeStatus(deployment.status);
+  setCondition(status, newCondition('Progressing', 'False', Reasons.ReplicaSetCreateError, message, now));
+  return { status, message };
+}
+
+/** The status after a hash collision: collisionCount + 1, so the next hash differs. */
+export function collisionStatus(deployment: KubeObject): DeploymentStatus {
+  const status = normalizeStatus(deployment.status);
+  status.collisionCount = (status.collisionCount ?? 0) + 1;
+  return status;
+}
+
+// ------------------------------------------------------------------------------------ the model
+
+interface Model extends RolloutReplicaSet {
+  /** The cached object; undefined for one this plan creates. */
+  readonly obj: KubeObject | undefined;
+  readonly uid: string;
+  readonly template: unknown;
+  minReadySeconds: number;
+  readonly failureConditions: DeploymentCondition[];
+  /** Index of this plan's create action, when it creates the ReplicaSet. */
+  createIndex: number | undefined;
+}
+
+function toModel(rs: KubeObject): Model {
+  const spec = obj(rs.spec);
+  const status = obj(rs.status);
+  const conditions = Array.isArray(status.conditions) ? (status.conditions as Record<string, unknown>[]) : [];
+  return {
+    obj: rs,
+    name: rs.metadata.name ?? '',
+    uid: rs.metadata.uid ?? '',
+    createdMs: parseTime(rs.metadata.creationTimestamp) ?? 0,
+    replicas: int(spec.replicas) ?? 1,
+    statusReplicas: int(status.replicas) ?? 0,
+    readyReplicas: int(status.readyReplicas) ?? 0,
+    availableReplicas: int(status.availableReplicas) ?? 0,
+    annotations: { ...(rs.metadata.annotations ?? {}) },
+    deleting: rs.metadata.deletionTimestamp !== undefined,
+    generation: rs.metadata.generation ?? 0,
+    observedGeneration: int(status.observedGeneration) ?? 0,
+    template: spec.template,
+    minReadySeconds: int(spec.minReadySeconds) ?? 0,
+    failureConditions: conditions
+      .filter((c) => c.type === 'ReplicaFailure')
+      .map((c) => {
+        const t = typeof c.lastTransitionTime === 'string' ? c.lastTransitionTime : undefined;
+        const cond: DeploymentCondition = {
+          type: 'ReplicaFailure',
+          status: (c.status as ConditionStatus | undefined) ?? 'True',
+        };
+        if (t !== undefined) {
+          cond.lastUpdateTime = t;
+          cond.lastTransitionTime = t;
+        }
+        if (typeof c.reason === 'string') cond.reason = c.reason;
+        if (typeof c.message === 'string') cond.message = c.message;
+        return cond;
+      }),
+    createIndex: undefined,
+  };
+}
+
+class Planner {
+  readonly actions: DeploymentAction[] = [];
+  private readonly d: KubeObject;
+  private readonly p: DeploymentParams;
+  private readonly now: number;
+  private readonly models: Model[];
+  private readonly pods: readonly KubeObject[];
+  /** The Deployment's status as this sync has changed it so far (upstream writes these at once). */
+  readonly working: DeploymentStatus;
+  private readonly original: DeploymentStatus;
+  /** The Deployment's annotations as this sync has changed them. */
+  private readonly annotations: Record<string, string>;
+  private final: DeploymentStatus | undefined;
+  private requeueAfterMs: number | undefined;
+  private newName: string | undefined;
+
+  constructor(s: DeploymentSnapshot) {
+    this.d = s.deployment;
+    this.p = deploymentParams(s.deployment);
+    this.now = s.now;
+    this.models = s.replicaSets.map(toModel);
+    this.pods = s.pods;
+    this.original = normalizeStatus(s.deployment.status);
+    this.working = normalizeStatus(s.deployment.status);
+    this.annotations = { ...(s.deployment.metadata.annotations ?? {}) };
+  }
+
+  private get hasProgressDeadline(): boolean {
+    return this.p.progressDeadlineSeconds !== undefined;
+  }
+
+  private condition(
+    type: string,
+    status: ConditionStatus,
+    reason: string,
+    message: string,
+  ): DeploymentCondition {
+    return newCondition(type, status, reason, message, this.now);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Plan a write of `m`'s current spec size, minReadySeconds and annotations. */
+  private writeReplicaSet(m: Model, event?: PlannedEvent): void {
+    if (m.createIndex !== undefined) {
+      // Not created yet: fold the change into the create.
+      const create = this.actions[m.createIndex];
+      if (create?.type === 'createReplicaSet') {
+        create.replicaSet = this.replicaSetObject(m, create.replicaSet);
+        if (event !== undefined) create.event = event;
+      }
+      return;
+    }
+    if (m.obj === undefined) return;
+    this.actions.push({
+      type: 'updateReplicaSet',
+      replicaSet: this.replicaSetObject(m, m.obj),
+      ...(event === undefined ? {} : { event }),
+    });
+  }
+
+  private replicaSetObject(m: Model, base: KubeObject): KubeObject {
+    const next = structuredClone(base);
+    next.metadata.annotations = { ...m.annotations };
+    next.spec = { ...obj(next.spec), replicas: m.replicas, minReadySeconds: m.minReadySeconds };
+    return next;
+  }
+
+  /** The `Scale` the strategies use: refreshes the replicas annotations, records size changes. */
+  private readonly scale: Scale = (rs, replicas, operation) => {
+    const m = this.models.find((x) => x === rs);
+    if (m === undefined) return false;
+    const sizeChanged = m.replicas !== replicas;
+    const annotationsChanged = setReplicasAnnotations(
+      m.annotations,
+      this.p.replicas,
+      this.p.replicas + maxSurge(this.p),
+    );
+    if (!sizeChanged && !annotationsChanged) return false;
+    const from = m.replicas;
+    m.replicas = replicas;
+    this.writeReplicaSet(
+      m,
+      sizeChanged
+        ? {
+            type: 'Normal',
+            reason: 'ScalingReplicaSet',
+            message: `Scaled ${operation} replica set ${m.name} from ${from} to ${replicas}`,
+          }
+        : undefined,
+    );
+    return sizeChanged;
+  };
+
+  // ---------------------------------------------------------------- new and old ReplicaSets
+
+  /** The oldest ReplicaSet whose template is the Deployment's (ignoring the hash label). */
+  private findNew(): Model | undefined {
+    return [...this.models]
+      .sort((a, b) => a.createdMs - b.createdMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .find((m) => equalIgnoreHash(m.template, this.p.template));
+  }
+
+  /** Upstream getAllReplicaSetsAndSyncRevision. */
+  private getAll(createIfMissing: boolean): { newRs: Model | undefined; oldRss: Model[] } {
+    const existing = this.findNew();
+    const oldRss = this.models.filter((m) => m !== existing);
+    const newRs = this.getNewReplicaSet(existing, oldRss, createIfMissing);
+    if (newRs !== undefined) this.newName = newRs.name;
+    return { newRs, oldRss: this.models.filter((m) => m !== newRs) };
+  }
+
+  private getNewReplicaSet(existing: Model | undefined, oldRss: Model[], create: boolean): Model | undefined {
+    const newRevision = maxRevision(oldRss) + 1;
+    if (existing !== undefined) {
+      const annotationsChanged = this.setNewReplicaSetAnnotations(existing, newRevision, true);
+      if (annotationsChanged || existing.minReadySeconds !== this.p.minReadySeconds) {
+        existing.minReadySeconds = this.p.minReadySeconds;
+        this.writeReplicaSet(existing);
+      }
+      this.setDeploymentRevision(existing.annotations[REVISION_ANNOTATION] ?? '');
+      if (this.hasProgressDeadline && getCondition(this.working, 'Progressing') === undefined) {
+        setCondition(
+          this.working,
+          this.condition(
+            'Progressing',
+            'True',
+            Reasons.FoundNewReplicaSet,
+            `Found new replica set "${existing.name}"`,
+          ),
+        );
+      }
+      return existing;
+    }
+    if (!create) return undefined;
+
+    const hash = computePodTemplateHash(this.p.template, this.working.collisionCount);
+    const name = `${this.p.name}-${hash}`;
+    const templateMeta = obj(this.p.template.metadata);
+    const labels = { ...obj(templateMeta.labels), [POD_TEMPLATE_HASH_LABEL]: hash } as Record<string, string>;
+    const template = {
+      ...structuredClone(this.p.template),
+      metadata: { ...structuredClone(templateMeta), labels },
+    };
+    const selector: LabelSelector = {
+      ...structuredClone(this.p.selector),
+      matchLabels: { ...(this.p.selector.matchLabels ?? {}), [POD_TEMPLATE_HASH_LABEL]: hash },
+    };
+    const rs: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name,
+        namespace: this.p.namespace,
+        labels: { ...labels },
+        ownerReferences: [controllerRef(this.d)],
+      },
+      spec: { replicas: 0, minReadySeconds: this.p.minReadySeconds, selector, template },
+    };
+    const m: Model = {
+      ...toModel(rs),
+      obj: undefined,
+      createdMs: this.now,
+      replicas: 0,
+      annotations: {},
+    };
+    const replicas = newReplicaSetReplicas(this.p, [...oldRss, m], m);
+    m.replicas = replicas;
+    this.setNewReplicaSetAnnotations(m, newRevision, false);
+    this.actions.push({
+      type: 'createReplicaSet',
+      replicaSet: this.replicaSetObject(m, rs),
+      ...(replicas > 0
+        ? {
+            event: {
+              type: 'Normal',
+              reason: 'ScalingReplicaSet',
+              message: `Scaled up replica set ${name} from 0 to ${replicas}`,
+            } satisfies PlannedEvent,
+          }
+        : {}),
+    });
+    m.createIndex = this.actions.length - 1;
+    this.models.push(m);
+    this.setDeploymentRevision(String(newRevision));
+    if (this.hasProgressDeadline) {
+      setCondition(
+        this.working,
+        this.condition(
+          'Progressing',
+          'True',
+          Reasons.NewReplicaSetCreated,
+          `Created new replica set "${name}"`,
+        ),
+      );
+    }
+    return m;
+  }
+
+  /**
+   * Copy the Deployment's annotations (but its own bookkeeping ones) to the new ReplicaSet, raise
+   * its revision to `newRevision` (keeping the revisions it had in revision-history when a rollback
+   * brings it back), and for a ReplicaSet being created set the replicas annotations. True on change.
+   */
+  private setNewReplicaSetAnnotations(m: Model, newRevision: number, exists: boolean): boolean {
+    let changed = false;
+    for (const [k, v] of Object.entries(this.annotations)) {
+      if (ANNOTATIONS_NOT_COPIED.has(k) || m.annotations[k] === v) continue;
+      m.annotations[k] = v;
+      changed = true;
+    }
+    const oldRevision = m.annotations[REVISION_ANNOTATION];
+    if (oldRevision !== undefined && oldRevision !== '' && !/^\d+$/.test(oldRevision)) return changed;
+    const oldInt = oldRevision === undefined || oldRevision === '' ? 0 : Number(oldRevision);
+    if (oldInt < newRevision) {
+      m.annotations[REVISION_ANNOTATION] = String(newRevision);
+      changed = true;
+      if (oldRevision !== undefined) this.appendRevisionHistory(m, oldRevision);
+    }
+    if (!exists && setReplicasAnnotations(m.annotations, this.p.replicas, this.p.replicas + maxSurge(this.p)))
+      changed = true;
+    return changed;
+  }
+
+  private appendRevisionHistory(m: Model, oldRevision: string): void {
+    const history = m.annotations[REVISION_HISTORY_ANNOTATION] ?? '';
+    if (history === '') {
+      m.annotations[REVISION_HISTORY_ANNOTATION] = oldRevision;
+      return;
+    }
+    const revisions = history.split(',');
+    let total = history.length + oldRevision.length + 1;
+    let start = 0;
+    while (total > MAX_REVISION_HISTORY_CHARS && start < revisions.length) {
+      total -= (revisions[start]?.length ?? 0) + 1;
+      start++;
+    }
+    if (total <= MAX_REVISION_HISTORY_CHARS)
+      m.annotations[REVISION_HISTORY_ANNOTATION] = [...revisions.slice(start), oldRevision].join(',');
+  }
+
+  private setDeploymentRevision(revision: string): void {
+    if (this.annotations[REVISION_ANNOTATION] !== revision) this.annotations[REVISION_ANNOTATION] = revision;
+  }
+
+  // ---------------------------------------------------------------- paths of a sync
+
+  /** Progressing Unknown DeploymentPaused / DeploymentResumed when spec.paused flips. */
+  checkPausedConditions(): void {
+    if (!this.hasProgressDeadline) return;
+    const cond = getCondition(this.working, 'Progressing');
+    if (cond?.reason === Reasons.ProgressDeadlineExceeded) return; // keep reporting the timeout
+    const pausedCond = cond?.reason === Reasons.DeploymentPaused;
+    if (this.p.paused && !pausedCond) {
+      setCondition(
+        this.working,
+        this.condition('Progressing', 'Unknown', Reasons.DeploymentPaused, 'Deployment is paused'),
+      );
+    } else if (!this.p.paused && pausedCond) {
+      setCondition(
+        this.working,
+        this.condition('Progressing', 'Unknown', Reasons.DeploymentResumed, 'Deployment is resumed'),
+      );
+    }
+  }
+
+  get paused(): boolean {
+    return this.p.paused;
+  }
+
+  get deleting(): boolean {
+    return this.d.metadata.deletionTimestamp !== undefined;
+  }
+
+  isScalingEvent(): boolean {
+    const { newRs, oldRss } = this.getAll(false);
+    return isScalingEvent(this.p, [...oldRss, newRs]);
+  }
+
+  /** Scaling (and, while paused, history cleanup) without rolling out. */
+  sync(): void {
+    const { newRs, oldRss } = this.getAll(false);
+    scaleDeployment(this.p, newRs, oldRss, this.scale, this.original.replicas ?? 0);
+    if (this.p.paused) this.cleanup(oldRss);
+    this.final = this.calculateStatus([...oldRss, newRs], newRs);
+  }
+
+  syncStatusOnly(): void {
+    const { newRs, oldRss } = this.getAll(false);
+    this.final = this.calculateStatus([...oldRss, newRs], newRs);
+  }
+
+  rolloutRolling(): void {
+    const { newRs, oldRss } = this.getAll(true);
+    const all = [...oldRss, newRs];
+    if (newRs === undefined) return; // cannot happen: created above
+    const step = rollingUpdateStep(this.p, newRs, oldRss, this.scale);
+    if (step === 'idle' && deploymentComplete(this.p, this.working)) this.cleanup(oldRss);
+    this.syncRolloutStatus(all, newRs);
+  }
+
+  rolloutRecreate(): void {
+    let { newRs, oldRss } = this.getAll(false);
+    if (scaleDownOldForRecreate(oldRss, this.scale)) {
+      this.syncRolloutStatus([...oldRss, newRs], newRs);
+      return;
+    }
+    const oldUids = new Set(oldRss.map((m) => m.uid));
+    const oldPhases = this.pods.filter((p) => oldUids.has(controllerRefOf(p)?.uid ?? '')).map(podPhase);
+    if (oldPodsRunning(oldRss, oldPhases)) {
+      this.syncRolloutStatus([...oldRss, newRs], newRs);
+      return;
+    }
+    if (newRs === undefined) ({ newRs, oldRss } = this.getAll(true));
+    if (newRs !== undefined) scaleTo(this.scale, newRs, this.p.replicas);
+    if (deploymentComplete(this.p, this.working)) this.cleanup(oldRss);
+    this.syncRolloutStatus([...oldRss, newRs], newRs);
+  }
+
+  /** Delete old ReplicaSets beyond revisionHistoryLimit. */
+  private cleanup(oldRss: Model[]): void {
+    for (const rs of replicaSetsToCleanUp(this.p, oldRss)) {
+      const m = rs as Model;
+      if (m.obj === undefined) continue;
+      this.actions.push({ type: 'deleteReplicaSet', name: m.name, uid: m.uid });
+    }
+  }
+
+  // ---------------------------------------------------------------- status
+
+  /** Counts from the ReplicaSets and the Available condition (upstream calculateStatus). */
+  private calculateStatus(all: (Model | undefined)[], newRs: Model | undefined): DeploymentStatus {
+    const rss = all.filter((m): m is Model => m !== undefined);
+    const available = sumAvailable(rss);
+    const status: DeploymentStatus = {};
+    const put = (k: Exclude<keyof DeploymentStatus, 'conditions' | 'collisionCount'>, v: number): void => {
+      if (v !== 0) status[k] = v;
+    };
+    put('observedGeneration', this.p.generation);
+    put(
+      'replicas',
+      rss.reduce((n, m) => n + m.statusReplicas, 0),
+    );
+    put('updatedReplicas', newRs?.statusReplicas ?? 0);
+    put('readyReplicas', sumReady(rss));
+    put('availableReplicas', available);
+    put('unavailableReplicas', Math.max(0, sumReplicas(rss) - available));
+    if (this.working.conditions !== undefined) status.conditions = structuredClone(this.working.conditions);
+    if (this.working.collisionCount !== undefined) status.collisionCount = this.working.collisionCount;
+    if (available >= this.p.replicas - maxUnavailable(this.p)) {
+      setCondition(
+        status,
+        this.condition(
+          'Available',
+          'True',
+          Reasons.MinimumReplicasAvailable,
+          'Deployment has minimum availability.',
+        ),
+      );
+    } else {
+      setCondition(
+        status,
+        this.condition(
+          'Available',
+          'False',
+          Reasons.MinimumReplicasUnavailable,
+          'Deployment does not have minimum availability.',
+        ),
+      );
+    }
+    return status;
+  }
+
+  /** calculateStatus plus the Progressing condition and ReplicaFailure (upstream syncRolloutStatus). */
+  private syncRolloutStatus(all: (Model | undefined)[], newRs: Model | undefined): void {
+    const next = this.calculateStatus(all, newRs);
+    if (!this.hasProgressDeadline) removeCondition(next, 'Progressing');
+    const current = getCondition(this.working, 'Progressing');
+    const complete =
+      (next.replicas ?? 0) === (next.updatedReplicas ?? 0) &&
+      current?.reason === Reasons.NewReplicaSetAvailable;
+    if (this.hasProgressDeadline && !complete) {
+      const subject = newRs === undefined ? `Deployment "${this.p.name}"` : `ReplicaSet "${newRs.name}"`;
+      if (deploymentComplete(this.p, next)) {
+        setCondition(
+          next,
+          this.condition(
+            'Progressing',
+            'True',
+            Reasons.NewReplicaSetAvailable,
+            `${subject} has successfully progressed.`,
+          ),
+        );
+      } else if (this.progressing(next)) {
+        const cond = this.condition(
+          'Progressing',
+          'True',
+          Reasons.ReplicaSetUpdated,
+          `${subject} is progressing.`,
+        );
+        // Progress moves lastUpdateTime (the deadline counts from it); lastTransitionTime stays while True.
+        if (current !== undefined) {
+          if (current.status === 'True' && current.lastTransitionTime !== undefined)
+            cond.lastTransitionTime = current.lastTransitionTime;
+          removeCondition(next, 'Progressing');
+        }
+        setCondition(next, cond);
+      } else if (this.timedOut(next)) {
+        setCondition(
+          next,
+          this.condition(
+            'Progressing',
+            'False',
+            Reasons.ProgressDeadlineExceeded,
+            `${subject} has timed out progressing.`,
+          ),
+        );
+      }
+    }
+    const failures = this.replicaFailures(all, newRs);
+    const first = failures[0];
+    if (first !== undefined) setCondition(next, first);
+    else removeCondition(next, 'ReplicaFailure');
+    this.final = next;
+  }
+
+  private progressing(next: DeploymentStatus): boolean {
+    const old = this.working;
+    const oldOld = (old.replicas ?? 0) - (old.updatedReplicas ?? 0);
+    const newOld = (next.replicas ?? 0) - (next.updatedReplicas ?? 0);
+    return (
+      (next.updatedReplicas ?? 0) > (old.updatedReplicas ?? 0) ||
+      newOld < oldOld ||
+      (next.readyReplicas ?? 0) > (old.readyReplicas ?? 0) ||
+      (next.availableReplicas ?? 0) > (old.availableReplicas ?? 0)
+    );
+  }
+
+  /** The Progressing condition was last updated more than progressDeadlineSeconds ago. */
+  private timedOut(next: DeploymentStatus): boolean {
+    const cond = getCondition(next, 'Progressing');
+    if (cond === undefined || this.p.progressDeadlineSeconds === undefined) return false;
+    if (cond.reason === Reasons.NewReplicaSetAvailable) return false;
+    if (cond.reason === Reasons.ProgressDeadlineExceeded) return true;
+    const from = parseTime(cond.lastUpdateTime);
+    return from !== undefined && from + this.p.progressDeadlineSeconds * 1000 < this.now;
+  }
+
+  private replicaFailures(all: (Model | undefined)[], newRs: Model | undefined): DeploymentCondition[] {
+    if (newRs !== undefined && newRs.failureConditions.length > 0) return newRs.failureConditions;
+    return all.flatMap((m) => m?.failureConditions ?? []);
+  }
+
+  /** When to look again for a stuck rollout, if the status does not change meanwhile (requeueStuckDeployment). */
+  private stuckRequeue(next: DeploymentStatus): number | undefined {
+    const cond = getCondition(this.working, 'Progressing');
+    if (this.p.progressDeadlineSeconds === undefined || cond === undefined) return undefined;
+    if (deploymentComplete(this.p, next) || cond.reason === Reasons.ProgressDeadlineExceeded)
+      return undefined;
+    const from = parseTime(cond.lastUpdateTime);
+    if (from === undefined) return undefined;
+    const after = from + this.p.progressDeadlineSeconds * 1000 - this.now;
+    return after < 1000 ? 1000 : after + 1000;
+  }
+
+  finish(): DeploymentPlan {
+    if (canonicalJson(this.annotations) !== canonicalJson(this.d.metadata.annotations ?? {})) {
+      this.actions.push({ type: 'patchDeploymentAnnotations', annotations: { ...this.annotations } });
+    }
+    const status = this.final ?? this.working;
+    if (!sameStatus(status, this.original)) {
+      this.actions.push({ type: 'updateStatus', status });
+    } else {
+      this.requeueAfterMs = this.stuckRequeue(status);
+    }
+    return {
+      actions: this.actions,
+      newReplicaSetName: this.newName,
+      requeueAfterMs: this.requeueAfterMs,
+      status,
+    };
+  }
+}
+
+/**
+ * One sync of a Deployment (upstream syncDeployment after claiming ReplicaSets):
+ * - being deleted: status only;
+ * - paused, or spec.replicas changed since the ReplicaSets were sized: scale (proportionally while
+ *   a rolling update is under way), and while paused trim history;
+ * - otherwise roll out with the strategy (rollout.ts): RollingUpdate within maxSurge/maxUnavailable,
+ *   or Recreate (old pods gone before the new ReplicaSet grows); trim history once complete.
+ * Then the status: counts, Available (at least replicas − maxUnavailable available), Progressing
+ * (NewReplicaSetCreated, FoundNewReplicaSet, ReplicaSetUpdated, NewReplicaSetAvailable,
+ * ProgressDeadlineExceeded, DeploymentPaused/Resumed) and ReplicaFailure copied from ReplicaSets.
+ */
+export function reconcileDeployment(s: DeploymentSnapshot): DeploymentPlan {
+  const planner = new Planner(s);
+  if (planner.deleting) {
+    planner.syncStatusOnly();
+  } else {
+    planner.checkPausedConditions();
+    if (planner.paused || planner.isScalingEvent()) planner.sync();
+    else if (deploymentParams(s.deployment).strategy.type === 'Recreate') planner.rolloutRecreate();
+    else planner.rolloutRolling();
+  }
+  return planner.finish();
+}
