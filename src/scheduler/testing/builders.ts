@@ -322,7 +322,9 @@ export class PodBuilder implements Buildable {
       topologyKey,
       labelSelector: selector(sel),
       ...(opts.namespaces !== undefined ? { namespaces: opts.namespaces } : {}),
-      ...(opts.namespaceSelector !== undefined ? { namespaceSelector: opts.namespaceSelector } : {}),
+      ...(opts.namespaceSelector !== undefined
+        ? { namespaceSelector: selector(opts.namespaceSelector) }
+        : {}),
     };
     const field = `${mode}DuringSchedulingIgnoredDuringExecution`;
     const list = (section[field] as Obj[] | undefined) ?? [];

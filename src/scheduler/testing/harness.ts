@@ -62,6 +62,27 @@ export class SchedulerHarness {
     return result;
   }
 
+  /** One scheduling attempt that changes nothing (no assume): to inspect reasons and scores. */
+  evaluate(p: KubeObject | Buildable): ScheduleResult {
+    return schedulePod(build(p), this.cache, this.profile, this.random);
+  }
+
+  /** Reasons per node for a pod that does not fit anywhere (throws if it was scheduled). */
+  reasons(p: KubeObject | Buildable): Record<string, string[]> {
+    const r = this.evaluate(p);
+    if (r.kind !== 'Unschedulable') throw new Error(`expected no node to fit, got ${r.nodeName}`);
+    return r.perNode;
+  }
+
+  /** One plugin's weighted score per node (top 10 feasible nodes), for a pod that fits somewhere. */
+  scores(p: KubeObject | Buildable, plugin: string): Record<string, number> {
+    const r = this.evaluate(p);
+    if (r.kind !== 'Scheduled') throw new Error(`expected a fit: ${r.message}`);
+    const out: Record<string, number> = {};
+    for (const s of r.scores) out[s.nodeName] = s.byPlugin[plugin] ?? 0;
+    return out;
+  }
+
   scheduleAll(pods: (KubeObject | Buildable)[]): ScheduleResult[] {
     return pods.map((p) => this.schedule(p));
   }
