@@ -12,6 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { defaultProfile, type SchedulerProfile, type ScoringStrategy } from './core.js';
+import { isScore } from './framework/types.js';
+import { defaultPlugins } from './plugins/registry.js';
 
 export const scoringStrategies: readonly ScoringStrategy[] = [
   'LeastAllocated',
@@ -58,6 +60,11 @@ const knownFields = new Set([
 
 const nameRe = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+/** Every plugin of the default set, and those that score (the same under every strategy). */
+const allPlugins = defaultPlugins('LeastAllocated');
+export const pluginNames: readonly string[] = allPlugins.map((p) => p.name);
+export const scorePluginNames: readonly string[] = allPlugins.filter(isScore).map((p) => p.name);
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -103,7 +110,9 @@ export function parseSchedulerConfig(text: string, source: string): Partial<Sche
     else {
       const w: Record<string, number> = {};
       for (const [plugin, weight] of Object.entries(weights)) {
-        if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 100)
+        if (!scorePluginNames.includes(plugin))
+          problems.push(`scoreWeights.${plugin}: not a Score plugin (known: ${scorePluginNames.join(', ')})`);
+        else if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 100)
           problems.push(`scoreWeights.${plugin}: must be an integer from 1 to 100`);
         else w[plugin] = weight;
       }
@@ -114,7 +123,12 @@ export function parseSchedulerConfig(text: string, source: string): Partial<Sche
   if (disabled !== undefined) {
     if (!Array.isArray(disabled) || disabled.some((d) => typeof d !== 'string' || d === ''))
       problems.push('disabled: must be a list of plugin names');
-    else out.disabled = disabled as string[];
+    else {
+      for (const [i, d] of (disabled as string[]).entries())
+        if (!pluginNames.includes(d))
+          problems.push(`disabled[${i}]: unknown plugin "${d}" (known: ${pluginNames.join(', ')})`);
+      out.disabled = disabled as string[];
+    }
   }
   const pct = doc['percentageOfNodesToScore'];
   if (pct !== undefined) {

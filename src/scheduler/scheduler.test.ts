@@ -317,6 +317,42 @@ describe('Scheduler', () => {
     }
   });
 
+  it('keeps several binds on the wire at once, never more than the limit', async () => {
+    await createNode('n1');
+    let inFlight = 0;
+    let most = 0;
+    class SlowBindClient extends ApiClient {
+      override async request(method: string, path: string, body?: unknown): Promise<unknown> {
+        if (!path.endsWith('/binding')) return super.request(method, path, body);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 150));
+          return await super.request(method, path, body);
+        } finally {
+          inFlight--;
+        }
+      }
+    }
+    const slow = new SlowBindClient({
+      server: server.url,
+      ...(server.caPem === undefined ? {} : { caPem: server.caPem }),
+      token: server.adminToken,
+    });
+    try {
+      await Promise.all(Array.from({ length: 12 }, (_, i) => createPod(`w${i}`)));
+      const sched = await startScheduler({ client: slow, maxBindsInFlight: 4 });
+      await eventually(async () => {
+        const pods = (await client.list(podRef, ns)).items;
+        expect(pods.filter((p) => nodeOf(p) === 'n1')).toHaveLength(12);
+      });
+      expect(most).toBe(4);
+      await sched.stop();
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('stops cleanly: no more binds after stop', async () => {
     await createNode('n1');
     const sched = await startScheduler();

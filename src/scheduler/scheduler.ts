@@ -27,6 +27,7 @@ import { podKey, SchedulingQueue, type QueuedPod, type SchedulingQueueOptions } 
 const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
 const nodeRef = { apiVersion: 'v1', kind: 'Node' } as const;
 const eventRef = { apiVersion: 'v1', kind: 'Event' } as const;
+const namespaceRef = { apiVersion: 'v1', kind: 'Namespace' } as const;
 
 export interface SchedulerOptions {
   client: ApiClient;
@@ -139,6 +140,8 @@ export class Scheduler {
   private readonly maxBinds: number;
   private readonly nodes: Informer;
   private readonly pods: Informer;
+  /** Namespace labels, for pod affinity terms with a namespaceSelector. */
+  private readonly namespaces: Informer;
   private readonly abort = new AbortController();
   /** Binds, status writes and deletes still on the wire (awaited by stop). */
   private readonly pending = new Set<Promise<void>>();
@@ -179,6 +182,18 @@ export class Scheduler {
       onError: onError('node'),
     });
     this.pods = new Informer(listerWatcherFor(this.client, podRef, undefined), { onError: onError('pod') });
+    this.namespaces = new Informer(listerWatcherFor(this.client, namespaceRef, undefined), {
+      onError: onError('namespace'),
+    });
+    this.namespaces.addEventHandler({
+      onAdd: (n) => this.cache.upsertNamespace(n),
+      onUpdate: (o, n) => {
+        this.cache.upsertNamespace(n);
+        if (JSON.stringify(o.metadata.labels ?? {}) !== JSON.stringify(n.metadata.labels ?? {}))
+          this.queue.moveAllToActiveOrBackoff(dependsOnOtherPods);
+      },
+      onDelete: (n) => this.cache.removeNamespace(n.metadata.name ?? ''),
+    });
     this.nodes.addEventHandler({
       onAdd: (n) => this.onNodeAdd(n),
       onUpdate: (o, n) => this.onNodeUpdate(o, n),
@@ -195,10 +210,11 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.namespaces.start();
     this.nodes.start();
     this.pods.start();
     try {
-      await Promise.all([this.nodes.waitForSync(), this.pods.waitForSync()]);
+      await Promise.all([this.namespaces.waitForSync(), this.nodes.waitForSync(), this.pods.waitForSync()]);
     } catch (err) {
       if (this.stopped) return;
       throw err;
@@ -221,6 +237,7 @@ export class Scheduler {
     this.slotWaiter?.();
     await this.loop;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    this.namespaces.stop();
     this.nodes.stop();
     this.pods.stop();
     await this.ownRecorder?.flush();
