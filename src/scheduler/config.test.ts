@@ -87,3 +87,30 @@ describe('parseSchedulerConfig', () => {
     ).toEqual({});
   });
 });
+
+describe('flotilla server/up scheduler flags', () => {
+  it('refuse a bad strategy or a bad file before starting anything, naming the flag or field', async () => {
+    const { run } = await import('../cli/main.js');
+    const { memoryIO } = await import('../cli/io.js');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-schedcfg-'));
+    try {
+      const io1 = memoryIO();
+      expect(await run(['server', '--data-dir', dir, '--scheduler-scoring', 'Spread'], io1)).toBe(2);
+      expect(io1.err()).toContain("option '--scheduler-scoring <strategy>' argument 'Spread' is invalid");
+      expect(io1.err()).toContain('LeastAllocated, MostAllocated, BalancedAllocation');
+
+      const file = join(dir, 'sched.yaml');
+      writeFileSync(file, 'scoringStrategy: MostAllocated\npercentageOfNodesToScore: 101\n');
+      const io2 = memoryIO();
+      expect(await run(['up', '--data-dir', dir, '--scheduler-config', file], io2)).toBe(2);
+      expect(io2.err()).toBe(
+        `error: --scheduler-config ${file}: percentageOfNodesToScore: must be an integer from 0 to 100\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
