@@ -109,7 +109,11 @@ beforeEach(async () => {
   cluster = await startTestCluster({
     nodeLifecycle: { nodeMonitorGracePeriodMs: 2000, nodeMonitorPeriodMs: 250 },
   });
-  client = new ApiClient({ server: cluster.url, caPem: cluster.caPem, token: cluster.adminToken });
+  client = new ApiClient({
+    server: cluster.url,
+    ...(cluster.caPem === undefined ? {} : { caPem: cluster.caPem }),
+    token: cluster.adminToken,
+  });
   agents = [];
 });
 afterEach(async () => {
