@@ -2,7 +2,8 @@
 // each placement, as the shell does before binding) and checks invariants over the result from
 // scratch, independently of the plugins' bookkeeping:
 //   - no node is over-committed (requests and pod count within allocatable);
-//   - required pod affinity and anti-affinity hold for every placed pod;
+//   - required pod affinity and anti-affinity hold for every placed pod (a pod satisfies its own
+//     affinity only while no other pod matches its terms: the first replica of a self-affine group);
 //   - DoNotSchedule topology spread constraints keep skew <= maxSkew.
 
 import type { KubeObject } from '../../api/types.js';
@@ -17,6 +18,8 @@ import { build, seededRandom, type Buildable } from './builders.js';
 
 export interface HarnessOptions {
   profile?: SchedulerProfile;
+  /** Start from this cache (default: an empty one). */
+  cache?: SchedulerCache;
   /** Seed of the tie-break PRNG (default 1). */
   seed?: number;
 }
@@ -27,14 +30,20 @@ export interface Attempt {
 }
 
 export class SchedulerHarness {
-  readonly cache = new SchedulerCache();
+  readonly cache: SchedulerCache;
   readonly profile: SchedulerProfile;
   readonly attempts: Attempt[] = [];
   private readonly random: () => number;
 
   constructor(opts: HarnessOptions = {}) {
+    this.cache = opts.cache ?? new SchedulerCache();
     this.profile = opts.profile ?? defaultProfile;
     this.random = seededRandom(opts.seed ?? 1);
+  }
+
+  /** A harness over a copy of this one's cache: what-ifs that leave this one alone. */
+  fork(): SchedulerHarness {
+    return new SchedulerHarness({ profile: this.profile, cache: this.cache.clone() });
   }
 
   addNode(...nodes: (KubeObject | Buildable)[]): this {
@@ -140,15 +149,27 @@ export class SchedulerHarness {
     const ns = (n: string) => this.cache.namespaceLabels(n);
     const placed = this.placedPods();
     for (const { pod, node } of placed) {
+      // A pod may satisfy its own affinity only as the first of its kind: when no other pod
+      // anywhere matches all its terms (upstream's rule for self-affine groups).
+      const alone =
+        pod.requiredAffinity.every((t) => termMatchesPod(t, pod, ns)) &&
+        !placed.some(
+          (q) => q.pod.uid !== pod.uid && pod.requiredAffinity.every((t) => termMatchesPod(t, q.pod, ns)),
+        );
       for (const term of pod.requiredAffinity) {
         const v = node.labels[term.topologyKey];
         if (v === undefined) {
           out.push(`${pod.name}: node ${node.name} lacks affinity topology key ${term.topologyKey}`);
           continue;
         }
-        const ok = placed.some(
-          (q) => q.node.labels[term.topologyKey] === v && termMatchesPod(term, q.pod, ns),
-        );
+        const ok =
+          alone ||
+          placed.some(
+            (q) =>
+              q.pod.uid !== pod.uid &&
+              q.node.labels[term.topologyKey] === v &&
+              termMatchesPod(term, q.pod, ns),
+          );
         if (!ok) out.push(`${pod.name}: no pod matching its affinity in ${term.topologyKey}=${v}`);
       }
       for (const term of pod.requiredAntiAffinity) {
