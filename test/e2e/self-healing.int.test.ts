@@ -81,7 +81,7 @@ async function podsOf(app: string): Promise<PodView[]> {
     return {
       name: p.metadata.name ?? '',
       uid: p.metadata.uid ?? '',
-      node: String((p.spec as Record<string, unknown>)['nodeName'] ?? ''),
+      node: (p.spec as { nodeName?: string } | undefined)?.nodeName ?? '',
       ready,
       restarts: Number(cs.restartCount ?? 0),
       containerId: String(cs.containerID ?? '').replace(/^[a-z]+:\/\//, ''),
