@@ -189,6 +189,7 @@ export const resources: readonly ResourceInfo[] = [
   }),
   r('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, {}),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, {}),
+  r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, { shortNames: ['pc'] }),
 ];
 
 export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): string {

@@ -25,6 +25,10 @@ export interface ServerConfig {
   log?: (line: string) => void;
   /** `flotilla up`: also issue a token for the local node agent `system:node:<nodeName>`. */
   nodeName?: string;
+  /** tolerationSeconds of the not-ready NoExecute toleration admission adds to pods (default 10). */
+  defaultNotReadyTolerationSeconds?: number;
+  /** tolerationSeconds of the unreachable NoExecute toleration admission adds to pods (default 10). */
+  defaultUnreachableTolerationSeconds?: number;
   /** The scheduler's profile (`--scheduler-scoring`, `--scheduler-config`); default the core's. */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -83,6 +87,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         tls: pki === undefined ? undefined : { certPem: pki.certPem, keyPem: pki.keyPem },
         tokens: config.insecure === true ? undefined : tokens.entries,
         log,
+        defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
+        defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
       }),
     );
     const running = http;

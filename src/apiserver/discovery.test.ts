@@ -30,6 +30,7 @@ describe('aggregated discovery documents', () => {
       'autoscaling',
       'discovery.k8s.io',
       'coordination.k8s.io',
+      'scheduling.k8s.io',
     ]);
     const apps = doc.items[0];
     expect(apps.versions).toHaveLength(1);

@@ -154,6 +154,7 @@ describe('OpenAPI v3 documents', () => {
       'apis/autoscaling/v2',
       'apis/coordination.k8s.io/v1',
       'apis/discovery.k8s.io/v1',
+      'apis/scheduling.k8s.io/v1',
     ]);
     expect(paths['apis/apps/v1']!.serverRelativeURL).toBe(
       `/openapi/v3/apis/apps/v1?hash=${docs.get('apis/apps/v1')!.etag}`,

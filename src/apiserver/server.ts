@@ -45,8 +45,9 @@ import { installKindHooks } from './hooks.js';
 import { NamespaceCache } from './namespace-cache.js';
 import { agentClientFor } from './certs.js';
 import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './node-proxy.js';
+import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } from './admission-plugins.js';
 
-export interface ApiServerOptions {
+export interface ApiServerOptions extends AdmissionOptions {
   store: Store;
   /** `host:port`; port 0 picks a free one. */
   listen: string;
@@ -66,6 +67,9 @@ export interface RunningApiServer {
   registries: Map<string, ResourceRegistry>;
   close(): Promise<void>;
 }
+
+const podsInfo = { group: '', version: 'v1', resource: 'pods' };
+const priorityClassesInfo = { group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses' };
 
 const anonymousPaths = [/^\/version\/?$/, /^\/healthz(\/.*)?$/, /^\/readyz(\/.*)?$/, /^\/livez(\/.*)?$/];
 
@@ -232,6 +236,7 @@ export class ApiServer {
     tokens: TokenEntry[] | undefined,
     log: (line: string) => void,
     agentClient?: AgentClientCredentials,
+    admission: AdmissionOptions = {},
   ) {
     this.store = store;
     this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
@@ -240,6 +245,7 @@ export class ApiServer {
     for (const info of resources) {
       this.registries.set(registryKey(info), new ResourceRegistry(info, store, () => this.byShortKey));
     }
+    installAdmission(this.registry(podsInfo), this.registry(priorityClassesInfo), admission);
     this.nodeProxy = new NodeProxy({
       getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
       getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
@@ -268,6 +274,11 @@ export class ApiServer {
   async startCaches(): Promise<void> {
     await this.namespaces.start(this.store);
     for (const registry of this.registries.values()) registry.namespaceCache = this.namespaces;
+  }
+
+  /** Objects every cluster has, created when missing: the system-* priority classes. */
+  async ensureBuiltins(): Promise<void> {
+    await ensureSystemPriorityClasses(this.registry(priorityClassesInfo));
   }
 
   close(): void {
@@ -737,8 +748,12 @@ export async function startApiServer(
   installKindHooks();
   const agentClient =
     options.agentClient ?? (options.tls === undefined ? undefined : agentClientFor(options.tls.certPem));
-  const api = new ApiServer(options.store, options.tokens, log, agentClient);
+  const api = new ApiServer(options.store, options.tokens, log, agentClient, {
+    defaultNotReadyTolerationSeconds: options.defaultNotReadyTolerationSeconds,
+    defaultUnreachableTolerationSeconds: options.defaultUnreachableTolerationSeconds,
+  });
   await api.startCaches();
+  await api.ensureBuiltins();
   const server: Server =
     options.tls === undefined
       ? createHttpServer(api.handle)

@@ -628,7 +628,7 @@ describe('api-resources and api-versions', () => {
     const lines = r.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME +SHORTNAMES +APIVERSION +NAMESPACED +KIND$/);
     expect(lines[1]).toMatch(/^configmaps +cm +v1 +true +ConfigMap$/);
-    expect(lines.at(-1)).toMatch(/^endpointslices +discovery\.k8s\.io\/v1 +true +EndpointSlice$/);
+    expect(lines.at(-1)).toMatch(/^priorityclasses +pc +scheduling\.k8s\.io\/v1 +false +PriorityClass$/);
     expect(lines.map((l) => l.split(/ +/)[0])).toEqual([
       'NAME',
       'configmaps',
@@ -644,9 +644,10 @@ describe('api-resources and api-versions', () => {
       'horizontalpodautoscalers',
       'leases',
       'endpointslices',
+      'priorityclasses',
     ]);
     expect((await flotilla(['api-resources', '--namespaced=false', '-o', 'name'])).out).toBe(
-      'namespaces\nnodes\n',
+      'namespaces\nnodes\npriorityclasses.scheduling.k8s.io\n',
     );
     expect((await flotilla(['api-resources', '--api-group=apps', '--no-headers'])).out).toMatch(
       /^deployments +deploy +apps\/v1 +true +Deployment\nreplicasets +rs +apps\/v1 +true +ReplicaSet\n$/,
@@ -658,7 +659,7 @@ describe('api-resources and api-versions', () => {
     );
     expect((await flotilla(['api-resources', '-o', 'yaml'])).code).toBe(2);
     expect((await flotilla(['api-versions'])).out).toBe(
-      'apps/v1\nautoscaling/v2\ncoordination.k8s.io/v1\ndiscovery.k8s.io/v1\nv1\n',
+      'apps/v1\nautoscaling/v2\ncoordination.k8s.io/v1\ndiscovery.k8s.io/v1\nscheduling.k8s.io/v1\nv1\n',
     );
   });
 });

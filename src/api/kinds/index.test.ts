@@ -119,6 +119,13 @@ const samples: KubeObject[] = [
     metadata: { name: 'n1', namespace: 'kube-node-lease' },
     spec: { holderIdentity: 'n1', leaseDurationSeconds: 40, renewTime: '2024-05-01T10:00:00.000000Z' },
   },
+  {
+    apiVersion: 'scheduling.k8s.io/v1',
+    kind: 'PriorityClass',
+    metadata: { name: 'high' },
+    value: 1000,
+    description: 'for the web tier',
+  },
 ];
 
 describe('kindHandlers', () => {

@@ -11,6 +11,7 @@ import { leaseHandler } from './lease.js';
 import { namespaceHandler } from './namespace.js';
 import { nodeHandler } from './node.js';
 import { podHandler } from './pod.js';
+import { priorityClassHandler } from './priorityclass.js';
 import { replicaSetHandler } from './replicaset.js';
 import { scaleHandler } from './scale.js';
 import { secretHandler } from './secret.js';
@@ -19,6 +20,13 @@ import { serviceHandler } from './service.js';
 export type { KindHandler } from './handler.js';
 export { defaultPodSpec, podQosClass, validatePodSpec, validatePodTemplateSpec, imageTag } from './pod.js';
 export { encodeBase64, decodeBase64 } from './secret.js';
+export {
+  highestUserDefinablePriority,
+  systemPriorityClasses,
+  systemPriorityClassObject,
+  systemPriorityClassPrefix,
+  type SystemPriorityClass,
+} from './priorityclass.js';
 
 export const kindHandlers: Readonly<Record<string, KindHandler>> = {
   'v1/Namespace': namespaceHandler,
@@ -35,6 +43,7 @@ export const kindHandlers: Readonly<Record<string, KindHandler>> = {
   'autoscaling/v1/Scale': scaleHandler,
   'discovery.k8s.io/v1/EndpointSlice': endpointSliceHandler,
   'coordination.k8s.io/v1/Lease': leaseHandler,
+  'scheduling.k8s.io/v1/PriorityClass': priorityClassHandler,
 };
 
 /** The handler for an apiVersion and kind, or undefined. */

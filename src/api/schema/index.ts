@@ -7,6 +7,7 @@ import { endpointSlice, lease } from './discovery.js';
 import type { ObjectSchema } from './dsl.js';
 import { status } from './meta.js';
 import { eviction } from './policy.js';
+import { priorityClass } from './scheduling.js';
 
 export * from './dsl.js';
 export { objectMeta, labelSelector, listMeta, status as statusSchema } from './meta.js';
@@ -31,6 +32,7 @@ export const kindSchemas: Readonly<Record<string, ObjectSchema>> = {
   'discovery.k8s.io/v1/EndpointSlice': endpointSlice,
   'coordination.k8s.io/v1/Lease': lease,
   'policy/v1/Eviction': eviction,
+  'scheduling.k8s.io/v1/PriorityClass': priorityClass,
 };
 
 /** The schema of a kind, or undefined when Flotilla does not serve it. */

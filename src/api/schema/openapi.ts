@@ -146,6 +146,7 @@ const kindDescriptions: Record<string, string> = {
   EndpointSlice:
     'EndpointSlice represents a set of service endpoints. Most EndpointSlices are created by the EndpointSlice controller to represent the Pods selected by Service objects.',
   Lease: 'Lease defines a lease concept.',
+  PriorityClass: 'PriorityClass maps a priority class name to the integer priority of the pods that name it.',
   Binding: 'Binding ties one object to another; for example, a pod is bound to a node by a scheduler.',
   Eviction:
     'Eviction asks for a pod to leave its node: POST it to .../pods/{name}/eviction. Flotilla has no PodDisruptionBudgets, so an eviction is always allowed and deletes the pod gracefully.',

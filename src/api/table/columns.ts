@@ -841,6 +841,27 @@ const leasePrinter: TablePrinter = {
   cells: (obj, now) => [obj.metadata.name ?? '', str(rec(obj.spec)['holderIdentity']), creationAge(obj, now)],
 };
 
+const priorityClassPrinter: TablePrinter = {
+  columns: [
+    nameCol,
+    col('Value', 'integer', 'The integer value of this priority class.'),
+    col(
+      'Global-Default',
+      'boolean',
+      'Whether this priority class is the default for pods without a priorityClassName.',
+    ),
+    ageCol,
+    col('PreemptionPolicy', 'string', 'Whether pods of this class may preempt pods of lower priority.', 1),
+  ],
+  cells: (obj, now) => [
+    obj.metadata.name ?? '',
+    int(obj['value']),
+    obj['globalDefault'] === true ? 'true' : 'false',
+    creationAge(obj, now),
+    str(obj['preemptionPolicy']) || 'PreemptLowerPriority',
+  ],
+};
+
 /** autoscaling/v1 Scale (`kubectl get deploy/x --subresource=scale`); its NAME has no `name` format upstream. */
 const scalePrinter: TablePrinter = {
   columns: [
@@ -877,6 +898,7 @@ const printers: Record<string, TablePrinter> = {
   'autoscaling/HorizontalPodAutoscaler': hpaPrinter,
   'discovery.k8s.io/EndpointSlice': endpointSlicePrinter,
   'coordination.k8s.io/Lease': leasePrinter,
+  'scheduling.k8s.io/PriorityClass': priorityClassPrinter,
   'autoscaling/Scale': scalePrinter,
 };
 

@@ -64,6 +64,17 @@ function requestedManagedFields(body: unknown): unknown {
   return isObject(body) && isObject(body.metadata) ? body.metadata.managedFields : undefined;
 }
 
+/**
+ * Admission for one kind (set by the server, see admission.ts): may change the object or refuse the write
+ * with an ApiError. Runs before the kind's defaults and validation, as mutating admission sees what the
+ * client sent.
+ */
+export interface Admission {
+  create?(obj: KubeObject, opts: WriteOptions): Promise<void>;
+  /** Main-resource updates only (PUT, PATCH, apply): not status, scale or finalize. */
+  update?(obj: KubeObject, old: KubeObject, opts: WriteOptions): Promise<void>;
+}
+
 export interface ListParams {
   namespace: string | undefined;
   labelSelector?: string | undefined;
@@ -116,6 +127,9 @@ export class ResourceRegistry {
 
   /** Set by the server: answers "namespace exists and is active" from memory. */
   namespaceCache: NamespaceCache | undefined;
+
+  /** Set by the server for kinds with admission (pods, priority classes). */
+  admission: Admission | undefined;
 
   constructor(info: ResourceInfo, store: Store, registries: () => Map<string, ResourceRegistry>) {
     this.info = info;
@@ -333,6 +347,7 @@ export class ResourceRegistry {
     meta.creationTimestamp = at;
     this.strategy.prepareForCreate(obj);
     canonicalize(obj, this.schema);
+    await this.admission?.create?.(obj, opts);
     this.strategy.hooks.defaults(obj);
     this.validateOrThrow(obj, [...this.strategy.hooks.validate(obj), ...this.fields.validate(requested)]);
     if (applied !== undefined) {
@@ -414,6 +429,8 @@ export class ResourceRegistry {
       if (subresource === 'status') this.strategy.prepareForStatusUpdate(obj, current);
       else this.strategy.prepareForUpdate(obj, current);
       canonicalize(obj, this.schema);
+      if (subresource === undefined && managerSubresource === undefined)
+        await this.admission?.update?.(obj, current, opts);
       this.strategy.hooks.defaults(obj);
       this.strategy.hooks.prepareUpdate(obj, current);
       this.validateOrThrow(obj, [
