@@ -115,6 +115,39 @@ export default tseslint.config(
     },
   },
   {
+    // The scheduler core is pure: decisions over the cache, no node built-ins, no store, no I/O.
+    files: [
+      'src/scheduler/framework/**/*.ts',
+      'src/scheduler/plugins/**/*.ts',
+      'src/scheduler/testing/**/*.ts',
+      'src/scheduler/cache.ts',
+      'src/scheduler/core.ts',
+      'src/scheduler/preemption.ts',
+    ],
+    ignores: ['src/scheduler/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            nodeBuiltins,
+            {
+              group: [
+                '../store/*',
+                '../../store/*',
+                '../apiserver/*',
+                '../../apiserver/*',
+                '../machinery/*',
+                '../../machinery/*',
+              ],
+              message: 'the scheduler core is pure: the shell (scheduler.ts, queue.ts) does the I/O.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The agent talks to the control plane only over HTTP, like a remote agent.
     files: ['src/agent/**/*.ts'],
     ignores: ['src/agent/**/*.test.ts'],
