@@ -306,5 +306,8 @@ spec:
     const scoring = await flotilla(['plan', '-f', manifest, '--scheduler-scoring', 'Fast']);
     expect(scoring.code).toBe(2);
     expect(scoring.err).toContain('--scheduler-scoring: unknown scoring strategy "Fast"');
+    const help = await flotilla(['plan', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('Exit status: 0 when every pod fits, 2 when some would stay Pending');
   });
 });
