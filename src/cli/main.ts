@@ -7,6 +7,7 @@ import { registerApply } from './commands/apply.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerDiff } from './commands/diff.js';
+import { registerDrain } from './commands/drain.js';
 import { registerEdit } from './commands/edit.js';
 import { registerExec } from './commands/exec.js';
 import { registerExplain } from './commands/explain.js';
@@ -78,6 +79,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerPatch(program, session);
   registerLabel(program, session);
   registerScale(program, session);
+  registerDrain(program, session);
   registerPlan(program, session);
   registerWait(program, session);
   registerLogs(program, session);
