@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { StoreKind } from './open-store.js';
 import type { ApiServer } from './server.js';
 import { startControllers, type ControllerSet } from './controllers.js';
+import type { NodeLifecycleOptions } from '../controllers/node-lifecycle/controller.js';
 import { defaultProfile, type SchedulerProfile } from '../scheduler/core.js';
 import { startScheduler, type RunningScheduler } from '../scheduler/start.js';
 
@@ -22,6 +23,8 @@ export interface BackgroundConfig {
   /** etcd compaction period (default 5 min) and retained revisions (default 10,000). */
   compactIntervalMs?: number;
   compactRetain?: number;
+  /** Node lifecycle tunables (`--node-monitor-grace-period`, ...). */
+  nodeLifecycle?: NodeLifecycleOptions;
   /** The scheduler's profile (default: the core's defaultProfile). */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -95,6 +98,7 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     caPem: config.caPem,
     token: config.token,
     log: config.log,
+    ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
   });
 
   const scheduler: RunningScheduler | undefined =

@@ -11,6 +11,7 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { startApiServer, type ApiServer, type RunningApiServer } from './server.js';
 import { openStore, type StoreKind } from './open-store.js';
 import { startBackgroundLoops, type BackgroundLoops } from './background.js';
+import type { NodeLifecycleOptions } from '../controllers/node-lifecycle/controller.js';
 import type { SchedulerProfile } from '../scheduler/core.js';
 
 export interface ServerConfig {
@@ -29,6 +30,8 @@ export interface ServerConfig {
   defaultNotReadyTolerationSeconds?: number;
   /** tolerationSeconds of the unreachable NoExecute toleration admission adds to pods (default 10). */
   defaultUnreachableTolerationSeconds?: number;
+  /** Node lifecycle tunables (`--node-monitor-grace-period`, ...); defaults when absent. */
+  nodeLifecycle?: NodeLifecycleOptions;
   /** The scheduler's profile (`--scheduler-scoring`, `--scheduler-config`); default the core's. */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -106,6 +109,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         token: tokens.adminToken,
         eventTtlSeconds: config.eventTtlSeconds ?? 3600,
         log,
+        ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
         ...(config.schedulerProfile === undefined ? {} : { schedulerProfile: config.schedulerProfile }),
         ...(config.disableScheduler === undefined ? {} : { disableScheduler: config.disableScheduler }),
       }),

@@ -8,6 +8,7 @@ import { renderKubeconfig } from '../apiserver/kubeconfig.js';
 import type { StoreKind } from '../apiserver/open-store.js';
 import { startAgent, type RunningAgent } from '../agent/start.js';
 import { addAgentFlags, agentFlagsFrom, untilSignal, type AgentCliFlags } from './agent-command.js';
+import { nodeLifecycleFromFlags, type NodeLifecycleFlags } from './node-lifecycle-flags.js';
 import {
   isSchedulerConfigError,
   isScoringStrategy,
@@ -17,7 +18,7 @@ import {
 import type { SchedulerProfile } from '../scheduler/core.js';
 import { usageError } from './io.js';
 
-interface ServerFlags {
+interface ServerFlags extends NodeLifecycleFlags {
   dataDir: string;
   listen: string;
   store: string;
@@ -48,6 +49,31 @@ function addServerFlags(cmd: Command): Command {
     )
     .option('--etcd-endpoints <urls>', 'comma-separated etcd client URLs, with --store etcd', '')
     .option('--event-ttl <seconds>', 'events expire after this long', '3600')
+    .option(
+      '--node-monitor-grace-period <duration>',
+      'a node whose agent renewed neither its lease nor its status for this long becomes Unknown (default 20s)',
+    )
+    .option(
+      '--node-startup-grace-period <duration>',
+      'the same for a node that never reported Ready, counted from its registration (default 60s)',
+    )
+    .option('--node-monitor-period <duration>', 'how often node health is checked (default 2s)')
+    .option(
+      '--node-eviction-rate <nodes/s>',
+      'nodes per second, per zone, whose pods are evicted when nodes fail (default 0.1)',
+    )
+    .option(
+      '--secondary-node-eviction-rate <nodes/s>',
+      'the eviction rate in a zone of more than --large-cluster-size-threshold nodes that is partly down (default 0.01)',
+    )
+    .option(
+      '--unhealthy-zone-threshold <fraction>',
+      'fraction of the nodes of a zone (at least 3) not ready from which its evictions slow or stop (default 0.55)',
+    )
+    .option(
+      '--large-cluster-size-threshold <nodes>',
+      'zones above this size keep evicting at the secondary rate when partly down (default 50)',
+    )
     .option(
       '--scheduler-scoring <strategy>',
       `how the scheduler ranks nodes that fit: ${scoringStrategies.join(', ')} (default LeastAllocated)`,
@@ -90,6 +116,7 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     eventTtlSeconds: ttl,
+    nodeLifecycle: nodeLifecycleFromFlags(flags),
     schedulerProfile,
     disableScheduler: flags.disableScheduler === true,
     ...(role === 'up' ? { nodeName: (flags.nodeName ?? hostname()).toLowerCase() } : {}),
