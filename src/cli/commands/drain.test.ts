@@ -229,7 +229,7 @@ describe('drain', () => {
     expect(refused.code).toBe(1);
     expect(refused.out).toBe('node/n1 cordoned\n');
     expect(refused.err).toContain(
-      'error: unable to drain node "n1": cannot delete Pods that declare no controller (use --force to override): default/bare',
+      'error: unable to drain node "n1" due to error: cannot delete Pods that declare no controller (use --force to override): default/bare',
     );
     expect(await podNames()).toEqual(['bare', 'web-1']);
     expect(await unschedulable('n1')).toBe(true);
@@ -283,7 +283,7 @@ describe('drain', () => {
     const r = await flotilla(['drain', 'n1', '--dry-run=client']);
     expect(r).toMatchObject({
       code: 0,
-      out: 'node/n1 cordoned (dry run)\nevicting pod default/web-1 (dry run)\npod/web-1 evicted (dry run)\nnode/n1 drained (dry run)\n',
+      out: 'node/n1 cordoned (dry run)\nevicting pod default/web-1 (dry run)\nnode/n1 drained (dry run)\n',
     });
     expect(await unschedulable('n1')).toBeUndefined();
     expect(await podNames()).toEqual(['web-1']);

@@ -258,7 +258,7 @@ export async function runDrain(session: Session, nodeName: string, opts: DrainOp
   if (refusals.length > 0) {
     // Like kubectl: nothing is evicted when any pod blocks the drain; the node stays cordoned.
     throw failed(
-      `unable to drain node "${nodeName}": ${grouped(refusals)}\n` +
+      `unable to drain node "${nodeName}" due to error: ${grouped(refusals)}\n` +
         `node/${nodeName} stays cordoned (flotilla uncordon ${nodeName} to undo)`,
     );
   }
@@ -286,8 +286,8 @@ export async function runDrain(session: Session, nodeName: string, opts: DrainOp
     pending.set(name, pod);
   }
 
+  // Like kubectl, a dry run does not claim pods were evicted.
   if (dryRun === 'none') await waitGone(session, client, nodeName, pending, useEviction, deadline);
-  else for (const pod of toEvict) io.stdout.write(`pod/${pod.metadata.name ?? ''} evicted${sfx}\n`);
   io.stdout.write(`node/${nodeName} drained${sfx}\n`);
 }
 
