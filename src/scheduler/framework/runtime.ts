@@ -84,12 +84,28 @@ export class Framework {
     }
   }
 
+  /** Score buffers reused across attempts (scheduling is synchronous): less garbage per pod. */
+  private scratch: Float64Array[] = [];
+
+  private buffer(i: number, n: number): Float64Array {
+    let b = this.scratch[i];
+    if (b === undefined || b.length < n) {
+      b = new Float64Array(Math.max(n, 64));
+      this.scratch[i] = b;
+    }
+    const view = b.subarray(0, n);
+    view.fill(0);
+    return view;
+  }
+
+  /** The arrays returned are only valid until the next runScore call on this framework. */
   runScore(state: CycleState, pod: PodInfo, nodes: readonly NodeInfo[], cluster: ClusterView): NodeScores {
-    const totals = new Float64Array(nodes.length);
+    const totals = this.buffer(0, nodes.length);
     const byPlugin = new Map<string, Float64Array>();
-    for (const { plugin, weight } of this.scores) {
+    for (let k = 0; k < this.scores.length; k++) {
+      const { plugin, weight } = this.scores[k] as WeightedScorePlugin;
       if (plugin.preScore?.(state, pod, nodes, cluster) === 'Skip') continue;
-      const raw = new Float64Array(nodes.length);
+      const raw = this.buffer(k + 1, nodes.length);
       for (let i = 0; i < nodes.length; i++) {
         const node = nodes[i];
         if (node !== undefined) raw[i] = plugin.score(state, pod, node, cluster);
