@@ -11,6 +11,8 @@ import {
   type NodeLifecycleExecutor,
   type NodeLifecycleOptions,
 } from '../controllers/node-lifecycle/controller.js';
+import { DeploymentController, type DeploymentExecutor } from '../controllers/deployment/controller.js';
+import { ReplicaSetController, type ReplicaSetExecutor } from '../controllers/replicaset/controller.js';
 import { systemClock } from '../machinery/clock.js';
 import type { Logger } from '../machinery/logger.js';
 import type { ObjectSource } from '../machinery/object-source.js';
@@ -137,7 +139,63 @@ export async function startControllers(opts: {
     logger,
     recorder: nodeRecorder,
   });
+  // Workloads: ReplicaSets keep pods, Deployments keep ReplicaSets.
+  const rsRef = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
+  const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
+  const getOrUndefined = async (ref: typeof rsRef, ns: string, name: string) => {
+    try {
+      return await client.get(ref, ns, name);
+    } catch (err) {
+      if (isApiError(err) && err.reason === 'NotFound') return undefined;
+      throw err;
+    }
+  };
+  const replicaSetExecutor: ReplicaSetExecutor = {
+    createPod: (ns, pod) => client.create(podRef, ns, pod),
+    deletePod: (ns, name, uid) => client.delete(podRef, ns, name, { preconditions: { uid } }),
+    patchPod: (ns, name, patch) => client.patch(podRef, ns, name, 'merge', patch),
+    getReplicaSet: (ns, name) => getOrUndefined(rsRef, ns, name),
+    updateReplicaSetStatus: (rs) => client.updateStatus(rsRef, rs.metadata.namespace, rs),
+  };
+  const replicaSetRecorder = new SinkEventRecorder({
+    sink,
+    clock: systemClock,
+    component: 'replicaset-controller',
+    logger,
+  });
+  const replicaSetController = new ReplicaSetController({
+    informers: provider,
+    executor: replicaSetExecutor,
+    clock: systemClock,
+    logger,
+    recorder: replicaSetRecorder,
+  });
+  const deploymentExecutor: DeploymentExecutor = {
+    createReplicaSet: (ns, rs) => client.create(rsRef, ns, rs),
+    updateReplicaSet: (rs) => client.update(rsRef, rs.metadata.namespace, rs),
+    deleteReplicaSet: (ns, name, uid) => client.delete(rsRef, ns, name, { preconditions: { uid } }),
+    patchReplicaSet: (ns, name, patch) => client.patch(rsRef, ns, name, 'merge', patch),
+    getReplicaSet: (ns, name) => getOrUndefined(rsRef, ns, name),
+    getDeployment: (ns, name) => getOrUndefined(deployRef, ns, name),
+    patchDeployment: (ns, name, patch) => client.patch(deployRef, ns, name, 'merge', patch),
+    updateDeploymentStatus: (d) => client.updateStatus(deployRef, d.metadata.namespace, d),
+  };
+  const deploymentRecorder = new SinkEventRecorder({
+    sink,
+    clock: systemClock,
+    component: 'deployment-controller',
+    logger,
+  });
+  const deploymentController = new DeploymentController({
+    informers: provider,
+    executor: deploymentExecutor,
+    clock: systemClock,
+    logger,
+    recorder: deploymentRecorder,
+  });
   for (const inf of informers.values()) inf.start();
+  replicaSetController.start();
+  deploymentController.start();
   nodeLifecycle.start();
   gc.start();
   nsc.start();
@@ -147,6 +205,8 @@ export async function startControllers(opts: {
       await gc.stop();
       await nsc.stop();
       await nodeLifecycle.stop();
+      await Promise.all([replicaSetController.stop(), deploymentController.stop()]);
+      await Promise.all([replicaSetRecorder.flush(), deploymentRecorder.flush()]);
       await nodeRecorder.flush();
       await recorder.flush();
       for (const inf of informers.values()) inf.stop();
