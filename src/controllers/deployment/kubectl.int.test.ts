@@ -124,6 +124,28 @@ describe('kubectl against the Deployment controller', () => {
     expect(history).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
   });
 
+  it('rollout undo brings the first ReplicaSet back as revision 3; restart makes a new one', async () => {
+    expect(await k.ok(['rollout', 'undo', 'deployment/web'])).toContain('deployment.apps/web rolled back');
+    expect(await k.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'])).toContain(
+      'successfully rolled out',
+    );
+    const sizes = await k.ok([
+      'get',
+      'rs',
+      '-l',
+      'app=web',
+      '-o',
+      'jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}@{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.replicas} {end}',
+    ]);
+    expect(sizes.trim().split(' ').sort()).toEqual(['busybox:1@3=4', 'busybox:2@2=0']);
+    await k.ok(['rollout', 'restart', 'deployment/web']);
+    expect(await k.ok(['rollout', 'status', 'deployment/web', '--timeout=60s'])).toContain(
+      'successfully rolled out',
+    );
+    const count = await k.ok(['get', 'rs', '-l', 'app=web', '-o', 'name']);
+    expect(count.trim().split('\n')).toHaveLength(3);
+  });
+
   it('rollout status fails once the progress deadline passes', async () => {
     ignore.add('stuck');
     await k.ok(['apply', '-f', '-'], manifest('stuck', 1, 'busybox:1', '  progressDeadlineSeconds: 2\n'));
