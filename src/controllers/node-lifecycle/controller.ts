@@ -34,6 +34,8 @@ import { nullLogger, type Logger } from '../../machinery/logger.js';
 import type { InformerProvider, ObjectSource } from '../../machinery/object-source.js';
 import {
   emptyMemory,
+  excludeDisruptionLabel,
+  nodeConditions,
   nodeTaints,
   readyStatusOf,
   reconcileNodes,
@@ -43,6 +45,7 @@ import {
   type NodeLifecycleSettings,
   type Taint,
   type TimedTaint,
+  zoneOf,
 } from './reconcile.js';
 
 export interface NodeLifecycleExecutor {
@@ -167,6 +170,18 @@ function noExecuteSignature(node: KubeObject | undefined): string {
   return `${readyStatusOf(node) ?? ''}|${JSON.stringify(taints)}`;
 }
 
+/** What a monitor pass reads from a node, heartbeats excluded. */
+function passSignature(node: KubeObject): string {
+  const labels = node.metadata.labels ?? {};
+  return JSON.stringify([
+    (node.spec as { unschedulable?: unknown } | undefined)?.unschedulable === true,
+    nodeTaints(node),
+    nodeConditions(node).map((c) => [c.type, c.status]),
+    zoneOf(node),
+    labels[excludeDisruptionLabel] !== undefined,
+  ]);
+}
+
 export class NodeLifecycleController {
   private readonly nodeSource: ObjectSource;
   private readonly leaseSource: ObjectSource;
@@ -249,7 +264,9 @@ export class NodeLifecycleController {
   private onNode(old: KubeObject | undefined, node: KubeObject): void {
     const name = node.metadata.name ?? '';
     this.nodes.set(name, node);
-    this.controller.queue.addAfter(nodesKey, this.debounceMs);
+    // Heartbeat-only status reports wait for the periodic pass: with many nodes they are most events.
+    if (old === undefined || passSignature(old) !== passSignature(node))
+      this.controller.queue.addAfter(nodesKey, this.debounceMs);
     // Ready or NoExecute taints changed: its pods may need marking, evicting, or a cancelled eviction.
     if (noExecuteSignature(old) !== noExecuteSignature(node)) this.enqueuePodsOf(name);
   }
