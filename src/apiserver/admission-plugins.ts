@@ -16,6 +16,7 @@ import {
   type PriorityClassView,
   type TolerationSecondsOptions,
 } from './admission.js';
+import type { PriorityClassCache } from './priority-class-cache.js';
 import type { ResourceRegistry } from './registry/rest.js';
 
 export interface AdmissionOptions {
@@ -47,25 +48,32 @@ async function listClasses(classes: ResourceRegistry): Promise<PriorityClassView
 }
 
 /**
- * Install admission on the pods and priorityclasses registries. The classes are read from the store on
- * each pod create (a get by name, or a list of the few classes for the global default), so a class is in
- * force as soon as its create returns. Throws on bad options.
+ * Install admission on the pods and priorityclasses registries. Pod creates read the classes from `cache`
+ * (kept current by this server's own class writes and the store watch), falling back to the store when
+ * the cache does not know a class or cannot be trusted. Throws on bad options.
  */
 export function installAdmission(
   pods: ResourceRegistry,
   classes: ResourceRegistry,
+  cache: PriorityClassCache,
   opts: AdmissionOptions = {},
 ): void {
   const seconds = tolerationSeconds(opts);
+  classes.onCommit = (obj, deleted, revision) => cache.apply(obj, deleted, revision);
+  const named = async (name: string): Promise<PriorityClassView | undefined> => {
+    const cached = cache.get(name);
+    if (cached !== undefined) return cached;
+    const kv = await classes.getRaw(undefined, name);
+    return kv === undefined ? undefined : priorityClassView(JSON.parse(kv.value) as KubeObject);
+  };
   pods.admission = {
     async create(pod) {
       const className = asStr(asObj(pod.spec)?.['priorityClassName']) ?? '';
       if (className === '') {
-        admitPodPriority(pod, undefined, globalDefaultClass(await listClasses(classes)));
+        const all = cache.all() ?? (await listClasses(classes));
+        admitPodPriority(pod, undefined, globalDefaultClass(all));
       } else {
-        const kv = await classes.getRaw(undefined, className);
-        const named = kv === undefined ? undefined : priorityClassView(JSON.parse(kv.value) as KubeObject);
-        admitPodPriority(pod, named, undefined);
+        admitPodPriority(pod, await named(className), undefined);
       }
       addDefaultTolerations(pod, seconds);
     },

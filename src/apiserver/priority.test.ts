@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installKindHooks } from './hooks.js';
 import { startApiServer } from './server.js';
 import { MemoryStore } from '../store/memory-store.js';
+import { eventually } from '../testkit/eventually.js';
+import { PriorityClassCache } from './priority-class-cache.js';
 import { startTestServer, type TestServer } from '../testkit/api-server.js';
 
 let s: TestServer;
@@ -219,6 +221,72 @@ describe('pod admission', () => {
     expect(res.body.metadata.labels).toEqual({ a: 'b' });
     expect(res.body.spec.tolerations).toHaveLength(2);
     expect(res.body.spec.priority).toBe(-5);
+  });
+});
+
+describe('classes written through another server', () => {
+  const key = (name: string) => `/registry/scheduling.k8s.io/priorityclasses/${name}`;
+  const stored = (name: string, fields: Record<string, unknown>) =>
+    JSON.stringify({ ...pc(name, fields), metadata: { name, uid: name } });
+
+  it('are found by name at once, and as the default once the store watch brings them', async () => {
+    await s.store.create(key('remote'), stored('remote', { value: 42, preemptionPolicy: 'Never' }));
+    const named = await s.request('POST', podsPath, pod('remote-1', { priorityClassName: 'remote' }));
+    expect(named.body.spec).toMatchObject({ priority: 42, preemptionPolicy: 'Never' });
+    await s.store.create(key('remote-default'), stored('remote-default', { value: 43, globalDefault: true }));
+    try {
+      await eventually(async () => {
+        const p = await s.request('POST', podsPath, { ...pod(''), metadata: { generateName: 'remote-' } });
+        expect(p.body.spec.priority).toBe(43);
+      });
+    } finally {
+      await s.store.delete(key('remote-default'));
+    }
+    await eventually(async () => {
+      const p = await s.request('POST', podsPath, { ...pod(''), metadata: { generateName: 'after-' } });
+      expect(p.body.spec.priority).toBe(0);
+    });
+  });
+});
+
+describe('PriorityClassCache', () => {
+  it('never moves a class back to an older write', () => {
+    const cache = new PriorityClassCache();
+    const obj = (value: number) => ({ ...pc('c', { value }), metadata: { name: 'c' } });
+    cache.apply(obj(2), false, 20);
+    cache.apply(obj(1), false, 10);
+    // Not started: it cannot be trusted yet, so lookups go to the store.
+    expect(cache.get('c')).toBeUndefined();
+    expect(cache.all()).toBeUndefined();
+  });
+
+  it('follows the store once started', async () => {
+    const store = new MemoryStore();
+    const cache = new PriorityClassCache();
+    await store.create(
+      '/registry/scheduling.k8s.io/priorityclasses/a',
+      JSON.stringify(pc('a', { value: 1 })),
+    );
+    await cache.start(store);
+    try {
+      expect(cache.get('a')?.value).toBe(1);
+      const b = { ...pc('b', { value: 2, globalDefault: true }), metadata: { name: 'b' } };
+      cache.apply(b, false, 100);
+      expect(
+        cache
+          .all()
+          ?.map((c) => c.name)
+          .sort(),
+      ).toEqual(['a', 'b']);
+      // A stale watch event for b (older revision) does not undo the newer write.
+      cache.apply(b, true, 50);
+      expect(cache.get('b')?.globalDefault).toBe(true);
+      cache.apply(b, true, 101);
+      expect(cache.get('b')).toBeUndefined();
+    } finally {
+      cache.close();
+      await store.close();
+    }
   });
 });
 

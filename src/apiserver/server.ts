@@ -43,6 +43,7 @@ import { serveWatch, type WatchSource } from './watch.js';
 import { WatchHub } from './watch-hub.js';
 import { installKindHooks } from './hooks.js';
 import { NamespaceCache } from './namespace-cache.js';
+import { PriorityClassCache } from './priority-class-cache.js';
 import { agentClientFor } from './certs.js';
 import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './node-proxy.js';
 import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } from './admission-plugins.js';
@@ -227,6 +228,7 @@ export class ApiServer {
   private readonly log: (line: string) => void;
   private readonly hub: WatchHub;
   private readonly namespaces = new NamespaceCache();
+  private readonly priorityClasses = new PriorityClassCache();
   private ready = true;
   /** pods/log, pods/exec and nodes/proxy go to the node's agent. */
   readonly nodeProxy: NodeProxy;
@@ -245,7 +247,12 @@ export class ApiServer {
     for (const info of resources) {
       this.registries.set(registryKey(info), new ResourceRegistry(info, store, () => this.byShortKey));
     }
-    installAdmission(this.registry(podsInfo), this.registry(priorityClassesInfo), admission);
+    installAdmission(
+      this.registry(podsInfo),
+      this.registry(priorityClassesInfo),
+      this.priorityClasses,
+      admission,
+    );
     this.nodeProxy = new NodeProxy({
       getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
       getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
@@ -273,6 +280,7 @@ export class ApiServer {
   /** Start the in-memory caches that take reads off the hot write path. */
   async startCaches(): Promise<void> {
     await this.namespaces.start(this.store);
+    await this.priorityClasses.start(this.store);
     for (const registry of this.registries.values()) registry.namespaceCache = this.namespaces;
   }
 
@@ -284,6 +292,7 @@ export class ApiServer {
   close(): void {
     this.hub.close();
     this.namespaces.close();
+    this.priorityClasses.close();
     this.nodeProxy.close();
   }
 

@@ -131,6 +131,9 @@ export class ResourceRegistry {
   /** Set by the server for kinds with admission (pods, priority classes). */
   admission: Admission | undefined;
 
+  /** Told of every write this registry commits (`revision` is the write's), as upstream's After* hooks. */
+  onCommit: ((obj: KubeObject, deleted: boolean, revision: number) => void) | undefined;
+
   constructor(info: ResourceInfo, store: Store, registries: () => Map<string, ResourceRegistry>) {
     this.info = info;
     this.strategy = strategyFor(info);
@@ -364,6 +367,7 @@ export class ResourceRegistry {
     try {
       const rev = await this.store.create(this.key(meta.namespace, meta.name), encodeStored(obj));
       obj.metadata.resourceVersion = String(rev);
+      this.onCommit?.(obj, false, rev);
     } catch (err) {
       return this.mapStoreError(err, meta.name);
     }
@@ -453,7 +457,8 @@ export class ResourceRegistry {
       if (opts.dryRun) return { object: obj, warnings };
       if (completesDeletion) {
         try {
-          await this.store.delete(kv.key, kv.modRevision);
+          const { revision } = await this.store.delete(kv.key, kv.modRevision);
+          this.onCommit?.(obj, true, revision);
           return { object: obj, warnings };
         } catch (err) {
           if (isStoreError(err) && err.code === 'Conflict' && precondition === undefined && attempt < 20)
@@ -464,6 +469,7 @@ export class ResourceRegistry {
       try {
         const rev = await this.store.update(kv.key, encodeStored(obj), kv.modRevision);
         obj.metadata.resourceVersion = String(rev);
+        this.onCommit?.(obj, false, rev);
         return { object: obj, warnings };
       } catch (err) {
         if (
@@ -500,6 +506,7 @@ export class ResourceRegistry {
       try {
         const rev = await this.store.update(kv.key, encodeStored(next), kv.modRevision);
         next.metadata.resourceVersion = String(rev);
+        this.onCommit?.(next, false, rev);
         return next;
       } catch (err) {
         if (isStoreError(err) && err.code === 'Conflict' && attempt < 20) continue;
@@ -752,6 +759,7 @@ export class ResourceRegistry {
         try {
           const rev = await this.store.update(kv.key, encodeStored(next), kv.modRevision);
           next.metadata.resourceVersion = String(rev);
+          this.onCommit?.(next, false, rev);
           return { object: next, deleted: false };
         } catch (err) {
           if (isStoreError(err) && err.code === 'Conflict' && attempt < 20) continue;
@@ -780,6 +788,7 @@ export class ResourceRegistry {
     try {
       const { revision } = await this.store.delete(kv.key, kv.modRevision);
       current.metadata.resourceVersion = String(revision);
+      this.onCommit?.(current, true, revision);
       return { object: current, deleted: true };
     } catch (err) {
       if (isStoreError(err) && err.code === 'Conflict' && attempt < 20) return undefined;
