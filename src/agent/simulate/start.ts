@@ -32,9 +32,12 @@ function clientFor(conn: SimulationConnection, prefix: string): ApiClient {
 export function describeStats(s: SimulatorStats, sinceMs: number, before: SimulatorStats): string {
   const secs = Math.max(1, sinceMs / 1000);
   const rate = (a: number, b: number): string => ((a - b) / secs).toFixed(1);
+  const renewals = s.leaseRenewals - before.leaseRenewals;
+  const avg = renewals > 0 ? (s.leaseLatencyTotalMs - before.leaseLatencyTotalMs) / renewals : 0;
   return (
     `sim: ${s.nodes} nodes; leases ${rate(s.leaseRenewals, before.leaseRenewals)}/s` +
-    ` (${s.leaseFailures - before.leaseFailures} failed), node status ${rate(s.statusReports, before.statusReports)}/s,` +
+    ` (avg ${avg.toFixed(0)} ms, ${s.leaseFailures - before.leaseFailures} failed,` +
+    ` ${s.leaseSkipped - before.leaseSkipped} late), node status ${rate(s.statusReports, before.statusReports)}/s,` +
     ` pods ${s.podsRunning}/${s.pods} running, pod writes ${rate(s.podStatusWrites + s.podDeletes, before.podStatusWrites + before.podDeletes)}/s`
   );
 }
