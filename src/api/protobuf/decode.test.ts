@@ -445,6 +445,59 @@ describe('messages', () => {
     expect(got.status).toEqual({ desiredReplicas: 0, currentMetrics: null });
   });
 
+  it('decodes a PriorityClass (kubectl create priorityclass), a negative value and a zero one kept', () => {
+    const got = decode(
+      envelope(
+        'scheduling.k8s.io/v1',
+        'PriorityClass',
+        pb.message(1, pb.string(1, 'batch')),
+        pb.varint(2, -10),
+        pb.varint(3, true),
+        pb.string(4, 'batch jobs'),
+        pb.string(5, 'Never'),
+      ),
+    );
+    expect(got).toEqual({
+      kind: 'PriorityClass',
+      apiVersion: 'scheduling.k8s.io/v1',
+      metadata: { name: 'batch', creationTimestamp: null },
+      value: -10,
+      globalDefault: true,
+      description: 'batch jobs',
+      preemptionPolicy: 'Never',
+    });
+    const zero = decode(envelope('scheduling.k8s.io/v1', 'PriorityClass', pb.message(1, pb.string(1, 'z'))));
+    expect(zero['value']).toBe(0);
+    expect(zero['globalDefault']).toBeUndefined();
+  });
+
+  it('decodes a Binding and an Eviction with its deleteOptions (typed clients of the subresources)', () => {
+    const binding = decode(
+      envelope(
+        'v1',
+        'Binding',
+        pb.message(1, pb.string(1, 'web-1'), pb.string(3, 'default')),
+        pb.message(2, pb.string(1, 'Node'), pb.string(3, 'node-a')),
+      ),
+    );
+    expect(binding['target']).toEqual({ kind: 'Node', name: 'node-a' });
+    for (const apiVersion of ['policy/v1', 'policy/v1beta1']) {
+      const eviction = decode(
+        envelope(
+          apiVersion,
+          'Eviction',
+          pb.message(1, pb.string(1, 'web-1')),
+          pb.message(2, pb.varint(1, 0), pb.message(2, pb.string(1, 'uid-1')), pb.string(5, 'All')),
+        ),
+      );
+      expect(eviction['deleteOptions']).toEqual({
+        gracePeriodSeconds: 0,
+        preconditions: { uid: 'uid-1' },
+        dryRun: ['All'],
+      });
+    }
+  });
+
   it('encodes base64 like encoding/json', () => {
     const enc = (s: string): string => base64(utf8.encode(s));
     expect(['', 'f', 'fo', 'foo', 'foob', 'fooba', 'foobar'].map(enc)).toEqual([

@@ -628,6 +628,36 @@ const tables: Record<string, readonly string[]> = {
   Scale: ['1 metadata ObjectMeta', '2 spec ScaleSpec', '3 status ScaleStatus'],
   ScaleSpec: ['1 replicas int32'],
   ScaleStatus: ['1 replicas int32!', '2 selector string'],
+
+  // ---- scheduling.k8s.io/v1 PriorityClass (kubectl create priorityclass) --------------------------
+  PriorityClass: [
+    '1 metadata ObjectMeta',
+    '2 value int32!',
+    '3 globalDefault bool',
+    '4 description string',
+    '5 preemptionPolicy *string',
+  ],
+
+  // ---- v1 Binding and policy/v1 Eviction (pods/binding, pods/eviction from typed clients) ---------
+  Binding: ['1 metadata ObjectMeta', '2 target ObjectReference'],
+  ObjectReference: [
+    '1 kind string',
+    '2 namespace string',
+    '3 name string',
+    '4 uid string',
+    '5 apiVersion string',
+    '6 resourceVersion string',
+    '7 fieldPath string',
+  ],
+  Eviction: ['1 metadata ObjectMeta', '2 deleteOptions *DeleteOptions'],
+  DeleteOptions: [
+    '1 gracePeriodSeconds *int64',
+    '2 preconditions *Preconditions',
+    '3 orphanDependents *bool',
+    '4 propagationPolicy *string',
+    '5 dryRun []string',
+  ],
+  Preconditions: ['1 uid *string', '2 resourceVersion *string'],
 };
 
 /**
@@ -644,6 +674,10 @@ export const topLevelKinds: ReadonlyMap<string, string> = new Map([
   ['apps/v1/ReplicaSet', 'ReplicaSet'],
   ['autoscaling/v2/HorizontalPodAutoscaler', 'HorizontalPodAutoscaler'],
   ['autoscaling/v1/Scale', 'Scale'],
+  ['scheduling.k8s.io/v1/PriorityClass', 'PriorityClass'],
+  ['v1/Binding', 'Binding'],
+  ['policy/v1/Eviction', 'Eviction'],
+  ['policy/v1beta1/Eviction', 'Eviction'],
 ]);
 
 const fieldPattern =
