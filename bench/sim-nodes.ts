@@ -74,6 +74,7 @@ async function measure(
         `  register (Node + Lease each): ${registered} s in the simulator, ${wall.toFixed(1)} s to "running"; server CPU ${regServerCpu.toFixed(1)} s`,
         `  idle ${secs.toFixed(0)} s: server ${serverPct.toFixed(1)}% CPU (RSS ${rssMiB(serverPid).toFixed(0)} MiB), simulator ${simPct.toFixed(1)}% CPU (RSS ${rssMiB(simPid).toFixed(0)} MiB)`,
         `  lease renewal failures logged: ${failures}`,
+        ...[...out.matchAll(/sim: \d+ [a-z ]+ failures?.*/g)].slice(-3).map((m) => `    ${m[0]}`),
         `  simulator's own figures: ${[...out.matchAll(/sim: \d+ nodes; leases.*/g)].pop()?.[0] ?? '(none yet)'}`,
         '',
       ].join('\n'),

@@ -5,7 +5,7 @@ import { ApiClient } from '../../api/client/client.js';
 import type { KubeObject } from '../../api/types.js';
 import { eventually } from '../../testkit/eventually.js';
 import { startTestServer, type TestServer } from '../../testkit/api-server.js';
-import { removeSimulatedNodes, NodeSimulator, type SimulatorOptions } from './simulator.js';
+import { periodicWorkers, removeSimulatedNodes, NodeSimulator, type SimulatorOptions } from './simulator.js';
 import type { SimFleetSpec } from './nodes.js';
 
 const nodeRef = { apiVersion: 'v1', kind: 'Node' };
@@ -83,6 +83,18 @@ afterEach(async () => {
 afterAll(async () => {
   await client?.close();
   await server?.close();
+});
+
+describe('periodicWorkers', () => {
+  it.each([
+    [20, 10_000, 16, 16], // small fleets: the configured concurrency
+    [1000, 10_000, 16, 25], // 100 renewals/s at 250 ms each
+    [5000, 10_000, 16, 125],
+    [5000, 60_000, 4, 21], // status reports every minute
+    [100_000, 1_000, 16, 256], // capped
+  ])('%i nodes every %i ms, at least %i: %i in flight', (nodes, interval, min, expected) => {
+    expect(periodicWorkers(nodes, interval, min)).toBe(expected);
+  });
 });
 
 describe('NodeSimulator', () => {

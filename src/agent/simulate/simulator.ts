@@ -60,8 +60,8 @@ export interface SimulatorOptions {
   /** A deleted pod stops after min(its grace period, this) (default 1 s). */
   podStopMaxMs?: number;
   /**
-   * Workers per queue (pods; node status gets a quarter; leases at least this, more for big fleets, see
-   * `leaseWorkers`) and registrations in flight (default 16).
+   * Workers for pod writes and the least for lease renewals and registrations (default 16); lease and
+   * status workers grow with the fleet (`periodicWorkers`).
    */
   concurrency?: number;
   clock?: Clock;
@@ -125,12 +125,12 @@ function rv(obj: KubeObject): number {
 }
 
 /**
- * Lease workers: enough renewals in flight to keep the rate (nodes / interval) at a 250 ms round trip,
- * at least `concurrency`, at most 256. 5,000 nodes at 10 s: 125 in flight.
+ * Workers for per-node periodic work: enough requests in flight to keep its rate (nodes / interval) at a
+ * 250 ms round trip, at least `min`, at most 256. 5,000 leases at 10 s: 125 in flight.
  */
-export function leaseWorkers(nodes: number, intervalMs: number, concurrency: number): number {
+export function periodicWorkers(nodes: number, intervalMs: number, min: number): number {
   const perSecond = nodes / Math.max(0.001, intervalMs / 1000);
-  return Math.min(256, Math.max(concurrency, Math.ceil(perSecond / 4)));
+  return Math.min(256, Math.max(min, Math.ceil(perSecond / 4)));
 }
 
 /** Every object of a collection, page by page. */
@@ -241,11 +241,11 @@ export class NodeSimulator {
     await this.registerAll();
     this.registeredInMs = this.clock.now() - began;
 
-    const statusWorkers = Math.max(2, Math.ceil(this.concurrency / 4));
+    const n = this.entries.length;
     this.leaseCtl = new Controller({
       name: 'sim-leases',
       clock: this.clock,
-      workers: leaseWorkers(this.entries.length, this.leaseIntervalMs, this.concurrency),
+      workers: periodicWorkers(n, this.leaseIntervalMs, this.concurrency),
       // A failed renewal is tried again soon, then left to the next period.
       rateLimiter: new ExponentialBackoffRateLimiter({ baseDelayMs: 1000, maxDelayMs: this.leaseIntervalMs }),
       maxRetries: 2,
@@ -255,7 +255,7 @@ export class NodeSimulator {
     this.statusCtl = new Controller({
       name: 'sim-node-status',
       clock: this.clock,
-      workers: statusWorkers,
+      workers: periodicWorkers(n, this.statusIntervalMs, Math.max(2, Math.ceil(this.concurrency / 4))),
       rateLimiter: new ExponentialBackoffRateLimiter({ baseDelayMs: 1000, maxDelayMs: 10_000 }),
       maxRetries: 3,
       sync: (name) => this.withNode(name, (e) => this.reportStatus(e)),
@@ -318,7 +318,7 @@ export class NodeSimulator {
     const total = this.entries.length;
     const progressEvery = total >= 2000 ? 1000 : Infinity;
     // Registration (two writes a node) runs as wide as the renewals of a 10 s lease would.
-    await forEachLimit(this.entries, leaseWorkers(total, 10_000, this.concurrency), async (e) => {
+    await forEachLimit(this.entries, periodicWorkers(total, 10_000, this.concurrency), async (e) => {
       for (let attempt = 0; ; attempt++) {
         if (this.stopped) return;
         try {
