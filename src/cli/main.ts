@@ -27,7 +27,7 @@ import { registerServerCommands } from './server-command.js';
 import { registerAgentCommands } from './agent-command.js';
 import { Session, type GlobalOptions } from './session.js';
 
-export function buildProgram(io: CliIO, sessions: Session[]): Command {
+export function buildProgram(io: CliIO, sessions: Session[], reported = { stderr: false }): Command {
   const program = new Command('flotilla');
   program
     .description('Flotilla: a container orchestrator that speaks the Kubernetes API')
@@ -35,7 +35,10 @@ export function buildProgram(io: CliIO, sessions: Session[]): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
-      writeErr: (s) => void io.stderr.write(s),
+      writeErr: (s) => {
+        reported.stderr = true;
+        io.stderr.write(s);
+      },
     })
     .showHelpAfterError('(run with --help for usage)')
     .option(
@@ -107,7 +110,8 @@ function exitCodeOf(err: CommanderError): number {
 /** Run the CLI with user arguments (no `node script` prefix); resolves to the exit code. */
 export async function run(args: string[], io: CliIO): Promise<number> {
   const sessions: Session[] = [];
-  const program = buildProgram(io, sessions);
+  const reported = { stderr: false };
+  const program = buildProgram(io, sessions, reported);
   if (args.length === 0) {
     io.stdout.write(program.helpInformation());
     return 0;
@@ -116,7 +120,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return exitCodeOf(err);
+    if (err instanceof CommanderError) {
+      // Commander prints what its own parsing finds; an InvalidArgumentError thrown by an action
+      // (a flag checked once all flags are known) reaches us unprinted.
+      const code = exitCodeOf(err);
+      if (code !== 0 && !reported.stderr && err.message !== '') {
+        const text = err.message.startsWith('error:') ? err.message : `error: ${err.message}`;
+        io.stderr.write(`${text}\n(run with --help for usage)\n`);
+      }
+      return code;
+    }
     if (isCliError(err)) {
       if (!err.reported && err.message !== '') io.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;

@@ -27,6 +27,17 @@ interface ServerFlags extends NodeLifecycleFlags {
   schedulerScoring?: string;
   schedulerConfig?: string;
   disableScheduler?: boolean;
+  defaultNotReadyTolerationSeconds?: string;
+  defaultUnreachableTolerationSeconds?: string;
+}
+
+/** A whole number of seconds, 0 or more, for a toleration flag; undefined when the flag is absent. */
+function tolerationSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`${flag} must be a whole number of seconds (0 or more), got "${value}"`);
+  return n;
 }
 
 function parseStore(value: string): StoreKind {
@@ -87,6 +98,14 @@ function addServerFlags(cmd: Command): Command {
       'scheduler profile YAML: schedulerName, scoringStrategy, scoreWeights, disabled, percentageOfNodesToScore',
     )
     .option(
+      '--default-not-ready-toleration-seconds <seconds>',
+      'tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none (default 10)',
+    )
+    .option(
+      '--default-unreachable-toleration-seconds <seconds>',
+      'the same for node.kubernetes.io/unreachable:NoExecute (default 10)',
+    )
+    .option(
       '--disable-scheduler',
       'run without the scheduler (pods stay Pending unless spec.nodeName is set)',
     );
@@ -97,6 +116,14 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
   const ttl = Number(flags.eventTtl);
   if (!Number.isInteger(ttl) || ttl <= 0)
     throw new InvalidArgumentError('--event-ttl must be a positive number of seconds');
+  const notReadySeconds = tolerationSeconds(
+    '--default-not-ready-toleration-seconds',
+    flags.defaultNotReadyTolerationSeconds,
+  );
+  const unreachableSeconds = tolerationSeconds(
+    '--default-unreachable-toleration-seconds',
+    flags.defaultUnreachableTolerationSeconds,
+  );
   let schedulerProfile: SchedulerProfile;
   try {
     schedulerProfile = await profileFromFlags({
@@ -119,6 +146,8 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
     nodeLifecycle: nodeLifecycleFromFlags(flags),
     schedulerProfile,
     disableScheduler: flags.disableScheduler === true,
+    ...(notReadySeconds === undefined ? {} : { defaultNotReadyTolerationSeconds: notReadySeconds }),
+    ...(unreachableSeconds === undefined ? {} : { defaultUnreachableTolerationSeconds: unreachableSeconds }),
     ...(role === 'up' ? { nodeName: (flags.nodeName ?? hostname()).toLowerCase() } : {}),
   });
   let agent: RunningAgent | undefined;
