@@ -216,11 +216,16 @@ describe('node lifecycle controller (in-process API server, 2 s grace period)', 
       return p;
     });
     expect(Date.parse(oneSecond.metadata.deletionTimestamp ?? '')).toBeGreaterThanOrEqual(timeAdded + 1000);
-    expect(await eventMessages('TaintManagerEviction')).toEqual(
-      expect.arrayContaining([
-        'Marking for deletion Pod default/tolerates-0s',
-        'Marking for deletion Pod default/tolerates-1s',
-      ]),
+    // Events are written in the background, in the order recorded, after the deletion is sent. timeAdded
+    // has second precision, so the 1 s pod can fall due together with the 0 s one and be recorded first:
+    // seeing both pods deleted does not mean both events are stored yet.
+    await eventually(async () =>
+      expect(await eventMessages('TaintManagerEviction')).toEqual(
+        expect.arrayContaining([
+          'Marking for deletion Pod default/tolerates-0s',
+          'Marking for deletion Pod default/tolerates-1s',
+        ]),
+      ),
     );
 
     // Tolerating forever (and for 30 s, for now): still there, but no longer Ready for Services.
@@ -233,7 +238,9 @@ describe('node lifecycle controller (in-process API server, 2 s grace period)', 
     const other = await getPod('elsewhere');
     expect(other.metadata.deletionTimestamp).toBeUndefined();
     expect(condition(other, 'Ready')?.['status']).toBe('True');
-    expect(await eventMessages('NodeNotReady')).toContain('Node n1 status is now: NodeNotReady');
+    await eventually(async () =>
+      expect(await eventMessages('NodeNotReady')).toContain('Node n1 status is now: NodeNotReady'),
+    );
 
     // The agent is back: renewing and reporting Ready clears the taints and cancels the pending eviction.
     n1.start();

@@ -410,9 +410,11 @@ export class NodeLifecycleController {
         if (plan.markedNotReady) this.recorder.record(pod, 'Warning', 'NodeNotReady', 'Node is not ready');
       } catch (err: unknown) {
         if (isApiError(err) && err.reason === 'NotFound') return;
-        // A conflict means a newer pod is on its way: the update event queues the pod again.
+        // A conflict means a newer pod is on its way: the update event queues the pod again. That holds
+        // for an eviction too: deleting now would drop the DisruptionTarget condition that says why the
+        // pod went (upstream also writes the condition before it deletes, or does not delete).
         if (!(isApiError(err) && err.reason === 'Conflict')) throw err;
-        if (plan.eviction.type !== 'now') return;
+        return;
       }
     }
 

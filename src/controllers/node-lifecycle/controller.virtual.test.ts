@@ -162,6 +162,51 @@ describe('NodeLifecycleController (FakeApi, virtual clock)', () => {
     expect(logger.find('sync failed')).toEqual([]);
   });
 
+  it('an eviction whose condition write conflicts waits for the newer pod: the deleted pod says why it went', async () => {
+    pod('p0', 0);
+    const base = executorFor(api);
+    const disruption = (p: KubeObject | undefined): unknown =>
+      (
+        (p?.status as { conditions?: { type: string; reason?: string }[] } | undefined)?.conditions ?? []
+      ).find((c) => c.type === 'DisruptionTarget')?.reason;
+    let raced = false;
+    const reasonsAtDeletion: unknown[] = [];
+    // Another writer (the agent, a probe) updates the pod's status just before the controller's write.
+    controller = new NodeLifecycleController({
+      informers: api,
+      executor: {
+        ...base,
+        updatePodStatus: async (p) => {
+          const current = api.find(Pod, 'default', 'p0');
+          if (!raced && disruption(p) !== undefined && current !== undefined) {
+            raced = true;
+            await api.updateStatus(Pod, { ...current, status: { ...current.status, message: 'agent' } });
+          }
+          return base.updatePodStatus(p);
+        },
+        deletePod: async (ns, name, uid) => {
+          reasonsAtDeletion.push(disruption(api.find(Pod, ns, name)));
+          return base.deletePod(ns, name, uid);
+        },
+      },
+      clock,
+      recorder,
+      logger,
+      nodeMonitorGracePeriodMs: 20_000,
+      nodeMonitorPeriodMs: 2000,
+    });
+    controller.start();
+    await tick(10_000);
+    silent.add('a');
+    await tick(26_000);
+    expect(raced).toBe(true);
+    expect(exists('p0')).toBe(false);
+    expect(reasonsAtDeletion).toEqual(['DeletionByTaintManager']);
+    expect(recorder.events.filter((e) => e.reason === 'TaintManagerEviction').map((e) => e.message)).toEqual([
+      'Marking for deletion Pod default/p0',
+    ]);
+  });
+
   it('cancels a pending eviction when the node comes back in time', async () => {
     pod('p60', 60);
     controller.start();
