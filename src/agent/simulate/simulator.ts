@@ -553,7 +553,19 @@ export class NodeSimulator {
     status: Record<string, unknown>,
   ): Promise<'ok' | 'conflict' | 'gone'> {
     try {
-      const written = await this.client.updateStatus(podRef, podNamespace(pod), { ...pod, status });
+      // The server takes only the status and the resourceVersion (the precondition) from a status write.
+      const { name, uid, resourceVersion } = pod.metadata;
+      const written = await this.client.updateStatus(podRef, podNamespace(pod), {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          namespace: podNamespace(pod),
+          ...(name === undefined ? {} : { name }),
+          ...(uid === undefined ? {} : { uid }),
+          ...(resourceVersion === undefined ? {} : { resourceVersion }),
+        },
+        status,
+      });
       this.counters.podStatusWrites++;
       if (podUid(written) === podUid(pod)) this.written.set(key, written);
       return 'ok';
