@@ -178,6 +178,11 @@ export default tseslint.config(
       'src/agent/pod/status.ts',
       'src/agent/pod/pod-view.ts',
       'src/agent/node-status.ts',
+      'src/agent/simulate/nodes.ts',
+      'src/agent/simulate/pod-sim.ts',
+      'src/agent/simulate/schedule.ts',
+      'src/agent/simulate/ip-pool.ts',
+      'src/agent/simulate/options.ts',
     ],
     rules: {
       'no-restricted-imports': [

@@ -217,6 +217,7 @@ start adopts them. \`flotilla agent reset\` removes every container and pod netw
 Examples:
   flotilla agent --kubeconfig /var/lib/flotilla/agent-kubeconfig.yaml
   flotilla agent --server https://10.0.0.1:6443 --token $NODE_TOKEN --certificate-authority ca.crt --pod-cidr 10.42.1.0/24
+  flotilla agent --kubeconfig admin.yaml --simulate 1000 --zones 3     # 1,000 simulated nodes (docs/simulated-nodes.md)
 `,
       ),
     { dataDir: true },
