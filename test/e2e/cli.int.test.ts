@@ -59,9 +59,13 @@ describe('flotilla CLI', () => {
   });
 
   it('prints tables with the kubectl columns, wide, yaml, json and name', async () => {
-    const table = await ok(['get', 'deployments', '-n', 'shop']);
+    // The deployment controller makes a ReplicaSet and it makes 3 pods; with no nodes none becomes ready.
+    const table = await eventually(async () => {
+      const t = await ok(['get', 'deployments', '-n', 'shop']);
+      expect(t).toMatch(/^web\s+0\/3\s+3\s+0\s+\d+s$/m);
+      return t;
+    }, 15_000);
     expect(table.split('\n')[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
-    expect(table).toMatch(/^web\s+0\/3\s+0\s+0\s+\d+s$/m);
     const wide = await ok(['get', 'deploy', 'web', '-n', 'shop', '-o', 'wide']);
     expect(wide.split('\n')[0]).toMatch(/CONTAINERS\s+IMAGES\s+SELECTOR$/);
     expect(wide).toContain('127.0.0.1:5000/busybox:1.36');
@@ -74,7 +78,10 @@ describe('flotilla CLI', () => {
     const all = await ok(['get', 'secrets', '-A']);
     expect(all.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+TYPE\s+DATA\s+AGE$/);
     expect(all).toMatch(/shop\s+web-secret\s+Opaque\s+1/);
-    const none = await flotilla(['get', 'pods', '-n', 'shop']);
+    const pods = await ok(['get', 'pods', '-n', 'shop']);
+    expect(pods.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
+    expect(pods.match(/^web-[a-z0-9]+-[a-z0-9]{5}\s+0\/1\s+Pending\s+0\s+\d+s$/gm)).toHaveLength(3);
+    const none = await flotilla(['get', 'pods', '-n', 'shop', '-l', 'app=nothing']);
     expect(none.code).toBe(0);
     expect(none.stderr + none.stdout).toContain('No resources found in shop namespace.');
   });

@@ -294,8 +294,21 @@ spec:
   it('fills cells server-side (ready counts, ports, roles, targets)', async () => {
     const svc = await k.ok(['get', 'svc', 'web', '-n', ns, '--no-headers']);
     expect(svc).toMatch(/^web\s+ClusterIP\s+\S+\s+<none>\s+80\/TCP\s+\d+s\s*$/);
-    expect(await k.ok(['get', 'deploy', 'web', '-n', ns, '--no-headers', '-o', 'wide'])).toMatch(
-      /^web\s+0\/2\s+0\s+0\s+\S+\s+web\s+127\.0\.0\.1:5000\/nginx:1\s+app=web\s*$/,
+    // The controllers run: the env change started a rollout that surges one new pod (maxSurge 1,
+    // maxUnavailable 0) and then waits forever, since no pod can run on the lease-less node.
+    await eventually(
+      async () =>
+        expect(await k.ok(['get', 'deploy', 'web', '-n', ns, '--no-headers', '-o', 'wide'])).toMatch(
+          /^web\s+0\/2\s+1\s+0\s+\S+\s+web\s+127\.0\.0\.1:5000\/nginx:1\s+app=web\s*$/,
+        ),
+      15_000,
+    );
+    await eventually(
+      async () =>
+        expect(await k.ok(['get', 'rs', 'cache', '-n', ns, '--no-headers', '-o', 'wide'])).toMatch(
+          /^cache\s+1\s+1\s+0\s+\S+\s+cache\s+127\.0\.0\.1:5000\/redis:7\s+app=cache\s*$/,
+        ),
+      15_000,
     );
     expect(await k.ok(['get', 'node', node, '--no-headers'])).toMatch(
       new RegExp(`^${node}\\s+Unknown\\s+worker\\s+\\S+`),
@@ -339,11 +352,19 @@ spec:
   });
 
   it('expands get all from discovery categories', async () => {
-    const out = await k.ok(['get', 'all', '-n', ns]);
+    // Settled rollout (see above): the old ReplicaSet keeps its 2 pods, the new one has surged 1.
+    const out = await eventually(async () => {
+      const o = await k.ok(['get', 'all', '-n', ns]);
+      expect(o).toMatch(/^deployment\.apps\/web\s+0\/2\s+1\s+0\s/m);
+      const webSets = [...o.matchAll(/^replicaset\.apps\/web-[a-z0-9]+\s+(\d+)\s+(\d+)\s+0\s/gm)];
+      expect(webSets.map((m) => `${m[1]}/${m[2]}`).sort()).toEqual(['1/1', '2/2']);
+      expect(o.match(/^pod\/web-[a-z0-9]+-[a-z0-9]{5}\s+0\/1\s+Pending\s/gm)).toHaveLength(3);
+      return o;
+    }, 15_000);
     expect(out).toMatch(/^pod\/solo\s+0\/1\s+Pending/m);
+    expect(out).toMatch(/^pod\/cache-[a-z0-9]{5}\s+0\/1\s+Pending\s/m);
     expect(out).toMatch(/^service\/web\s+ClusterIP/m);
-    expect(out).toMatch(/^deployment\.apps\/web\s+0\/2/m);
-    expect(out).toMatch(/^replicaset\.apps\/cache\s+1\s+0\s+0/m);
+    expect(out).toMatch(/^replicaset\.apps\/cache\s+1\s+1\s+0\s/m);
     expect(out).toMatch(/^horizontalpodautoscaler\.autoscaling\/web\s+Deployment\/web/m);
     expect(out).not.toContain('configmap/');
   });
