@@ -180,7 +180,10 @@ describe('NodeLifecycleController (FakeApi, virtual clock)', () => {
           const current = api.find(Pod, 'default', 'p0');
           if (!raced && disruption(p) !== undefined && current !== undefined) {
             raced = true;
-            await api.updateStatus(Pod, { ...current, status: { ...current.status, message: 'agent' } });
+            await api.updateStatus(Pod, {
+              ...current,
+              status: { ...(current.status ?? {}), message: 'agent' },
+            });
           }
           return base.updatePodStatus(p);
         },
