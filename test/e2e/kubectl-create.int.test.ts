@@ -11,7 +11,14 @@ const namespaces: Record<KubectlVersion, string> = { '1.35': 'gen-protobuf', '1.
 
 type Obj = Record<string, unknown> & { metadata: Record<string, unknown>; spec?: Record<string, unknown> };
 
-/** Drop what differs per object by construction: identity, timestamps, allocations, names. */
+/** Annotations the Deployment controller writes; they appear whenever it gets to the object. */
+const controllerAnnotations = ['deployment.kubernetes.io/revision'];
+
+/**
+ * Drop what differs per object by construction: identity, timestamps, allocations, names; and what
+ * the controllers write on their own time (a Deployment's status and revision), so what is compared is
+ * what the clients sent and the server defaulted.
+ */
 function normalize(obj: Obj, version: KubectlVersion): Obj {
   const text = JSON.stringify(obj).replaceAll(JSON.stringify(namespaces[version]), '"<ns>"');
   const o = JSON.parse(text) as Obj;
@@ -19,6 +26,14 @@ function normalize(obj: Obj, version: KubectlVersion): Obj {
   if (o.kind === 'Service' && o.spec !== undefined) {
     delete o.spec.clusterIP;
     delete o.spec.clusterIPs;
+  }
+  if (o.kind === 'Deployment') {
+    delete o.status;
+    const annotations = o.metadata.annotations as Record<string, string> | undefined;
+    if (annotations !== undefined) {
+      for (const a of controllerAnnotations) delete annotations[a];
+      if (Object.keys(annotations).length === 0) delete o.metadata.annotations;
+    }
   }
   return o;
 }
