@@ -78,18 +78,49 @@ describe('garbage collection', () => {
   });
 
   it('orphan: dependents stay and lose their owner reference', async () => {
-    const chain = await createChain('default', 'or');
+    // The chain is the one the controllers build: the Deployment's ReplicaSet and its Pod.
+    const own = { app: 'gc-orphan' };
+    const deploy = await api.call('POST', '/apis/apps/v1/namespaces/default/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'or' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: own },
+        template: { metadata: { labels: own }, spec: template.spec },
+      },
+    });
+    expect(deploy.status).toBe(201);
+    const selector = encodeURIComponent('app=gc-orphan');
+    let rsName = '';
+    let podName = '';
+    await eventually(async () => {
+      const rss = await api.call(
+        'GET',
+        `/apis/apps/v1/namespaces/default/replicasets?labelSelector=${selector}`,
+      );
+      expect(rss.body.items).toHaveLength(1);
+      expect(rss.body.items[0].metadata.ownerReferences[0].uid).toBe(deploy.body.metadata.uid);
+      rsName = rss.body.items[0].metadata.name;
+      const pods = await api.call('GET', `/api/v1/namespaces/default/pods?labelSelector=${selector}`);
+      expect(pods.body.items).toHaveLength(1);
+      podName = pods.body.items[0].metadata.name;
+    }, 20_000);
+    const rsBefore = await api.call('GET', `/apis/apps/v1/namespaces/default/replicasets/${rsName}`);
+
     await api.call('DELETE', '/apis/apps/v1/namespaces/default/deployments/or', {
       propagationPolicy: 'Orphan',
     });
     await eventually(async () => {
       expect((await api.call('GET', '/apis/apps/v1/namespaces/default/deployments/or')).status).toBe(404);
     }, 20_000);
-    const rs = await api.call('GET', '/apis/apps/v1/namespaces/default/replicasets/or-abc');
+    const rs = await api.call('GET', `/apis/apps/v1/namespaces/default/replicasets/${rsName}`);
     expect(rs.status).toBe(200);
-    expect(rs.body.metadata.uid).toBe(chain.rs.metadata.uid);
+    expect(rs.body.metadata.uid).toBe(rsBefore.body.metadata.uid);
     expect(rs.body.metadata.ownerReferences ?? []).toEqual([]);
-    expect((await api.call('GET', '/api/v1/namespaces/default/pods/or-abc-x1')).status).toBe(200);
+    const pod = await api.call('GET', `/api/v1/namespaces/default/pods/${podName}`);
+    expect(pod.status).toBe(200);
+    expect(pod.body.metadata.ownerReferences[0].uid).toBe(rsBefore.body.metadata.uid);
   });
 });
 

@@ -114,7 +114,12 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('server-side apply with kubectl 
     expect(dep.spec.replicas).toBe(3);
     // Defaults are applied but not owned.
     expect(dep.spec.template.spec.containers[0].ports[0].protocol).toBe('TCP');
-    expect(managers(dep)).toHaveLength(1);
+    // kubectl is the only applier; the Deployment controller records its own writes (status, revision) as updates.
+    expect(managers(dep).filter((m) => m.operation === 'Apply')).toHaveLength(1);
+    for (const m of managers(dep).filter((m) => m.manager !== 'kubectl')) {
+      expect(m.operation, m.manager).toBe('Update');
+      expect(m.fieldsV1['f:spec'], m.manager).toBeUndefined();
+    }
     const mine = entry(dep, 'kubectl');
     expect(mine).toMatchObject({ operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1' });
     expect(mine?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
