@@ -183,6 +183,8 @@ export default tseslint.config(
       'src/agent/simulate/schedule.ts',
       'src/agent/simulate/ip-pool.ts',
       'src/agent/simulate/options.ts',
+      'src/agent/proxy/ruleset.ts',
+      'src/agent/proxy/acks.ts',
       'src/agent/dns/message.ts',
       'src/agent/dns/zone.ts',
       'src/agent/dns/config.ts',

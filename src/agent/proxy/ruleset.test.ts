@@ -1,0 +1,307 @@
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../api/types.js';
+import {
+  buildRuleset,
+  parseTableNames,
+  renderRuleset,
+  renderUpdate,
+  staleConntrack,
+  type RulesetInput,
+} from './ruleset.js';
+import { slice, svc } from './testing.js';
+
+const node = { nodeName: 'node-a', nodeIPs: ['127.0.0.1'], bridge: 'fl0', podCidr: '10.200.1.0/24' };
+
+function input(
+  services: KubeObject[],
+  slices: KubeObject[],
+  balance: 'random' | 'round-robin' = 'random',
+): RulesetInput {
+  return { services, slices, node, options: { table: 'flotilla', balance } };
+}
+
+function chain(text: string, name: string): string {
+  const start = text.indexOf(`\tchain ${name} {`);
+  if (start < 0) return '';
+  return text.slice(start, text.indexOf('\t}', start));
+}
+
+const three = slice('web', [
+  { ip: '10.200.1.2' },
+  { ip: '10.200.1.3' },
+  { ip: '10.200.2.4', node: 'node-b' },
+]);
+
+describe('renderRuleset', () => {
+  const cases: Array<{
+    name: string;
+    services: KubeObject[];
+    slices: KubeObject[];
+    balance?: 'random' | 'round-robin';
+    has: string[];
+    lacks?: string[];
+    targets: string[];
+  }> = [
+    {
+      name: 'spreads a ClusterIP over 3 ready endpoints at random',
+      services: [svc('web')],
+      slices: [three],
+      has: [
+        '10.96.0.10 . tcp . 80 : goto svc-default/web/tcp/http',
+        'numgen random mod 3 vmap { 0 : goto ep-default/web/tcp/http__10.200.1.2/8080, 1 : goto ep-default/web/tcp/http__10.200.1.3/8080, 2 : goto ep-default/web/tcp/http__10.200.2.4/8080 }',
+        'meta l4proto tcp dnat to 10.200.2.4:8080',
+        // hairpin: a pod reaching itself is masqueraded
+        'ip saddr 10.200.1.2 jump mark-for-masquerade',
+      ],
+      lacks: [
+        'no-endpoint-services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n\t\telements',
+      ],
+      targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
+    },
+    {
+      name: 'round-robin uses numgen inc',
+      services: [svc('web')],
+      slices: [three],
+      balance: 'round-robin',
+      has: ['numgen inc mod 3 vmap'],
+      targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
+    },
+    {
+      name: 'not-ready and terminating endpoints get nothing while a ready one exists',
+      services: [svc('web')],
+      slices: [
+        slice('web', [
+          { ip: '10.200.1.2', ready: false, serving: false },
+          { ip: '10.200.1.3' },
+          { ip: '10.200.1.4', ready: false, serving: true, terminating: true },
+        ]),
+      ],
+      has: ['goto ep-default/web/tcp/http__10.200.1.3/8080'],
+      lacks: ['10.200.1.2/8080', '10.200.1.4/8080'],
+      targets: ['10.200.1.3'],
+    },
+    {
+      name: 'falls back to serving terminating endpoints when none is ready',
+      services: [svc('web')],
+      slices: [
+        slice('web', [
+          { ip: '10.200.1.2', ready: false, serving: true, terminating: true },
+          { ip: '10.200.1.3', ready: false, serving: false, terminating: true },
+        ]),
+      ],
+      has: ['svc-default/web/tcp/http {\n\t\tgoto ep-default/web/tcp/http__10.200.1.2/8080'],
+      lacks: ['10.200.1.3/8080'],
+      targets: ['10.200.1.2'],
+    },
+    {
+      name: 'rejects when there is no endpoint at all',
+      services: [svc('web', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] })],
+      slices: [],
+      has: [
+        '10.96.0.10 . tcp . 80 : goto reject-chain',
+        'tcp . 30080 : goto reject-chain',
+        'reject with tcp reset',
+      ],
+      lacks: ['chain svc-'],
+      targets: [],
+    },
+    {
+      name: 'NodePort: masquerade, then the service chain',
+      services: [svc('web', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] })],
+      slices: [three],
+      has: [
+        'tcp . 30080 : goto ext-default/web/tcp/http',
+        'chain ext-default/web/tcp/http {\n\t\tjump mark-for-masquerade\n\t\tgoto svc-default/web/tcp/http',
+        'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
+      ],
+      targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
+    },
+    {
+      name: 'externalTrafficPolicy Local: only local endpoints, client address kept',
+      services: [
+        svc('web', {
+          type: 'NodePort',
+          externalLocal: true,
+          ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+        }),
+      ],
+      slices: [three],
+      has: [
+        'chain ext-default/web/tcp/http {\n\t\tfib saddr type local jump mark-for-masquerade\n\t\tnumgen random mod 2 vmap { 0 : goto ep-default/web/tcp/http__10.200.1.2/8080, 1 : goto ep-default/web/tcp/http__10.200.1.3/8080 }',
+      ],
+      targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
+    },
+    {
+      name: 'externalTrafficPolicy Local without a local endpoint drops NodePort traffic',
+      services: [
+        svc('web', {
+          type: 'NodePort',
+          externalLocal: true,
+          ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+        }),
+      ],
+      slices: [slice('web', [{ ip: '10.200.2.4', node: 'node-b' }])],
+      has: ['tcp . 30080 : drop', '10.96.0.10 . tcp . 80 : goto svc-default/web/tcp/http'],
+      lacks: ['chain ext-'],
+      targets: ['10.200.2.4'],
+    },
+    {
+      name: 'ClientIP affinity: a timed set per endpoint, looked up before the spread',
+      services: [svc('web', { affinitySeconds: 60 })],
+      slices: [slice('web', [{ ip: '10.200.1.2' }, { ip: '10.200.1.3' }])],
+      has: [
+        'set aff60-default/web/tcp/http__10.200.1.2/8080 {\n\t\ttype ipv4_addr; flags dynamic,timeout; timeout 60s;',
+        'ip saddr @aff60-default/web/tcp/http__10.200.1.3/8080 goto ep-default/web/tcp/http__10.200.1.3/8080\n\t\tnumgen random mod 2',
+        'update @aff60-default/web/tcp/http__10.200.1.2/8080 { ip saddr }\n\t\tmeta l4proto tcp dnat to 10.200.1.2:8080',
+      ],
+      targets: ['10.200.1.2', '10.200.1.3'],
+    },
+    {
+      name: 'headless and ExternalName Services get no rules',
+      services: [svc('db', { clusterIP: 'None' }), svc('ext', { type: 'ExternalName', clusterIP: '' })],
+      slices: [slice('db', [{ ip: '10.200.1.2' }])],
+      lacks: ['svc-default', 'ep-default', 'reject-chain\n\t}\n\tmap'],
+      has: ['chain services {'],
+      targets: [],
+    },
+    {
+      name: 'UDP like TCP, ports matched by name and protocol',
+      services: [
+        svc('dns', {
+          ports: [
+            { name: 'dns', port: 53, protocol: 'UDP' },
+            { name: 'dns-tcp', port: 53, protocol: 'TCP' },
+          ],
+        }),
+      ],
+      slices: [
+        slice('dns', [{ ip: '10.200.1.5' }], {
+          ports: [
+            { name: 'dns', port: 5353, protocol: 'UDP' },
+            { name: 'dns-tcp', port: 5354, protocol: 'TCP' },
+          ],
+        }),
+      ],
+      has: [
+        '10.96.0.10 . udp . 53 : goto svc-default/dns/udp/dns',
+        '10.96.0.10 . tcp . 53 : goto svc-default/dns/tcp/dns-tcp',
+        'meta l4proto udp dnat to 10.200.1.5:5353',
+        'meta l4proto tcp dnat to 10.200.1.5:5354',
+      ],
+      targets: ['10.200.1.5'],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const inp = input(c.services, c.slices, c.balance);
+      const text = renderRuleset(inp);
+      for (const h of c.has) expect(text).toContain(h);
+      for (const l of c.lacks ?? []) expect(text).not.toContain(l);
+      expect(buildRuleset(inp).targets).toEqual(c.targets);
+    });
+  }
+
+  it('starts by replacing the whole table in one script', () => {
+    const text = renderRuleset(input([], []));
+    expect(text.startsWith('table ip flotilla {}\ndelete table ip flotilla\ntable ip flotilla {\n')).toBe(
+      true,
+    );
+    expect(chain(text, 'nat-output')).toContain('type nat hook output priority -100; policy accept;');
+  });
+
+  it('is deterministic: the same objects in any order give the same text', () => {
+    const services = [
+      svc('web'),
+      svc('api', { clusterIP: '10.96.0.11' }),
+      svc('db', { ns: 'data', clusterIP: '10.96.0.12' }),
+    ];
+    const slices = [
+      three,
+      slice('api', [{ ip: '10.200.1.9' }, { ip: '10.200.1.8' }]),
+      slice('db', [{ ip: '10.200.1.7' }], { ns: 'data' }),
+    ];
+    const a = renderRuleset(input(services, slices));
+    const b = renderRuleset(input([...services].reverse(), [...slices].reverse()));
+    expect(b).toBe(a);
+    expect(a.indexOf('10.200.1.8/8080')).toBeLessThan(a.indexOf('10.200.1.9/8080'));
+  });
+});
+
+describe('renderUpdate', () => {
+  it('rewrites only what changed and keeps affinity sets of endpoints that stayed', () => {
+    const prev = buildRuleset(
+      input(
+        [svc('web', { affinitySeconds: 60 }), svc('api', { clusterIP: '10.96.0.11' })],
+        [three, slice('api', [{ ip: '10.200.1.9' }])],
+      ),
+    );
+    const next = buildRuleset(
+      input(
+        [svc('web', { affinitySeconds: 60 }), svc('api', { clusterIP: '10.96.0.11' })],
+        [slice('web', [{ ip: '10.200.1.2' }, { ip: '10.200.1.3' }]), slice('api', [{ ip: '10.200.1.9' }])],
+      ),
+    );
+    const text = renderUpdate(prev, next);
+    expect(text).toContain('flush chain ip flotilla svc-default/web/tcp/http');
+    expect(text).toContain('delete chain ip flotilla ep-default/web/tcp/http__10.200.2.4/8080');
+    expect(text).toContain('delete set ip flotilla aff60-default/web/tcp/http__10.200.2.4/8080');
+    expect(text).not.toContain('aff60-default/web/tcp/http__10.200.1.2/8080 {');
+    expect(text).not.toContain('svc-default/api');
+    // The chain that goes away is flushed before it is deleted, after the chains that pointed at it changed.
+    expect(text.indexOf('add rule ip flotilla svc-default/web/tcp/http')).toBeLessThan(
+      text.indexOf('delete chain ip flotilla ep-default/web/tcp/http__10.200.2.4/8080'),
+    );
+    expect(renderUpdate(next, next)).toBe('');
+  });
+
+  it('without a previous ruleset rewrites everything and deletes what the table has beyond it', () => {
+    const next = buildRuleset(input([svc('web')], [three]));
+    const text = renderUpdate(undefined, next, {
+      chains: ['svc-default/old/tcp/80', 'services'],
+      sets: ['aff5-x'],
+      maps: [],
+    });
+    expect(text).toContain(
+      'add chain ip flotilla nat-prerouting { type nat hook prerouting priority -100; policy accept; }',
+    );
+    expect(text).toContain('flush map ip flotilla service-ips');
+    expect(text).toContain('delete chain ip flotilla svc-default/old/tcp/80');
+    expect(text).toContain('delete set ip flotilla aff5-x');
+    expect(text).not.toContain('delete chain ip flotilla services');
+  });
+});
+
+describe('parseTableNames', () => {
+  it('reads chain, set and map names from nft -t list output', () => {
+    const text =
+      'table ip flotilla {\n\tmap service-ips {\n\t\ttype ipv4_addr\n\t}\n\tset aff5-a/b {\n\t}\n\tchain svc-a/b/tcp/80 {\n\t}\n}\n';
+    expect(parseTableNames(text)).toEqual({
+      chains: ['svc-a/b/tcp/80'],
+      sets: ['aff5-a/b'],
+      maps: ['service-ips'],
+    });
+  });
+});
+
+describe('staleConntrack', () => {
+  it('flushes UDP entries of removed endpoints, and of a UDP port that gains its first endpoint', () => {
+    const dns = svc('dns', {
+      type: 'NodePort',
+      ports: [{ name: 'dns', port: 53, protocol: 'UDP', nodePort: 30053 }],
+    });
+    const ports = [{ name: 'dns', port: 5353, protocol: 'UDP' as const }];
+    const none = buildRuleset(input([dns], []));
+    const two = buildRuleset(
+      input([dns], [slice('dns', [{ ip: '10.200.1.2' }, { ip: '10.200.1.3' }], { ports })]),
+    );
+    const one = buildRuleset(input([dns], [slice('dns', [{ ip: '10.200.1.3' }], { ports })]));
+    expect(staleConntrack(none, two)).toEqual([{ origDst: '10.96.0.10' }, { origPortDst: 30053 }]);
+    expect(staleConntrack(two, one)).toEqual([
+      { origDst: '10.96.0.10', replySrc: '10.200.1.2' },
+      { origPortDst: 30053, replySrc: '10.200.1.2' },
+    ]);
+    expect(staleConntrack(undefined, two)).toEqual([]);
+    expect(staleConntrack(two, two)).toEqual([]);
+  });
+});
