@@ -36,6 +36,10 @@ export interface ServerConfig {
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
   disableScheduler?: boolean;
+  /** Service ClusterIPs come from this CIDR (`--service-cluster-ip-range`, default 10.43.0.0/16). */
+  serviceClusterIPRange?: string;
+  /** Service node ports come from this range (`--service-node-port-range`, default 30000-32767). */
+  serviceNodePortRange?: string;
 }
 
 export interface RunningServer {
@@ -92,6 +96,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         log,
         defaultNotReadyTolerationSeconds: config.defaultNotReadyTolerationSeconds,
         defaultUnreachableTolerationSeconds: config.defaultUnreachableTolerationSeconds,
+        serviceClusterIPRange: config.serviceClusterIPRange,
+        serviceNodePortRange: config.serviceNodePortRange,
       }),
     );
     const running = http;

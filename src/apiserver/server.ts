@@ -47,6 +47,8 @@ import { PriorityClassCache } from './priority-class-cache.js';
 import { agentClientFor } from './certs.js';
 import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './node-proxy.js';
 import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } from './admission-plugins.js';
+import { ServiceAllocator, type ServiceAllocatorOptions } from './services/service-allocator.js';
+import { repairServiceAllocations } from './services/repair.js';
 
 export interface ApiServerOptions extends AdmissionOptions {
   store: Store;
@@ -59,7 +61,14 @@ export interface ApiServerOptions extends AdmissionOptions {
   /** Client certificate for node agents (logs, exec); by default the one ensurePki loaded with `tls`. */
   agentClient?: AgentClientCredentials | undefined;
   log?: (line: string) => void;
+  /** Service ClusterIPs come from this CIDR (`--service-cluster-ip-range`, default 10.43.0.0/16). */
+  serviceClusterIPRange?: string | undefined;
+  /** Service node ports come from this range (`--service-node-port-range`, default 30000-32767). */
+  serviceNodePortRange?: string | undefined;
 }
+
+/** How often the Service allocation repair pass runs after the one at start (upstream: 3 minutes). */
+const serviceRepairIntervalMs = 3 * 60_000;
 
 export interface RunningApiServer {
   url: string;
@@ -70,6 +79,7 @@ export interface RunningApiServer {
 }
 
 const podsInfo = { group: '', version: 'v1', resource: 'pods' };
+const servicesInfo = { group: '', version: 'v1', resource: 'services' };
 const priorityClassesInfo = { group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses' };
 
 const anonymousPaths = [/^\/version\/?$/, /^\/healthz(\/.*)?$/, /^\/readyz(\/.*)?$/, /^\/livez(\/.*)?$/];
@@ -230,6 +240,9 @@ export class ApiServer {
   private readonly namespaces = new NamespaceCache();
   private readonly priorityClasses = new PriorityClassCache();
   private ready = true;
+  /** ClusterIP and node port allocation of Services (records in the store). */
+  readonly serviceAllocator: ServiceAllocator;
+  private serviceRepairTimer: ReturnType<typeof setInterval> | undefined;
   /** pods/log, pods/exec and nodes/proxy go to the node's agent. */
   readonly nodeProxy: NodeProxy;
 
@@ -239,6 +252,7 @@ export class ApiServer {
     log: (line: string) => void,
     agentClient?: AgentClientCredentials,
     admission: AdmissionOptions = {},
+    services: Pick<ServiceAllocatorOptions, 'serviceClusterIPRange' | 'serviceNodePortRange'> = {},
   ) {
     this.store = store;
     this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
@@ -253,6 +267,22 @@ export class ApiServer {
       this.priorityClasses,
       admission,
     );
+    this.serviceAllocator = new ServiceAllocator(store, { ...services, log });
+    const allocator = this.serviceAllocator;
+    this.registry(servicesInfo).allocation = {
+      create: (obj, dryRun) => allocator.allocateCreate(obj, dryRun),
+      update: (obj, old, dryRun) => allocator.allocateUpdate(obj, old, dryRun),
+      deleted: async (obj) => {
+        try {
+          await allocator.release(obj);
+        } catch (err) {
+          // The repair pass releases them later.
+          log(
+            `services: releasing the IP and node ports of ${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''} failed: ${(err as Error).message}`,
+          );
+        }
+      },
+    };
     this.nodeProxy = new NodeProxy({
       getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
       getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
@@ -289,7 +319,25 @@ export class ApiServer {
     await ensureSystemPriorityClasses(this.registry(priorityClassesInfo));
   }
 
+  /**
+   * Repair Service allocation records now (see services/repair.ts), then every few minutes until close.
+   * A failing pass is logged, never fatal.
+   */
+  async startServiceRepair(intervalMs = serviceRepairIntervalMs): Promise<void> {
+    const pass = async (): Promise<void> => {
+      try {
+        await repairServiceAllocations(this.store, this.serviceAllocator, { log: this.log });
+      } catch (err) {
+        this.log(`services repair failed: ${(err as Error).message}`);
+      }
+    };
+    await pass();
+    this.serviceRepairTimer = setInterval(() => void pass(), intervalMs);
+    this.serviceRepairTimer.unref();
+  }
+
   close(): void {
+    if (this.serviceRepairTimer !== undefined) clearInterval(this.serviceRepairTimer);
     this.hub.close();
     this.namespaces.close();
     this.priorityClasses.close();
@@ -757,12 +805,23 @@ export async function startApiServer(
   installKindHooks();
   const agentClient =
     options.agentClient ?? (options.tls === undefined ? undefined : agentClientFor(options.tls.certPem));
-  const api = new ApiServer(options.store, options.tokens, log, agentClient, {
-    defaultNotReadyTolerationSeconds: options.defaultNotReadyTolerationSeconds,
-    defaultUnreachableTolerationSeconds: options.defaultUnreachableTolerationSeconds,
-  });
+  const api = new ApiServer(
+    options.store,
+    options.tokens,
+    log,
+    agentClient,
+    {
+      defaultNotReadyTolerationSeconds: options.defaultNotReadyTolerationSeconds,
+      defaultUnreachableTolerationSeconds: options.defaultUnreachableTolerationSeconds,
+    },
+    {
+      serviceClusterIPRange: options.serviceClusterIPRange,
+      serviceNodePortRange: options.serviceNodePortRange,
+    },
+  );
   await api.startCaches();
   await api.ensureBuiltins();
+  await api.startServiceRepair();
   const server: Server =
     options.tls === undefined
       ? createHttpServer(api.handle)

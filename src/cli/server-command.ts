@@ -17,6 +17,24 @@ import {
 } from '../scheduler/config.js';
 import type { SchedulerProfile } from '../scheduler/core.js';
 import { usageError } from './io.js';
+import {
+  defaultServiceClusterIPRange,
+  defaultServiceNodePortRange,
+  parsePortRange,
+  parseServiceCIDR,
+} from '../apiserver/services/ranges.js';
+
+/** Check a range flag at parse time, so a typo is a usage error before anything starts. */
+function rangeFlag(parse: (text: string) => unknown): (value: string) => string {
+  return (value) => {
+    try {
+      parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    return value;
+  };
+}
 
 interface ServerFlags extends NodeLifecycleFlags {
   dataDir: string;
@@ -29,6 +47,8 @@ interface ServerFlags extends NodeLifecycleFlags {
   disableScheduler?: boolean;
   defaultNotReadyTolerationSeconds?: string;
   defaultUnreachableTolerationSeconds?: string;
+  serviceClusterIpRange: string;
+  serviceNodePortRange: string;
 }
 
 /** A whole number of seconds, 0 or more, for a toleration flag; undefined when the flag is absent. */
@@ -108,6 +128,18 @@ function addServerFlags(cmd: Command): Command {
     .option(
       '--disable-scheduler',
       'run without the scheduler (pods stay Pending unless spec.nodeName is set)',
+    )
+    .option(
+      '--service-cluster-ip-range <cidr>',
+      'IPv4 CIDR Service ClusterIPs are allocated from (/12 to /30)',
+      rangeFlag(parseServiceCIDR),
+      defaultServiceClusterIPRange,
+    )
+    .option(
+      '--service-node-port-range <min-max>',
+      'ports NodePort and LoadBalancer Services are allocated from',
+      rangeFlag(parsePortRange),
+      defaultServiceNodePortRange,
     );
 }
 
@@ -146,6 +178,8 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
     nodeLifecycle: nodeLifecycleFromFlags(flags),
     schedulerProfile,
     disableScheduler: flags.disableScheduler === true,
+    serviceClusterIPRange: flags.serviceClusterIpRange,
+    serviceNodePortRange: flags.serviceNodePortRange,
     ...(notReadySeconds === undefined ? {} : { defaultNotReadyTolerationSeconds: notReadySeconds }),
     ...(unreachableSeconds === undefined ? {} : { defaultUnreachableTolerationSeconds: unreachableSeconds }),
     ...(role === 'up' ? { nodeName: (flags.nodeName ?? hostname()).toLowerCase() } : {}),

@@ -118,7 +118,7 @@ describe('Service validation', () => {
     [
       'a bad clusterIP',
       { clusterIP: '10.0.0.300', ports: [{ port: 80 }] },
-      ['spec.clusterIP: Invalid value: "10.0.0.300": must be empty, \'None\', or a valid IP address'],
+      ['spec.clusterIPs[0]: Invalid value: "10.0.0.300": must be empty, \'None\', or a valid IP address'],
     ],
     [
       'externalTrafficPolicy on ClusterIP',

@@ -45,6 +45,13 @@ function defaultService(svc: KubeObject): void {
     spec['internalTrafficPolicy'] = 'Cluster';
   if (type === 'LoadBalancer' && unset(spec['allocateLoadBalancerNodePorts']))
     spec['allocateLoadBalancerNodePorts'] = true;
+  // clusterIPs[0] is clusterIP: fill whichever of the two the client left out (v1 conversion upstream).
+  if (type !== 'ExternalName') {
+    const ip = asStr(spec['clusterIP']) ?? '';
+    const ips = asArr(spec['clusterIPs']);
+    if (ip !== '' && ips.length === 0) spec['clusterIPs'] = [ip];
+    else if (ip === '' && typeof ips[0] === 'string' && ips[0] !== '') spec['clusterIP'] = ips[0];
+  }
 }
 
 function validateService(svc: KubeObject): StatusCause[] {
@@ -67,7 +74,8 @@ function validateService(svc: KubeObject): StatusCause[] {
       causes.push(field.forbidden('spec.clusterIP', 'may not be set for ExternalName services'));
   } else {
     if (ports.length === 0 && !headless) causes.push(field.required('spec.ports'));
-    if (clusterIP !== '' && !headless && !isIP(clusterIP)) {
+    // With clusterIPs given (defaults copy clusterIP there), the bad address is reported there, as upstream.
+    if (clusterIP !== '' && !headless && !isIP(clusterIP) && asArr(spec['clusterIPs'])[0] !== clusterIP) {
       causes.push(field.invalid('spec.clusterIP', clusterIP, "must be empty, 'None', or a valid IP address"));
     }
     if (headless && (type === 'NodePort' || type === 'LoadBalancer')) {
@@ -199,22 +207,40 @@ function validateServiceUpdate(newSvc: KubeObject, oldSvc: KubeObject): StatusCa
   return causes;
 }
 
-/** Keeps allocated clusterIP(s), nodePorts and healthCheckNodePort when an update omits them. */
+const needsClusterIP = (spec: Obj): boolean => spec['type'] !== 'ExternalName';
+const needsNodePorts = (spec: Obj): boolean => spec['type'] === 'NodePort' || spec['type'] === 'LoadBalancer';
+const needsHealthCheck = (spec: Obj): boolean =>
+  spec['type'] === 'LoadBalancer' && spec['externalTrafficPolicy'] === 'Local';
+
+function sameJSON(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+function nodePortsOf(spec: Obj): unknown[] {
+  return objItems(spec['ports']).map(([p]) => p['nodePort'] ?? null);
+}
+
+/**
+ * Upstream's PrepareForUpdate for Services: keep allocated values an update omits (patchAllocatedValues),
+ * then drop the values the new type no longer uses when the update left them as they were
+ * (dropTypeDependentFields), so `type: ClusterIP` on a NodePort Service just works and gives its node
+ * ports back, and `type: ExternalName` gives the cluster IP back.
+ */
 function prepareServiceUpdate(newSvc: KubeObject, oldSvc: KubeObject): void {
   const n = asObj(newSvc.spec);
   const o = specOf(oldSvc);
-  if (n === undefined || n['type'] === 'ExternalName') return;
-  if (unsetStr(n['clusterIP']) && !unsetStr(o['clusterIP'])) n['clusterIP'] = o['clusterIP'];
-  if (
-    asArr(n['clusterIPs']).length === 0 &&
-    asArr(o['clusterIPs']).length > 0 &&
-    n['clusterIP'] === o['clusterIP']
-  ) {
-    n['clusterIPs'] = [...asArr(o['clusterIPs'])];
+  if (n === undefined) return;
+  if (needsClusterIP(o) && needsClusterIP(n)) {
+    if (unsetStr(n['clusterIP']) && !unsetStr(o['clusterIP'])) n['clusterIP'] = o['clusterIP'];
+    if (
+      asArr(n['clusterIPs']).length === 0 &&
+      asArr(o['clusterIPs']).length > 0 &&
+      n['clusterIP'] === o['clusterIP']
+    ) {
+      n['clusterIPs'] = [...asArr(o['clusterIPs'])];
+    }
   }
-  if (unset(n['ipFamilies']) && !unset(o['ipFamilies'])) n['ipFamilies'] = [...asArr(o['ipFamilies'])];
-  if (unset(n['ipFamilyPolicy']) && !unset(o['ipFamilyPolicy'])) n['ipFamilyPolicy'] = o['ipFamilyPolicy'];
-  if (n['type'] === 'NodePort' || n['type'] === 'LoadBalancer') {
+  if (needsNodePorts(o) && needsNodePorts(n)) {
     const oldPorts = objItems(o['ports']).map(([p]) => p);
     for (const [p] of objItems(n['ports'])) {
       if (!unset(p['nodePort']) && p['nodePort'] !== 0) continue;
@@ -223,14 +249,31 @@ function prepareServiceUpdate(newSvc: KubeObject, oldSvc: KubeObject): void {
       );
       if (match !== undefined && !unset(match['nodePort'])) p['nodePort'] = match['nodePort'];
     }
-    if (
-      unset(n['healthCheckNodePort']) &&
-      !unset(o['healthCheckNodePort']) &&
-      n['externalTrafficPolicy'] === 'Local'
-    ) {
-      n['healthCheckNodePort'] = o['healthCheckNodePort'];
-    }
   }
+  if (needsHealthCheck(o) && needsHealthCheck(n) && unset(n['healthCheckNodePort']))
+    if (!unset(o['healthCheckNodePort'])) n['healthCheckNodePort'] = o['healthCheckNodePort'];
+
+  // dropTypeDependentFields
+  if (needsClusterIP(o) && !needsClusterIP(n)) {
+    if (sameJSON(n['clusterIP'], o['clusterIP']) && sameJSON(n['clusterIPs'], o['clusterIPs'])) {
+      delete n['clusterIP'];
+      delete n['clusterIPs'];
+    }
+    if (sameJSON(n['ipFamilies'], o['ipFamilies'])) delete n['ipFamilies'];
+    if (sameJSON(n['ipFamilyPolicy'], o['ipFamilyPolicy'])) delete n['ipFamilyPolicy'];
+    if (n['internalTrafficPolicy'] === o['internalTrafficPolicy']) delete n['internalTrafficPolicy'];
+  }
+  if (needsNodePorts(o) && !needsNodePorts(n) && sameJSON(nodePortsOf(n), nodePortsOf(o))) {
+    for (const [p] of objItems(n['ports'])) delete p['nodePort'];
+  }
+  if (needsHealthCheck(o) && !needsHealthCheck(n) && n['healthCheckNodePort'] === o['healthCheckNodePort'])
+    delete n['healthCheckNodePort'];
+  if (o['type'] === 'LoadBalancer' && n['type'] !== 'LoadBalancer') {
+    if (n['allocateLoadBalancerNodePorts'] === o['allocateLoadBalancerNodePorts'])
+      delete n['allocateLoadBalancerNodePorts'];
+  }
+  if (needsNodePorts(o) && !needsNodePorts(n) && n['externalTrafficPolicy'] === o['externalTrafficPolicy'])
+    delete n['externalTrafficPolicy'];
 }
 
 export const serviceHandler = defineKind({

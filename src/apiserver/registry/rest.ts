@@ -75,6 +75,26 @@ export interface Admission {
   update?(obj: KubeObject, old: KubeObject, opts: WriteOptions): Promise<void>;
 }
 
+/** What an allocation hook took for one write, settled once the store write's outcome is known. */
+export interface WriteTxn {
+  /** The write is stored: release what the new object gave up. */
+  commit(): Promise<void>;
+  /** The write failed: give back what was taken for it. */
+  revert(): Promise<void>;
+}
+
+/**
+ * Server-side allocation around writes of one kind (Service ClusterIPs and node ports), as upstream's
+ * BeginCreate/BeginUpdate/AfterDelete. Runs after validation and managedFields, just before the store
+ * write, so allocated values belong to no field manager. May mutate the object or throw an ApiError.
+ */
+export interface AllocationHooks {
+  create(obj: KubeObject, dryRun: boolean): Promise<WriteTxn>;
+  update(obj: KubeObject, old: KubeObject, dryRun: boolean): Promise<WriteTxn>;
+  /** The object is gone from the store. Must not throw. */
+  deleted(obj: KubeObject): Promise<void>;
+}
+
 export interface ListParams {
   namespace: string | undefined;
   labelSelector?: string | undefined;
@@ -130,6 +150,9 @@ export class ResourceRegistry {
 
   /** Set by the server for kinds with admission (pods, priority classes). */
   admission: Admission | undefined;
+
+  /** Set by the server for kinds whose writes allocate (Services). */
+  allocation: AllocationHooks | undefined;
 
   /** Told of every write this registry commits (`revision` is the write's), as upstream's After* hooks. */
   onCommit: ((obj: KubeObject, deleted: boolean, revision: number) => void) | undefined;
@@ -358,19 +381,23 @@ export class ResourceRegistry {
     } else {
       this.fields.recordWrite(undefined, obj, requested, opts, undefined, at);
     }
+    const txn = await this.allocation?.create(obj, opts.dryRun);
     if (opts.dryRun) {
       // A dry run still answers AlreadyExists, as kube-apiserver's storage does.
       if ((await this.getRaw(meta.namespace, meta.name)) !== undefined)
         throw errors.alreadyExists(this.info.resource, this.info.group, meta.name);
       return { object: obj, warnings };
     }
+    let rev: number;
     try {
-      const rev = await this.store.create(this.key(meta.namespace, meta.name), encodeStored(obj));
-      obj.metadata.resourceVersion = String(rev);
-      this.onCommit?.(obj, false, rev);
+      rev = await this.store.create(this.key(meta.namespace, meta.name), encodeStored(obj));
     } catch (err) {
+      await txn?.revert();
       return this.mapStoreError(err, meta.name);
     }
+    await txn?.commit();
+    obj.metadata.resourceVersion = String(rev);
+    this.onCommit?.(obj, false, rev);
     return { object: obj, warnings };
   }
 
@@ -453,11 +480,19 @@ export class ResourceRegistry {
         obj.metadata.deletionTimestamp !== undefined &&
         (obj.metadata.deletionGracePeriodSeconds ?? 0) === 0 &&
         this.finalizersDone(obj);
-      if (!completesDeletion && deepEqual(obj, current)) return { object: current, warnings };
+      const txn =
+        completesDeletion || subresource !== undefined
+          ? undefined
+          : await this.allocation?.update(obj, current, opts.dryRun);
+      if (!completesDeletion && deepEqual(obj, current)) {
+        await txn?.revert();
+        return { object: current, warnings };
+      }
       if (opts.dryRun) return { object: obj, warnings };
       if (completesDeletion) {
         try {
           const { revision } = await this.store.delete(kv.key, kv.modRevision);
+          await this.allocation?.deleted(obj);
           this.onCommit?.(obj, true, revision);
           return { object: obj, warnings };
         } catch (err) {
@@ -466,12 +501,11 @@ export class ResourceRegistry {
           return this.mapStoreError(err, name);
         }
       }
+      let rev: number;
       try {
-        const rev = await this.store.update(kv.key, encodeStored(obj), kv.modRevision);
-        obj.metadata.resourceVersion = String(rev);
-        this.onCommit?.(obj, false, rev);
-        return { object: obj, warnings };
+        rev = await this.store.update(kv.key, encodeStored(obj), kv.modRevision);
       } catch (err) {
+        await txn?.revert();
         if (
           isStoreError(err) &&
           err.code === 'Conflict' &&
@@ -482,6 +516,10 @@ export class ResourceRegistry {
         }
         return this.mapStoreError(err, name);
       }
+      await txn?.commit();
+      obj.metadata.resourceVersion = String(rev);
+      this.onCommit?.(obj, false, rev);
+      return { object: obj, warnings };
     }
   }
 
@@ -787,6 +825,7 @@ export class ResourceRegistry {
   ): Promise<{ object: KubeObject; deleted: boolean } | undefined> {
     try {
       const { revision } = await this.store.delete(kv.key, kv.modRevision);
+      await this.allocation?.deleted(current);
       current.metadata.resourceVersion = String(revision);
       this.onCommit?.(current, true, revision);
       return { object: current, deleted: true };
