@@ -1,5 +1,6 @@
 // The control plane's built-in controllers, talking to the API over HTTP with the same client a remote
 // component would use: garbage collector (ownerReferences) and namespace lifecycle.
+// Also EndpointSlice and Endpoints controllers for Services.
 import { ApiClient } from '../api/client/client.js';
 import { Informer, listerWatcherFor } from '../api/client/informer.js';
 import { isApiError } from '../api/errors.js';
@@ -13,6 +14,11 @@ import {
 } from '../controllers/node-lifecycle/controller.js';
 import { DeploymentController, type DeploymentExecutor } from '../controllers/deployment/controller.js';
 import { ReplicaSetController, type ReplicaSetExecutor } from '../controllers/replicaset/controller.js';
+import {
+  EndpointSliceController,
+  type EndpointSliceExecutor,
+} from '../controllers/endpointslice/controller.js';
+import { EndpointsController, type EndpointsExecutor } from '../controllers/endpoints/controller.js';
 import { systemClock } from '../machinery/clock.js';
 import type { Logger } from '../machinery/logger.js';
 import type { ObjectSource } from '../machinery/object-source.js';
@@ -193,9 +199,36 @@ export async function startControllers(opts: {
     logger,
     recorder: deploymentRecorder,
   });
+  // Services: EndpointSlices (what proxies and DNS read) and the legacy Endpoints.
+  const sliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' };
+  const endpointsRef = { apiVersion: 'v1', kind: 'Endpoints' };
+  const endpointSliceExecutor: EndpointSliceExecutor = {
+    createSlice: (ns, slice) => client.create(sliceRef, ns, slice),
+    updateSlice: (slice) => client.update(sliceRef, slice.metadata.namespace, slice),
+    deleteSlice: (ns, name, uid) => client.delete(sliceRef, ns, name, { preconditions: { uid } }),
+  };
+  const endpointSliceController = new EndpointSliceController({
+    informers: provider,
+    executor: endpointSliceExecutor,
+    clock: systemClock,
+    logger,
+  });
+  const endpointsExecutor: EndpointsExecutor = {
+    createEndpoints: (ns, ep) => client.create(endpointsRef, ns, ep),
+    updateEndpoints: (ep) => client.update(endpointsRef, ep.metadata.namespace, ep),
+    deleteEndpoints: (ns, name) => client.delete(endpointsRef, ns, name),
+  };
+  const endpointsController = new EndpointsController({
+    informers: provider,
+    executor: endpointsExecutor,
+    clock: systemClock,
+    logger,
+  });
   for (const inf of informers.values()) inf.start();
   replicaSetController.start();
   deploymentController.start();
+  endpointSliceController.start();
+  endpointsController.start();
   nodeLifecycle.start();
   gc.start();
   nsc.start();
@@ -206,6 +239,7 @@ export async function startControllers(opts: {
       await nsc.stop();
       await nodeLifecycle.stop();
       await Promise.all([replicaSetController.stop(), deploymentController.stop()]);
+      await Promise.all([endpointSliceController.stop(), endpointsController.stop()]);
       await Promise.all([replicaSetRecorder.flush(), deploymentRecorder.flush()]);
       await nodeRecorder.flush();
       await recorder.flush();
