@@ -51,7 +51,11 @@ describe('StoreRangeAllocator', () => {
   });
 
   it('hands out every slot of a tiny range, then answers full', async () => {
-    const a = new StoreRangeAllocator(new MemoryStore(), '/allocations/nodeports/', parsePortRange('30000-30004'));
+    const a = new StoreRangeAllocator(
+      new MemoryStore(),
+      '/allocations/nodeports/',
+      parsePortRange('30000-30004'),
+    );
     const got = await Promise.all(Array.from({ length: 5 }, (_, i) => a.allocateNext(owner(`s${i}`))));
     expect([...got].sort()).toEqual(['30000', '30001', '30002', '30003', '30004']);
     expect(await a.allocateNext(owner('late'))).toBeUndefined();
