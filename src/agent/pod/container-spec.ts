@@ -38,8 +38,11 @@ export interface PodContext {
   podDir: string;
   /** e.g. 'flotilla/pod<uid>'. */
   cgroupParent: string;
-  /** Cluster DNS for dnsPolicy ClusterFirst (the services issue fills it in); undefined = the host's resolv.conf. */
-  clusterDns?: { nameservers: string[]; searches: string[]; options: string[] };
+  /**
+   * Cluster DNS for dnsPolicy ClusterFirst; undefined = the host's resolv.conf. With `clusterDomain`, the
+   * pod's `<namespace>.svc.<clusterDomain>` search entry comes first.
+   */
+  clusterDns?: { nameservers: string[]; searches: string[]; options: string[]; clusterDomain?: string };
   /** Cluster domain for the subdomain FQDN in /etc/hosts; default `cluster.local`. */
   clusterDomain?: string;
   /** Node allocatable, the value of resourceFieldRef limits a container does not set; default: this host's CPUs and memory. */
@@ -48,6 +51,8 @@ export interface PodContext {
   hostResolvConfPath?: string;
   hostHostsPath?: string;
   hostHostname?: string;
+  /** Every Service in the cluster (the agent's ServiceView), for the service environment variables. */
+  services?: () => KubeObject[];
 }
 
 export interface ObjectLookup {

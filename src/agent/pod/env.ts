@@ -8,6 +8,7 @@ import { isObject } from '../../api/types.js';
 import { parseQuantity, quantityToMillis, quantityValue } from '../../api/quantity.js';
 import type { ImageInfo } from '../image/types.js';
 import type { ObjectLookup, PodContext } from './container-spec.js';
+import { serviceEnv } from './service-env.js';
 
 /** A problem in the pod's configuration that keeps a container from being created. */
 export class ContainerConfigError extends Error {
@@ -244,7 +245,7 @@ export function resourceFieldValue(
 export interface BuiltEnv {
   /** `NAME=value` for the runtime: PATH default, HOSTNAME, image Env, then the pod's env (later wins). */
   env: string[];
-  /** The pod-defined variables only, as the kubelet uses them to expand command, args and subPathExpr. */
+  /** The pod-defined (and service) variables, as the kubelet uses them to expand command, args and subPathExpr. */
   podVars: Map<string, string>;
 }
 
@@ -264,6 +265,9 @@ export async function buildEnv(args: {
   const ns = ctx.pod.metadata.namespace ?? 'default';
   const cache = new ObjectCache(args.lookup, ns);
   const vars = new Map<string, string>();
+  // Service links: `$(WEB_SERVICE_HOST)` expands in env values; explicit env and envFrom win.
+  const svcVars =
+    ctx.services === undefined ? new Map<string, string>() : serviceEnv(ctx.pod, ctx.services());
 
   for (const raw of list(container['envFrom'])) {
     const from = rec(raw);
@@ -303,7 +307,7 @@ export async function buildEnv(args: {
     if (valueFrom === undefined) {
       vars.set(
         name,
-        expandVars(str(e['value']) ?? '', (n) => vars.get(n)),
+        expandVars(str(e['value']) ?? '', (n) => vars.get(n) ?? svcVars.get(n)),
       );
       continue;
     }
@@ -319,7 +323,10 @@ export async function buildEnv(args: {
     const eq = kv.indexOf('=');
     if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
+  for (const [k, v] of svcVars) if (!vars.has(k)) env.set(k, v);
   for (const [k, v] of vars) env.set(k, v);
+  // Service variables also expand in command, args and subPathExpr, as upstream's container env does.
+  for (const [k, v] of svcVars) if (!vars.has(k)) vars.set(k, v);
   return { env: [...env].map(([k, v]) => `${k}=${v}`), podVars: vars };
 }
 

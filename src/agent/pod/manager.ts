@@ -31,6 +31,8 @@ export interface PodManagerDeps {
   /** 'flotilla': pod cgroups are `<cgroupRoot>/pod<uid>`. */
   cgroupRoot: string;
   clusterDns?: PodContext['clusterDns'];
+  /** Every Service in the cluster (the agent's ServiceView), for service environment variables. */
+  services?: PodContext['services'];
   log?: (msg: string) => void;
   specBuilder?: SpecBuilder;
   /** How often each worker looks at the runtime without a wake-up (default 1000 ms). */
@@ -67,6 +69,7 @@ export class PodManager {
       pollIntervalMs,
     };
     if (deps.clusterDns !== undefined) this.workerDeps.clusterDns = deps.clusterDns;
+    if (deps.services !== undefined) this.workerDeps.services = deps.services;
   }
 
   /** Adopts what the runtime and network already have (after an agent restart): no container restarted. */

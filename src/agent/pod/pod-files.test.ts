@@ -127,6 +127,19 @@ describe('resolv.conf', () => {
     );
   });
 
+  it("ClusterFirst with the cluster domain: the pod's namespace search entry first", () => {
+    const agentWide = {
+      nameservers: ['10.42.0.1'],
+      searches: ['svc.cluster.local', 'cluster.local'],
+      options: ['ndots:5'],
+      clusterDomain: 'cluster.local',
+    };
+    expect(resolvConfContent(podDnsConfig(ctx({}, { clusterDns: agentWide }), host))).toBe(
+      'search shop.svc.cluster.local svc.cluster.local cluster.local corp.example lab.example\n' +
+        'nameserver 10.42.0.1\noptions ndots:5\n',
+    );
+  });
+
   it("ClusterFirst without cluster DNS, Default, and ClusterFirst on the host network use the host's", () => {
     const hostText = 'search corp.example lab.example\nnameserver 192.168.1.1\noptions edns0\n';
     expect(resolvConfContent(podDnsConfig(ctx(), host))).toBe(hostText);

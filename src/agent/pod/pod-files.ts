@@ -143,13 +143,16 @@ export function podDnsConfig(ctx: PodContext, hostResolv: DnsConfig): DnsConfig 
   let cfg: DnsConfig;
   const clusterFirst = (policy === 'ClusterFirst' && !hostNetwork) || policy === 'ClusterFirstWithHostNet';
   if (policy === 'None') cfg = { nameservers: [], searches: [], options: [] };
-  else if (clusterFirst && ctx.clusterDns !== undefined)
+  else if (clusterFirst && ctx.clusterDns !== undefined) {
+    // The pod's own namespace first, as the kubelet writes it: `web` finds web.<ns>.svc.<domain>.
+    const domain = ctx.clusterDns.clusterDomain;
+    const own = domain === undefined ? [] : [`${ctx.pod.metadata.namespace ?? 'default'}.svc.${domain}`];
     cfg = {
       nameservers: [...ctx.clusterDns.nameservers],
-      searches: dedupe([...ctx.clusterDns.searches, ...hostResolv.searches]),
+      searches: dedupe([...own, ...ctx.clusterDns.searches, ...hostResolv.searches]),
       options: [...ctx.clusterDns.options],
     };
-  else
+  } else
     cfg = {
       nameservers: [...hostResolv.nameservers],
       searches: [...hostResolv.searches],

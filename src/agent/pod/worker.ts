@@ -44,6 +44,8 @@ export interface PodWorkerDeps {
   dataDir: string;
   cgroupRoot: string;
   clusterDns?: PodContext['clusterDns'];
+  /** Every Service in the cluster (the agent's ServiceView), for service environment variables. */
+  services?: PodContext['services'];
   log: (msg: string) => void;
   specBuilder: SpecBuilder;
   lookup: ObjectLookup;
@@ -217,7 +219,12 @@ export class PodWorker {
       cgroupParent: this.cgroupParent(),
     };
     if (!isHostNetwork(this.pod) && this.network !== undefined) ctx.netnsPath = this.network.netnsPath;
-    if (this.deps.clusterDns !== undefined) ctx.clusterDns = this.deps.clusterDns;
+    if (this.deps.clusterDns !== undefined) {
+      ctx.clusterDns = this.deps.clusterDns;
+      if (this.deps.clusterDns.clusterDomain !== undefined)
+        ctx.clusterDomain = this.deps.clusterDns.clusterDomain;
+    }
+    if (this.deps.services !== undefined) ctx.services = this.deps.services;
     return ctx;
   }
 
