@@ -1,0 +1,118 @@
+// The kernel side of the proxy: `nft -f -`, `nft -t list table`, `conntrack -D`, and the sysctls the
+// datapath needs. Behind the ProxyHost port so the applier's logic is tested without root.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { ConntrackFlush } from './ruleset.js';
+
+export interface ProxyHost {
+  /** Runs one nft script as one transaction; rejects with nft's message on failure (nothing applied). */
+  nft(script: string): Promise<void>;
+  /** `nft -t list table ip <table>` (set elements left out); undefined when the table does not exist. */
+  listTable(table: string): Promise<string | undefined>;
+  /** Deletes the matching UDP conntrack entries; false when the conntrack tool is missing. */
+  conntrackDelete(f: ConntrackFlush): Promise<boolean>;
+  /** ip_forward, route_localnet (NodePorts on 127.0.0.1), bridge netfilter; returns what it changed. */
+  prepareKernel(): Promise<string[]>;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(
+  file: string,
+  args: string[],
+  input?: string,
+  timeoutMs = 30_000,
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** The first lines of nft's error output (it repeats the whole script context for every error). */
+function nftError(stderr: string): string {
+  return stderr.split('\n').slice(0, 6).join('\n').trim();
+}
+
+const sysctls: Array<{ file: string; why: string }> = [
+  { file: '/proc/sys/net/ipv4/ip_forward', why: 'pod and Service traffic is routed' },
+  // Locally generated connections to 127.0.0.1:<nodePort> leave through the pod bridge after DNAT with a
+  // loopback source; the kernel drops those unless route_localnet is on (the ruleset guards 127/8 input).
+  { file: '/proc/sys/net/ipv4/conf/all/route_localnet', why: 'NodePorts answer on 127.0.0.1' },
+  // Replies from a pod on the same bridge must pass conntrack to be un-DNAT'ed back to the Service IP.
+  { file: '/proc/sys/net/bridge/bridge-nf-call-iptables', why: 'bridged replies pass conntrack' },
+];
+
+export class KernelProxyHost implements ProxyHost {
+  private conntrackMissing = false;
+
+  async nft(script: string): Promise<void> {
+    const r = await run('nft', ['-f', '-'], script);
+    if (r.code !== 0) throw new Error(`nft -f failed (exit ${r.code}): ${nftError(r.stderr)}`);
+  }
+
+  async listTable(table: string): Promise<string | undefined> {
+    const r = await run('nft', ['-t', 'list', 'table', 'ip', table]);
+    if (r.code === 0) return r.stdout;
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new Error(`nft list table ip ${table} failed: ${nftError(r.stderr)}`);
+  }
+
+  async conntrackDelete(f: ConntrackFlush): Promise<boolean> {
+    if (this.conntrackMissing) return false;
+    const args = ['-D', '-p', 'udp'];
+    if (f.origDst !== undefined) args.push('--orig-dst', f.origDst);
+    if (f.origPortDst !== undefined) args.push('--orig-port-dst', String(f.origPortDst));
+    if (f.replySrc !== undefined) args.push('--reply-src', f.replySrc);
+    try {
+      const r = await run('conntrack', args);
+      // Exit 1 with "0 flow entries have been deleted" is the normal nothing-to-do case.
+      if (r.code !== 0 && !/0 flow entries/.test(r.stderr))
+        throw new Error(`conntrack ${args.join(' ')}: ${r.stderr.trim()}`);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') {
+        this.conntrackMissing = true;
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  async prepareKernel(): Promise<string[]> {
+    const changed: string[] = [];
+    if (!existsSync('/proc/sys/net/bridge')) await run('modprobe', ['br_netfilter']).catch(() => undefined);
+    for (const s of sysctls) {
+      if (!existsSync(s.file)) continue;
+      if ((await readFile(s.file, 'utf8')).trim() === '1') continue;
+      await writeFile(s.file, '1\n');
+      changed.push(`${s.file.replace('/proc/sys/', '').replaceAll('/', '.')}=1 (${s.why})`);
+    }
+    return changed;
+  }
+}
+
+/** Removes the table; no error when it does not exist. */
+export async function removeNftTable(table: string): Promise<void> {
+  const r = await run('nft', ['-f', '-'], `table ip ${table} {}\ndelete table ip ${table}\n`);
+  if (r.code !== 0) throw new Error(`removing nft table ip ${table} failed: ${nftError(r.stderr)}`);
+}
