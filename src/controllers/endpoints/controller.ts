@@ -184,14 +184,15 @@ export class EndpointsController {
       if (plan.action === 'create') await this.executor.createEndpoints(ns, plan.endpoints);
       else if (plan.action === 'update') await this.executor.updateEndpoints(plan.endpoints);
     } catch (err: unknown) {
-      // Our cache was behind (created meanwhile, or changed): plan again once the informer caught up.
-      if (
-        isApiError(err) &&
-        (err.reason === 'AlreadyExists' || err.reason === 'Conflict' || err.reason === 'NotFound')
-      ) {
-        this.controller.queue.addRateLimited(key);
+      if (!isApiError(err)) throw err;
+      // Our cache was behind (created or changed meanwhile): plan again once the informer caught up.
+      if (err.reason === 'AlreadyExists' || err.reason === 'Conflict') {
+        this.controller.queue.addAfter(key, this.syncPollMs);
         return;
       }
+      // Deleted meanwhile (the informer's delete event queues us again), or the namespace is being
+      // deleted or gone (creates keep failing, and nothing needs the object).
+      if (err.reason === 'NotFound' || (plan.action === 'create' && err.reason === 'Forbidden')) return;
       throw err;
     }
   }

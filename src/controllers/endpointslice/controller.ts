@@ -199,8 +199,17 @@ export class EndpointSliceController {
   private async apply(key: string, ns: string, plan: SlicePlan): Promise<void> {
     let retry = false;
     for (const slice of plan.create) {
-      const created = await this.executor.createSlice(ns, slice);
-      this.tracker.wrote(key, created, true);
+      try {
+        const created = await this.executor.createSlice(ns, slice);
+        this.tracker.wrote(key, created, true);
+      } catch (err: unknown) {
+        // The namespace is being deleted (or gone): creates keep failing, and nothing needs the slice.
+        if (isApiError(err) && (err.reason === 'Forbidden' || err.reason === 'NotFound')) {
+          this.logger.info('not creating endpoint slice', { service: key, error: err.message });
+          return;
+        }
+        throw err;
+      }
     }
     for (const slice of plan.update) {
       try {
@@ -222,7 +231,7 @@ export class EndpointSliceController {
         retry = true;
       }
     }
-    if (retry) this.controller.queue.addRateLimited(key);
+    if (retry) this.controller.queue.addAfter(key, this.syncPollMs);
   }
 
   private scheduleResync(): void {
