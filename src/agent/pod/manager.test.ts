@@ -289,6 +289,53 @@ describe('PodManager', () => {
     await eventually(() => expect(m.podCount()).toBe(0));
   });
 
+  it('waits for the Service datapath to drain the pod before stopping its containers', async () => {
+    const order: string[] = [];
+    const asked: Array<{ ips: readonly string[]; timeoutMs: number }> = [];
+    const m = new PodManager({
+      nodeName,
+      hostIP: '192.168.50.10',
+      runtime,
+      images,
+      network,
+      client,
+      recorder,
+      clock: systemClock,
+      dataDir: `/nonexistent-${randomBytes(3).toString('hex')}/agent`,
+      cgroupRoot: 'flotilla',
+      specBuilder: fakeBuilder(),
+      pollIntervalMs: 50,
+      endpointDrain: {
+        timeoutMs: 4000,
+        drainer: {
+          async drained(ips, timeoutMs) {
+            asked.push({ ips, timeoutMs });
+            order.push(`drain:${runtime.calls.filter((c) => c.op === 'stop').length}`);
+            await new Promise((r) => setTimeout(r, 100));
+            return { drained: true, waitedMs: 100, detail: 'local ruleset' };
+          },
+        },
+      },
+    });
+    managers.push(m);
+    await m.start();
+    const created = await createPod('drained', { containers: [{ name: 'app', image: 'busybox:1' }] });
+    m.upsert(created);
+    await eventually(async () => expect((await getPod('drained')).status?.phase).toBe('Running'));
+    const podIP = (await getPod('drained')).status?.podIP as string;
+    expect(asked).toEqual([]); // a running pod is not drained
+    await client.delete(podRef, 'default', 'drained');
+    m.upsert(await getPod('drained'));
+    await eventually(async () => {
+      const res = await server.request('GET', '/api/v1/namespaces/default/pods/drained');
+      expect(res.status).toBe(404);
+    });
+    // Asked once, with the pod's IP and the configured bound, before any container was stopped.
+    expect(asked).toEqual([{ ips: [podIP], timeoutMs: 4000 }]);
+    expect(order).toEqual(['drain:0']);
+    expect(runtime.calls.some((c) => c.op === 'stop')).toBe(true);
+  });
+
   it('OnFailure with exit 0 ends Succeeded', async () => {
     runtime.script({ containerName: 'job' }, { runForMs: 100, exitCode: 0 });
     const m = newManager();

@@ -37,6 +37,8 @@ export interface PodManagerDeps {
   specBuilder?: SpecBuilder;
   /** How often each worker looks at the runtime without a wake-up (default 1000 ms). */
   pollIntervalMs?: number;
+  /** Graceful endpoint removal (the Service proxy), see PodWorkerDeps. */
+  endpointDrain?: PodWorkerDeps['endpointDrain'];
 }
 
 export class PodManager {
@@ -69,6 +71,7 @@ export class PodManager {
       pollIntervalMs,
     };
     if (deps.clusterDns !== undefined) this.workerDeps.clusterDns = deps.clusterDns;
+    if (deps.endpointDrain !== undefined) this.workerDeps.endpointDrain = deps.endpointDrain;
     if (deps.services !== undefined) this.workerDeps.services = deps.services;
   }
 

@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '../../machinery/clock.js';
 import type { EventRecorder } from '../../machinery/event-recorder.js';
 import { ImageError, type ImageInfo, type ImageService, type PullPolicy } from '../image/types.js';
 import type { PodNetwork, PodNetworkStatus, HostPortMapping } from '../network/types.js';
+import type { EndpointDrainer } from '../proxy/proxy.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import {
   isHostNetwork,
@@ -52,6 +53,11 @@ export interface PodWorkerDeps {
   /** Every runtime container (fresh = not from a cache). */
   listContainers: (fresh: boolean) => Promise<ContainerStatus[]>;
   pollIntervalMs: number;
+  /**
+   * Graceful endpoint removal: before the containers of a deleting pod are stopped, wait (at most
+   * timeoutMs) until the Service datapath sends its IPs no new connections.
+   */
+  endpointDrain?: { drainer: EndpointDrainer; timeoutMs: number };
 }
 
 const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
@@ -90,6 +96,7 @@ export class PodWorker {
   private woken = false;
   private wakeup: (() => void) | undefined;
   private lastContainers: ContainerStatus[] = [];
+  private drainAsked = false;
   /** Resolves when the loop ended: stop() was called, or the pod was fully cleaned up (`finished`). */
   readonly done: Promise<void>;
   finished = false;
@@ -286,6 +293,7 @@ export class PodWorker {
     const actions = res.actions.filter(
       (a) => !((a.type === 'setUpNetwork' || a.type === 'preparePod') && now < this.holdUntil),
     );
+    if (res.terminating && actions.some((a) => a.type === 'killContainer')) await this.drainEndpoints();
     // Consecutive actions of one type run together (containers start in parallel).
     for (let i = 0; i < actions.length;) {
       const type = actions[i]?.type;
@@ -560,6 +568,27 @@ export class PodWorker {
       }
     }
     return true;
+  }
+
+  /**
+   * Once per deleting pod, before its first container is stopped: wait until no Service datapath sends the
+   * pod new connections (its endpoint turned terminating), bounded by the drain timeout. No preStop sleep
+   * needed. Host-network pods share the node's address with others and are not waited for.
+   */
+  private async drainEndpoints(): Promise<void> {
+    const drain = this.deps.endpointDrain;
+    if (drain === undefined || this.drainAsked || isHostNetwork(this.pod)) return;
+    this.drainAsked = true;
+    const ips = this.podIPs();
+    if (ips.length === 0) return;
+    try {
+      const r = await drain.drainer.drained(ips, drain.timeoutMs);
+      this.deps.log(
+        `pod ${this.describe()}: ${r.drained ? 'endpoints drained' : 'endpoint drain timed out'} after ${r.waitedMs} ms (${r.detail}); stopping containers`,
+      );
+    } catch (err: unknown) {
+      this.deps.log(`pod ${this.describe()}: endpoint drain failed: ${errorMessage(err)}`);
+    }
   }
 
   /** Killing event, preStop bounded by the grace period, then SIGTERM and SIGKILL after what is left. */
