@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serviceHandler as h } from './service.js';
-import { create, obj, update } from './testing.js';
+import { clone, create, obj, update } from './testing.js';
 
 const svc = (spec: Record<string, unknown>, name = 'web') => obj('v1', 'Service', { spec }, { name });
 
@@ -176,5 +176,55 @@ describe('Service update', () => {
         s.spec = { type: 'ExternalName', externalName: 'example.com' };
       }),
     ).toEqual([]);
+  });
+
+  // Upstream's dropTypeDependentFields: a patch of `type` alone leaves the old values in the merged object.
+  it.each([
+    [
+      'NodePort → ClusterIP drops unchanged node ports and externalTrafficPolicy',
+      { type: 'ClusterIP' },
+      { type: 'ClusterIP', clusterIP: '10.96.0.10', ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }] },
+      ['externalTrafficPolicy'],
+    ],
+    [
+      'NodePort → ExternalName drops the unchanged address and families',
+      { type: 'ExternalName', externalName: 'example.com', selector: undefined },
+      { type: 'ExternalName', ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }] },
+      ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy', 'internalTrafficPolicy'],
+    ],
+  ])('%s', (_name, patch, want, gone) => {
+    const before = allocated();
+    (before.spec as Record<string, unknown>)['ipFamilies'] = ['IPv4'];
+    (before.spec as Record<string, unknown>)['ipFamilyPolicy'] = 'SingleStack';
+    h.defaults(before);
+    const after = clone(before);
+    Object.assign(after.spec as Record<string, unknown>, patch);
+    h.defaults(after);
+    h.prepareUpdate?.(after, before);
+    expect(after.spec).toMatchObject(want);
+    for (const f of gone) expect(after.spec).not.toHaveProperty(f);
+    expect(h.validateUpdate(after, before)).toEqual([]);
+  });
+
+  it('keeps a node port the update changes itself (validation then speaks)', () => {
+    expect(
+      update(h, allocated(), (s) => {
+        const spec = s.spec as Record<string, unknown>;
+        spec['type'] = 'ClusterIP';
+        spec['ports'] = [{ port: 80, nodePort: 30081 }];
+      }),
+    ).toEqual(["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]);
+  });
+});
+
+describe('Service clusterIP and clusterIPs', () => {
+  it.each([
+    [{ clusterIP: '10.96.0.7' }, { clusterIP: '10.96.0.7', clusterIPs: ['10.96.0.7'] }],
+    [{ clusterIPs: ['10.96.0.7'] }, { clusterIP: '10.96.0.7', clusterIPs: ['10.96.0.7'] }],
+    [{ clusterIP: 'None' }, { clusterIP: 'None', clusterIPs: ['None'] }],
+  ])('defaults fill the other of the pair: %j', (given, want) => {
+    const s = svc({ ports: [{ port: 80 }], ...given });
+    h.defaults(s);
+    expect(s.spec).toMatchObject(want);
   });
 });
