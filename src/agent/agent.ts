@@ -19,6 +19,7 @@ import {
   type Pressure,
 } from './node-status.js';
 import { PodManager } from './pod/manager.js';
+import type { EndpointDrainer } from './proxy/proxy.js';
 import type { ContainerRuntime } from './runtime/types.js';
 
 export interface AgentParts {
@@ -39,6 +40,8 @@ export interface AgentOptions {
   facts: () => HostFacts;
   pressure: () => Pressure;
   cgroupRoot: string;
+  /** Graceful endpoint removal: deleting pods wait for the Service proxy before their containers stop. */
+  endpointDrain?: { drainer: EndpointDrainer; timeoutMs: number };
   /** Lease renewal period (default 10 s) and duration (default 40 s). */
   leaseRenewSeconds?: number;
   leaseDurationSeconds?: number;
@@ -97,6 +100,7 @@ export class NodeAgent {
       cgroupRoot: opts.cgroupRoot,
       ...(opts.clusterDns === undefined ? {} : { clusterDns: opts.clusterDns }),
       log: this.log,
+      ...(opts.endpointDrain === undefined ? {} : { endpointDrain: opts.endpointDrain }),
     });
   }
 
@@ -197,11 +201,21 @@ export class NodeAgent {
     );
     try {
       try {
-        const current = await client.get(leaseRef, 'kube-node-lease', node.nodeName);
-        const metadata = { ...lease.metadata };
-        if (current.metadata.resourceVersion !== undefined)
-          metadata.resourceVersion = current.metadata.resourceVersion;
-        await client.update(leaseRef, 'kube-node-lease', { ...lease, metadata });
+        for (let attempt = 0; ; attempt++) {
+          const current = await client.get(leaseRef, 'kube-node-lease', node.nodeName);
+          const metadata = { ...lease.metadata };
+          if (current.metadata.resourceVersion !== undefined)
+            metadata.resourceVersion = current.metadata.resourceVersion;
+          // Annotations written by others on our Lease (the proxy's applied revision) are kept.
+          if (current.metadata.annotations !== undefined) metadata.annotations = current.metadata.annotations;
+          try {
+            await client.update(leaseRef, 'kube-node-lease', { ...lease, metadata });
+            break;
+          } catch (err) {
+            // The proxy patched the Lease between our read and write: read again.
+            if (!(isApiError(err) && err.reason === 'Conflict' && attempt < 2)) throw err;
+          }
+        }
       } catch (err) {
         if (isApiError(err) && err.reason === 'NotFound')
           await client.create(leaseRef, 'kube-node-lease', lease);
