@@ -49,7 +49,9 @@ export interface AgentOptions {
   statusReportSeconds?: number;
   clock?: Clock;
   log?: (line: string) => void;
-  clusterDns?: { nameservers: string[]; searches: string[]; options: string[] };
+  clusterDns?: { nameservers: string[]; searches: string[]; options: string[]; clusterDomain?: string };
+  /** Every Service (undefined until the agent's Service cache synced), for service environment variables. */
+  services?: () => KubeObject[] | undefined;
 }
 
 const nodeRef = { apiVersion: 'v1', kind: 'Node' };
@@ -98,9 +100,10 @@ export class NodeAgent {
       clock: this.clock,
       dataDir: opts.dataDir,
       cgroupRoot: opts.cgroupRoot,
-      ...(opts.clusterDns === undefined ? {} : { clusterDns: opts.clusterDns }),
-      log: this.log,
       ...(opts.endpointDrain === undefined ? {} : { endpointDrain: opts.endpointDrain }),
+      ...(opts.clusterDns === undefined ? {} : { clusterDns: opts.clusterDns }),
+      ...(opts.services === undefined ? {} : { services: opts.services }),
+      log: this.log,
     });
   }
 

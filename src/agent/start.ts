@@ -1,10 +1,12 @@
 // Assembles a real node agent from its parts: runc + conmon, the local image store, CNI pod network,
 // the streaming server, and the NodeAgent loops. `flotilla agent` and `flotilla up` call startAgent().
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
 import { NodeAgent } from './agent.js';
+import { podClusterDns, upstreamsFromResolvConf, type Upstream } from './dns/config.js';
+import { DnsServer } from './dns/server.js';
 import { defaultInternalIP, hostFacts, readPressure } from './host.js';
 import { LocalImageService } from './image/store.js';
 import { CniPodNetwork } from './network/cni.js';
@@ -12,6 +14,7 @@ import type { NodeConfig } from './node-status.js';
 import { RuncRuntime } from './runtime/runc.js';
 import { AgentServer } from './server/server.js';
 import { StatsCollector } from './server/stats.js';
+import { InformerServiceView } from './services/view.js';
 
 export const agentVersion = 'v0.1.0-flotilla';
 
@@ -36,6 +39,12 @@ export interface AgentFlags {
   insecureRegistries?: string[];
   allowPrivileged?: boolean;
   leaseRenewSeconds?: number;
+  /** Serve cluster DNS on the bridge address, port 53, and point pods at it (default true). */
+  clusterDns?: boolean;
+  /** Default `cluster.local`. */
+  clusterDomain?: string;
+  /** Resolvers for names outside the cluster domain (default: the host's /etc/resolv.conf nameservers). */
+  dnsUpstreams?: Upstream[];
   log?: (line: string) => void;
 }
 
@@ -102,6 +111,26 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
     log,
   });
   const info = await runtime.info();
+  // The agent's one cache of Services and EndpointSlices: cluster DNS, the service proxy and the service
+  // environment variables of new containers all read it.
+  const serviceView = new InformerServiceView(client);
+  const clusterDomain = flags.clusterDomain ?? 'cluster.local';
+  let dns: DnsServer | undefined;
+  let clusterDns: ReturnType<typeof podClusterDns> | undefined;
+  if (flags.clusterDns !== false) {
+    // CNI creates the bridge on the first pod; DNS listens on its address before any pod runs.
+    const bridgeIP = await network.ensureBridge();
+    dns = new DnsServer({
+      address: bridgeIP,
+      port: 53,
+      view: serviceView,
+      domain: clusterDomain,
+      upstreams: flags.dnsUpstreams ?? hostUpstreams([bridgeIP]),
+      log,
+    });
+    await dns.start();
+    clusterDns = podClusterDns(bridgeIP, clusterDomain);
+  }
   const node: NodeConfig = {
     nodeName,
     podCidr,
@@ -128,6 +157,8 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       }),
     pressure: () => readPressure(paths.root),
     ...(flags.leaseRenewSeconds === undefined ? {} : { leaseRenewSeconds: flags.leaseRenewSeconds }),
+    ...(clusterDns === undefined ? {} : { clusterDns }),
+    services: () => (serviceView.synced() ? serviceView.services() : undefined),
     log,
     parts: {
       runtime,
@@ -148,15 +179,35 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       },
     },
   });
-  await agent.start();
+  // Not awaited: containers wait for it through `services` (as the kubelet does), DNS answers SERVFAIL for
+  // cluster names until it synced.
+  serviceView.start().catch((err: unknown) => log(`agent: service view: ${(err as Error).message}`));
+  try {
+    await agent.start();
+  } catch (err) {
+    serviceView.stop();
+    await dns?.stop();
+    throw err;
+  }
   return {
     agent,
     nodeName,
     stop: async () => {
       await agent.stop();
+      serviceView.stop();
+      await dns?.stop();
       await client.close();
     },
   };
+}
+
+/** The host's resolvers for names outside the cluster (none when /etc/resolv.conf is unreadable). */
+function hostUpstreams(skip: string[]): Upstream[] {
+  try {
+    return upstreamsFromResolvConf(readFileSync('/etc/resolv.conf', 'utf8'), skip);
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadKubeconfig } from '../api/client/kubeconfig.js';
+import { parseUpstreamList } from '../agent/dns/config.js';
 import { resetAgent, startAgent, type AgentFlags, type RunningAgent } from '../agent/start.js';
 import { parseSimulateFlags, simulateDefaults, type SimulateFlagValues } from '../agent/simulate/options.js';
 import { removeSimulation, startSimulation } from '../agent/simulate/start.js';
@@ -22,6 +23,9 @@ export interface AgentCliFlags {
   insecureRegistry: string[];
   allowPrivileged?: boolean;
   leaseSeconds: string;
+  clusterDns?: boolean | string;
+  clusterDomain: string;
+  dnsUpstream?: string;
 }
 
 /** `flotilla agent --simulate N`: simulated nodes (docs/simulated-nodes.md). */
@@ -153,7 +157,39 @@ export function addAgentFlags(cmd: Command, opts: { dataDir: boolean }): Command
       [],
     )
     .option('--allow-privileged', 'let pods run privileged containers')
-    .option('--lease-seconds <n>', 'node lease renewal period', '10');
+    .option('--lease-seconds <n>', 'node lease renewal period', '10')
+    .option(
+      '--cluster-dns [enabled]',
+      'serve cluster DNS on the bridge address (port 53) and point pods at it (true/false)',
+      true,
+    )
+    .option('--no-cluster-dns', 'do not serve cluster DNS; pods use the host resolv.conf')
+    .option('--cluster-domain <domain>', 'DNS domain of Services and pods', 'cluster.local')
+    .option(
+      '--dns-upstream <ip[:port],...>',
+      "resolvers for names outside the cluster domain (default: the host's /etc/resolv.conf nameservers)",
+    );
+}
+
+function clusterDnsEnabled(v: boolean | string | undefined): boolean {
+  if (v === undefined || v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new InvalidArgumentError(`--cluster-dns must be true or false, got "${String(v)}"`);
+}
+
+function clusterDomain(v: string): string {
+  const d = v.replace(/\.$/, '').toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(d) || d.length > 253)
+    throw new InvalidArgumentError(`--cluster-domain must be a DNS domain such as cluster.local, got "${v}"`);
+  return d;
+}
+
+function dnsUpstreams(v: string): NonNullable<AgentFlags['dnsUpstreams']> {
+  try {
+    return parseUpstreamList(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`--dns-upstream: ${(err as Error).message}`);
+  }
 }
 
 export function agentFlagsFrom(
@@ -182,6 +218,9 @@ export function agentFlagsFrom(
     insecureRegistries: f.insecureRegistry,
     allowPrivileged: f.allowPrivileged === true,
     leaseRenewSeconds: positiveInt('--lease-seconds', f.leaseSeconds),
+    clusterDns: clusterDnsEnabled(f.clusterDns),
+    clusterDomain: clusterDomain(f.clusterDomain),
+    ...(f.dnsUpstream === undefined ? {} : { dnsUpstreams: dnsUpstreams(f.dnsUpstream) }),
   };
 }
 

@@ -167,6 +167,36 @@ export class CniPodNetwork implements PodNetwork {
     this.log('pod network removed', { network: this.name });
   }
 
+  /**
+   * Creates the bridge with its gateway address (the first address of the pod CIDR) and sets it up, as the
+   * CNI bridge plugin would on the first pod, so agent services (cluster DNS) can listen on it before any
+   * pod runs. Idempotent; the bridge plugin accepts the bridge and address as they are. Returns the address.
+   */
+  async ensureBridge(): Promise<string> {
+    const add = await runCommand('ip', [
+      'link',
+      'add',
+      'name',
+      this.name,
+      'type',
+      'bridge',
+      ...(this.mtu === undefined ? [] : ['mtu', String(this.mtu)]),
+    ]);
+    if (add.code !== 0 && !/exists/i.test(add.stderr))
+      throw new PodNetworkError('CommandFailed', `ip link add ${this.name}: ${add.stderr.trim()}`);
+    const address = `${this.cidr.gateway}/${this.cidr.prefixLength}`;
+    const addr = await runCommand('ip', ['addr', 'add', address, 'dev', this.name]);
+    if (addr.code !== 0 && !/exists/i.test(addr.stderr))
+      throw new PodNetworkError(
+        'CommandFailed',
+        `ip addr add ${address} dev ${this.name}: ${addr.stderr.trim()}`,
+      );
+    const up = await runCommand('ip', ['link', 'set', this.name, 'up']);
+    if (up.code !== 0)
+      throw new PodNetworkError('CommandFailed', `ip link set ${this.name} up: ${up.stderr.trim()}`);
+    return this.cidr.gateway;
+  }
+
   // ---- setUp -------------------------------------------------------------------------------------------
 
   private async setUpLocked(req: PodNetworkRequest): Promise<PodNetworkStatus> {

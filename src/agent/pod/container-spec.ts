@@ -51,8 +51,11 @@ export interface PodContext {
   hostResolvConfPath?: string;
   hostHostsPath?: string;
   hostHostname?: string;
-  /** Every Service in the cluster (the agent's ServiceView), for the service environment variables. */
-  services?: () => KubeObject[];
+  /**
+   * Every Service in the cluster (the agent's ServiceView), for the service environment variables;
+   * undefined while the agent has not read them yet (containers then wait, as the kubelet's do).
+   */
+  services?: () => KubeObject[] | undefined;
 }
 
 export interface ObjectLookup {

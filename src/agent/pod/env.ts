@@ -266,8 +266,14 @@ export async function buildEnv(args: {
   const cache = new ObjectCache(args.lookup, ns);
   const vars = new Map<string, string>();
   // Service links: `$(WEB_SERVICE_HOST)` expands in env values; explicit env and envFrom win.
-  const svcVars =
-    ctx.services === undefined ? new Map<string, string>() : serviceEnv(ctx.pod, ctx.services());
+  let svcVars = new Map<string, string>();
+  if (ctx.services !== undefined) {
+    const services = ctx.services();
+    // Upstream's words; the worker retries shortly (the Service cache syncs at agent start).
+    if (services === undefined)
+      throw configError('services have not yet been read at least once, cannot construct envvars');
+    svcVars = serviceEnv(ctx.pod, services);
+  }
 
   for (const raw of list(container['envFrom'])) {
     const from = rec(raw);

@@ -152,6 +152,21 @@ describe('service variables in the container environment', () => {
     expect(podVars.get('CACHE_SERVICE_HOST')).toBe('10.43.0.11');
   });
 
+  it('waits (a config error the worker retries) until the Service cache has been read', async () => {
+    const ctx: PodContext = {
+      pod: pod('shop'),
+      nodeName: 'n',
+      hostIP: '10.0.0.5',
+      podIPs: [],
+      podDir: '/nonexistent',
+      cgroupParent: 'x',
+      services: () => undefined,
+    };
+    await expect(buildEnv({ ctx, container: { name: 'c' }, image, hostname: 'p', lookup })).rejects.toThrow(
+      'services have not yet been read at least once, cannot construct envvars',
+    );
+  });
+
   it('adds nothing without a Service view', async () => {
     const { env } = await envOf(pod('shop'), { name: 'c' });
     expect([...env.keys()].filter((k) => k.includes('_SERVICE_'))).toEqual(['WEB_FRONT_SERVICE_PORT']);
