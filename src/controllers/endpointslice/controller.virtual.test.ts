@@ -194,6 +194,21 @@ describe('EndpointSlice controller (FakeApi, virtual clock)', () => {
     expect(api.writes.length).toBe(before);
   });
 
+  it('Endpoints left over from a Service deleted while no controller ran are deleted at start', async () => {
+    const ep = (name: string, annotations?: Record<string, string>): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: 'default', ...(annotations === undefined ? {} : { annotations }) },
+      subsets: [],
+    });
+    api.create(Endpoints, ep('gone'));
+    api.create(Endpoints, ep('lock', { 'control-plane.alpha.kubernetes.io/leader': '{}' }));
+    start();
+    await clock.advance(1000);
+    expect(api.find(Endpoints, 'default', 'gone')).toBeUndefined();
+    expect(api.find(Endpoints, 'default', 'lock')).toBeDefined();
+  });
+
   it('node zone label change updates the endpoints of pods on that node', async () => {
     api.create(Service, makeService('web'));
     api.create(Pod, makePod('a', { ip: '10.0.0.1' }));

@@ -9,6 +9,7 @@ import {
   type Endpoint,
   type SlicePlan,
 } from './reconcile.js';
+import { selectsPods } from './service-pods.js';
 import { makePod, makeService, manyPods, type PodOptions } from './testing.js';
 
 const zones: Record<string, string> = { n1: 'zone-a', n2: 'zone-b' };
@@ -350,5 +351,21 @@ describe('reconcileSlices', () => {
       update: 0,
       delete: 0,
     });
+  });
+});
+
+describe('selectsPods: which Services get slices from this controller', () => {
+  it.each([
+    { name: 'selector', svc: makeService('web'), want: true },
+    { name: 'headless with selector', svc: makeService('web', { clusterIP: 'None' }), want: true },
+    {
+      name: 'no selector (user-managed endpoints)',
+      svc: makeService('ext', { selector: undefined }),
+      want: false,
+    },
+    { name: 'empty selector', svc: makeService('ext', { selector: {} }), want: false },
+    { name: 'ExternalName', svc: makeService('ext', { type: 'ExternalName' }), want: false },
+  ])('$name → $want', ({ svc, want }) => {
+    expect(selectsPods(svc)).toBe(want);
   });
 });
