@@ -24,3 +24,28 @@ describe('server toleration flags', () => {
     }
   });
 });
+
+describe('server service range flags', () => {
+  it.each([
+    ['--service-cluster-ip-range', '10.43.0.0', 'must be an IPv4 CIDR'],
+    ['--service-cluster-ip-range', '10.0.0.0/8', 'between /12 and /30'],
+    ['--service-cluster-ip-range', 'fd00::/108', 'only IPv4'],
+    ['--service-node-port-range', '32767-30000', 'must be a port range'],
+    ['--service-node-port-range', '30000-70000', 'must be a port range'],
+  ])('%s %s is refused before anything starts, naming the flag', async (flag, value, why) => {
+    const io = memoryIO();
+    const code = await run(['server', '--data-dir', '/nonexistent/flotilla-flag-test', flag, value], io);
+    expect(code).toBe(2);
+    expect(io.err()).toContain(flag);
+    expect(io.err()).toContain(why);
+  });
+
+  it('are listed by `flotilla server --help` and `flotilla up --help` with their defaults', async () => {
+    for (const cmd of ['server', 'up']) {
+      const io = memoryIO();
+      expect(await run([cmd, '--help'], io)).toBe(0);
+      expect(io.out()).toMatch(/--service-cluster-ip-range <cidr>[\s\S]*10\.43\.0\.0\/16/);
+      expect(io.out()).toMatch(/--service-node-port-range <min-max>[\s\S]*30000-32767/);
+    }
+  });
+});
