@@ -12,6 +12,9 @@ import { LocalImageService } from './image/store.js';
 import { CniPodNetwork } from './network/cni.js';
 import type { NodeConfig } from './node-status.js';
 import { RuncRuntime } from './runtime/runc.js';
+import { removeNftTable } from './proxy/host.js';
+import { ServiceProxy } from './proxy/proxy.js';
+import type { Balance } from './proxy/ruleset.js';
 import { AgentServer } from './server/server.js';
 import { StatsCollector } from './server/stats.js';
 import { InformerServiceView } from './services/view.js';
@@ -39,6 +42,14 @@ export interface AgentFlags {
   insecureRegistries?: string[];
   allowPrivileged?: boolean;
   leaseRenewSeconds?: number;
+  /** The nftables table of the Service proxy, `table ip <name>` (default flotilla). */
+  nftTable?: string;
+  /** How the proxy spreads new connections over endpoints (default random). */
+  proxyBalance?: Balance;
+  /** How long a deleting pod waits for the Service datapath to stop sending to it (default 5 s; 0: no wait). */
+  endpointDrainSeconds?: number;
+  /** No Service datapath on this node (no nft table). */
+  disableProxy?: boolean;
   /** Serve cluster DNS on the bridge address, port 53, and point pods at it (default true). */
   clusterDns?: boolean;
   /** Default `cluster.local`. */
@@ -71,6 +82,8 @@ export function agentPaths(flags: Pick<AgentFlags, 'dataDir' | 'runcRoot'>): {
 export interface RunningAgent {
   agent: NodeAgent;
   nodeName: string;
+  /** The node's Service datapath (undefined with disableProxy). */
+  proxy: ServiceProxy | undefined;
   stop(): Promise<void>;
 }
 
@@ -114,6 +127,19 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
   // The agent's one cache of Services and EndpointSlices: cluster DNS, the service proxy and the service
   // environment variables of new containers all read it.
   const serviceView = new InformerServiceView(client);
+  // The Service datapath: this node's nftables table follows the view; deleting pods wait for it.
+  const proxy =
+    flags.disableProxy === true
+      ? undefined
+      : new ServiceProxy({
+          view: serviceView,
+          node: { nodeName, nodeIPs: [nodeIP], bridge, podCidr },
+          table: flags.nftTable ?? 'flotilla',
+          balance: flags.proxyBalance ?? 'random',
+          acks: { client },
+          log,
+        });
+  const drainSeconds = flags.endpointDrainSeconds ?? 5;
   const clusterDomain = flags.clusterDomain ?? 'cluster.local';
   let dns: DnsServer | undefined;
   let clusterDns: ReturnType<typeof podClusterDns> | undefined;
@@ -159,6 +185,9 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
     ...(flags.leaseRenewSeconds === undefined ? {} : { leaseRenewSeconds: flags.leaseRenewSeconds }),
     ...(clusterDns === undefined ? {} : { clusterDns }),
     services: () => (serviceView.synced() ? serviceView.services() : undefined),
+    ...(proxy === undefined || drainSeconds <= 0
+      ? {}
+      : { endpointDrain: { drainer: proxy, timeoutMs: drainSeconds * 1000 } }),
     log,
     parts: {
       runtime,
@@ -181,19 +210,26 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
   });
   // Not awaited: containers wait for it through `services` (as the kubelet does), DNS answers SERVFAIL for
   // cluster names until it synced.
+  // Subscribed before the view lists: the first sync rewrites the table left by a previous run in one
+  // transaction, so Services keep answering across an agent restart.
+  await proxy?.start();
   serviceView.start().catch((err: unknown) => log(`agent: service view: ${(err as Error).message}`));
   try {
     await agent.start();
   } catch (err) {
     serviceView.stop();
+    proxy?.stop();
     await dns?.stop();
     throw err;
   }
   return {
     agent,
     nodeName,
+    proxy,
     stop: async () => {
       await agent.stop();
+      // The rules stay: the kernel keeps serving Services while the agent is down.
+      proxy?.stop();
       serviceView.stop();
       await dns?.stop();
       await client.close();
@@ -212,12 +248,13 @@ function hostUpstreams(skip: string[]): Upstream[] {
 
 /**
  * `flotilla agent reset`: stops and removes every container of this agent, tears down every pod network,
- * removes the bridge and the pod dirs. Images stay. For uninstalling, and for tests to leave nothing behind.
+ * removes the bridge, the nft table of the Service proxy and the pod dirs. Images stay. For uninstalling,
+ * and for tests to leave nothing behind.
  */
 export async function resetAgent(
   flags: Pick<
     AgentFlags,
-    'dataDir' | 'runcRoot' | 'bridge' | 'podCidr' | 'netnsPrefix' | 'cgroupRoot' | 'log'
+    'dataDir' | 'runcRoot' | 'bridge' | 'podCidr' | 'netnsPrefix' | 'cgroupRoot' | 'log' | 'nftTable'
   >,
 ): Promise<{ containers: number; networks: number }> {
   const paths = agentPaths(flags);
@@ -244,6 +281,8 @@ export async function resetAgent(
   const pods = await network.list();
   for (const uid of pods) await network.tearDown(uid);
   await network.destroy();
+  // The Service datapath's table (Services stop answering on this node from here on).
+  await removeNftTable(flags.nftTable ?? 'flotilla');
   rmSync(paths.pods, { recursive: true, force: true });
   return { containers: containers.length, networks: pods.length };
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadKubeconfig } from '../api/client/kubeconfig.js';
 import { parseUpstreamList } from '../agent/dns/config.js';
+import { isValidTableName, type Balance } from '../agent/proxy/ruleset.js';
 import { resetAgent, startAgent, type AgentFlags, type RunningAgent } from '../agent/start.js';
 import { parseSimulateFlags, simulateDefaults, type SimulateFlagValues } from '../agent/simulate/options.js';
 import { removeSimulation, startSimulation } from '../agent/simulate/start.js';
@@ -26,6 +27,10 @@ export interface AgentCliFlags {
   clusterDns?: boolean | string;
   clusterDomain: string;
   dnsUpstream?: string;
+  nftTable: string;
+  proxyBalance: string;
+  endpointDrainTimeout: string;
+  disableProxy?: boolean;
 }
 
 /** `flotilla agent --simulate N`: simulated nodes (docs/simulated-nodes.md). */
@@ -168,7 +173,35 @@ export function addAgentFlags(cmd: Command, opts: { dataDir: boolean }): Command
     .option(
       '--dns-upstream <ip[:port],...>',
       "resolvers for names outside the cluster domain (default: the host's /etc/resolv.conf nameservers)",
+    )
+    .option('--nft-table <name>', 'nftables table of the Service proxy (table ip <name>)', 'flotilla')
+    .option('--proxy-balance <mode>', 'how Services spread new connections: random or round-robin', 'random')
+    .option(
+      '--endpoint-drain-timeout <seconds>',
+      "how long a deleting pod waits for every node's Service datapath to stop sending to it (0: no wait)",
+      '5',
+    )
+    .option('--disable-proxy', 'no Service datapath (nftables) on this node');
+}
+
+function nftTable(v: string): string {
+  if (!isValidTableName(v))
+    throw new InvalidArgumentError(
+      `--nft-table must be a letter followed by up to 63 letters, digits, - or _, got "${v}"`,
     );
+  return v;
+}
+
+function proxyBalance(v: string): Balance {
+  if (v === 'random' || v === 'round-robin') return v;
+  throw new InvalidArgumentError(`--proxy-balance must be random or round-robin, got "${v}"`);
+}
+
+function drainSeconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 3600)
+    throw new InvalidArgumentError(`--endpoint-drain-timeout must be seconds between 0 and 3600, got "${v}"`);
+  return n;
 }
 
 function clusterDnsEnabled(v: boolean | string | undefined): boolean {
@@ -221,6 +254,10 @@ export function agentFlagsFrom(
     clusterDns: clusterDnsEnabled(f.clusterDns),
     clusterDomain: clusterDomain(f.clusterDomain),
     ...(f.dnsUpstream === undefined ? {} : { dnsUpstreams: dnsUpstreams(f.dnsUpstream) }),
+    nftTable: nftTable(f.nftTable),
+    proxyBalance: proxyBalance(f.proxyBalance),
+    endpointDrainSeconds: drainSeconds(f.endpointDrainTimeout),
+    disableProxy: f.disableProxy === true,
   };
 }
 
@@ -299,7 +336,7 @@ Examples:
   agent
     .command('reset')
     .description(
-      'stop and remove every container and pod network of this agent, its bridge and cgroups (images stay); takes the agent flags --data-dir, --bridge, --pod-cidr, --netns-prefix, --cgroup-root, --runc-root',
+      'stop and remove every container and pod network of this agent, its bridge, cgroups and nft table (images stay); takes the agent flags --data-dir, --bridge, --pod-cidr, --netns-prefix, --cgroup-root, --runc-root, --nft-table',
     )
     .action(async (_f: unknown, cmd: Command) => {
       // The agent's own flags (given before or after `reset`) name what to remove.
@@ -311,6 +348,7 @@ Examples:
         netnsPrefix: f.netnsPrefix,
         cgroupRoot: f.cgroupRoot,
         ...(f.runcRoot === undefined ? {} : { runcRoot: f.runcRoot }),
+        nftTable: nftTable(f.nftTable),
       });
       process.stdout.write(`removed ${r.containers} containers and ${r.networks} pod networks\n`);
     });
