@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-runtime_pkgs=(runc conmon containernetworking-plugins iptables nftables iproute2 util-linux attr)
+runtime_pkgs=(runc conmon containernetworking-plugins iptables nftables conntrack iproute2 util-linux attr)
 test_pkgs=(etcd-server docker-registry skopeo umoci busybox-static unzip ca-certificates)
 # Native addon (better-sqlite3) builds from source when no prebuilt binary fits.
 build_pkgs=(python3 make g++)
