@@ -186,7 +186,7 @@ export class CniPodNetwork implements PodNetwork {
       throw new PodNetworkError('CommandFailed', `ip link add ${this.name}: ${add.stderr.trim()}`);
     const address = `${this.cidr.gateway}/${this.cidr.prefixLength}`;
     const addr = await runCommand('ip', ['addr', 'add', address, 'dev', this.name]);
-    if (addr.code !== 0 && !/exists/i.test(addr.stderr))
+    if (addr.code !== 0 && !/exists|already assigned/i.test(addr.stderr))
       throw new PodNetworkError(
         'CommandFailed',
         `ip addr add ${address} dev ${this.name}: ${addr.stderr.trim()}`,
