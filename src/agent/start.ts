@@ -154,7 +154,11 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       upstreams: flags.dnsUpstreams ?? hostUpstreams([bridgeIP]),
       log,
     });
-    await dns.start();
+    await dns.start().catch((err: unknown) => {
+      throw new Error(
+        `cluster DNS cannot listen on ${bridgeIP}:53: ${(err as Error).message} (--no-cluster-dns runs without it)`,
+      );
+    });
     clusterDns = podClusterDns(bridgeIP, clusterDomain);
   }
   const node: NodeConfig = {

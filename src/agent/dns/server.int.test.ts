@@ -284,6 +284,18 @@ describe('cluster DNS server with failing upstreams', () => {
     expect(silent.queries).toEqual(['api.example.test']);
   });
 
+  it('fails to start when the port is taken', async () => {
+    const first = await serve([], 300);
+    const second = new DnsServer({
+      address: '127.0.0.1',
+      port: first.port,
+      view: new StaticServiceView(),
+      domain: 'cluster.local',
+      upstreams: [],
+    });
+    await expect(second.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+
   it('leaves nothing listening after stop', async () => {
     const s = await serve([], 300);
     const port = s.port;

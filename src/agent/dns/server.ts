@@ -81,7 +81,10 @@ export class DnsServer {
     this.unsubscribe = this.opts.view.onChange(() => this.rebuild());
     this.rebuild();
     for (let attempt = 0; ; attempt++) {
-      const udp = await this.bindUdp(this.opts.port);
+      const udp = await this.bindUdp(this.opts.port).catch((err: unknown) => {
+        this.unsubscribe?.();
+        throw err;
+      });
       const port = udp.address().port;
       try {
         this.tcp = await this.listenTcp(port);
@@ -91,7 +94,10 @@ export class DnsServer {
       } catch (err) {
         udp.close();
         // With port 0 the UDP port may be taken for TCP by someone else: pick another.
-        if (this.opts.port !== 0 || attempt >= 5) throw err;
+        if (this.opts.port !== 0 || attempt >= 5) {
+          this.unsubscribe();
+          throw err;
+        }
       }
     }
     this.log(
