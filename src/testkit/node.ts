@@ -31,6 +31,10 @@ export interface NodeCluster {
   cgroupRoot: string;
   runcRoot: string;
   agentPort: number;
+  /** The agent's nftables table (`table ip <name>`) and the server's Service ranges. */
+  nftTable: string;
+  serviceCidr: string;
+  nodePortRange: string;
   /** An admin kubeconfig for kubectl / the flotilla CLI. */
   kubeconfig: string;
   /** Starts the agent again after kill9/stop (same flags, same state). */
@@ -52,6 +56,7 @@ function agentArgs(c: {
   netnsPrefix: string;
   cgroupRoot: string;
   runcRoot: string;
+  nftTable: string;
   extra: string[];
 }): string[] {
   return [
@@ -81,6 +86,12 @@ function agentArgs(c: {
     c.cgroupRoot,
     '--runc-root',
     c.runcRoot,
+    '--nft-table',
+    c.nftTable,
+    // Never the host's resolver: names outside the cluster go to a closed loopback port (SERVFAIL) unless
+    // the test passes its own --dns-upstream (the last one given wins).
+    '--dns-upstream',
+    '127.0.0.1:9',
     ...c.extra,
   ];
 }
@@ -115,6 +126,17 @@ async function spawnAgent(args: string[]): Promise<AgentProcess> {
   };
 }
 
+/**
+ * The Service ranges of one test cluster: a /24 in 10.100.0.0–10.149.255.0 (virtual addresses, only ever in
+ * this cluster's nft table) and a 100-port window of the NodePort range, so parallel clusters rarely meet.
+ */
+function pickServiceRanges(): { cidr: string; nodePorts: string } {
+  const a = 100 + Math.floor(Math.random() * 50);
+  const b = Math.floor(Math.random() * 256);
+  const start = 30000 + 100 * Math.floor(Math.random() * 27);
+  return { cidr: `10.${a}.${b}.0/24`, nodePorts: `${start}-${start + 99}` };
+}
+
 /** A /24 in 10.200.0.0–10.250.255.0 not used by another bridge on this machine. */
 function pickPodCidr(): string {
   const used = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
@@ -134,10 +156,17 @@ export async function startNodeCluster(
   ensureTokens(dataDir);
   const nodeName = `node-${id}`;
   const nodeToken = ensureNodeToken(dataDir, nodeName);
+  const ranges = pickServiceRanges();
   const server = await startFlotillaProcess({
     dataDir,
     port: await freePort(),
-    ...(opts.serverArgs === undefined ? {} : { extraArgs: opts.serverArgs }),
+    extraArgs: [
+      '--service-cluster-ip-range',
+      ranges.cidr,
+      '--service-node-port-range',
+      ranges.nodePorts,
+      ...(opts.serverArgs ?? []),
+    ],
   });
   const cfg = {
     dataDir,
@@ -150,6 +179,7 @@ export async function startNodeCluster(
     netnsPrefix: `fl-${id}-`,
     cgroupRoot: `flotilla-test-${id}`,
     runcRoot: join(dataDir, 'runc-state'),
+    nftTable: `fl-${id}`,
     extra: opts.agentArgs ?? [],
   };
   let agent: AgentProcess;
@@ -172,6 +202,9 @@ export async function startNodeCluster(
     cgroupRoot: cfg.cgroupRoot,
     runcRoot: cfg.runcRoot,
     agentPort: cfg.agentPort,
+    nftTable: cfg.nftTable,
+    serviceCidr: ranges.cidr,
+    nodePortRange: ranges.nodePorts,
     kubeconfig: join(dataDir, 'kubeconfig.yaml'),
     async restartAgent() {
       cluster.agent = await spawnAgent(agentArgs(cfg));
@@ -203,6 +236,8 @@ export async function startNodeCluster(
           cfg.cgroupRoot,
           '--runc-root',
           cfg.runcRoot,
+          '--nft-table',
+          cfg.nftTable,
         ],
         { encoding: 'utf8', timeout: 120_000 },
       );
@@ -230,9 +265,16 @@ function findLeftovers(
     netnsPrefix: string;
     cgroupRoot: string;
     runcRoot: string;
+    nftTable: string;
   },
 ): string[] {
   const found: string[] = [];
+  // The Service datapath's table stays while the agent runs (and after a kill -9); reset removes it.
+  if (
+    !agentRunning &&
+    spawnSync('nft', ['list', 'table', 'ip', cfg.nftTable], { stdio: 'ignore' }).status === 0
+  )
+    found.push(`nft table ip ${cfg.nftTable}`);
   // Processes: conmon monitors and container processes of this agent's runc root / data dir.
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     let cmd = '';
