@@ -63,7 +63,9 @@ describe('ServiceProxy', () => {
     view.set([svc('web')], [slice('web', [{ ip: '10.200.1.2' }])]);
     await proxy.syncNow();
     expect(host.scripts).toHaveLength(2);
-    expect(host.scripts[1]).toContain('delete chain ip t ep-default/web/tcp/http__10.200.1.3/8080');
+    expect(host.scripts[1]).toContain(
+      'flush chain ip t svc-default/web/tcp/http\nadd rule ip t svc-default/web/tcp/http meta l4proto tcp dnat to 10.200.1.2:8080\n',
+    );
     expect(host.scripts[1]).not.toContain('add table');
   });
 

@@ -13,6 +13,7 @@ import { KernelProxyHost, type ProxyHost } from './host.js';
 import {
   buildRuleset,
   hooksChanged,
+  newRulesetCache,
   parseTableNames,
   renderFull,
   renderUpdate,
@@ -67,8 +68,10 @@ export class ServiceProxy implements EndpointDrainer {
   private readonly log: (line: string) => void;
   private readonly minInterval: number;
   private applied: Ruleset | undefined;
+  /** Each Service's part of the ruleset, rebuilt only when its objects change. */
+  private readonly cache = newRulesetCache();
   private appliedRev = 0;
-  private targets = new Set<string>();
+  private targets: ReadonlySet<string> = new Set<string>();
   /** Pod IP → the applied revision of the first ruleset that no longer sent to it. */
   private readonly droppedAt = new Map<string, number>();
   private running = false;
@@ -226,16 +229,19 @@ export class ServiceProxy implements EndpointDrainer {
     this.lastSyncAt = this.clock.now();
     try {
       const revision = view.revision();
-      const next = buildRuleset({
-        services: view.services(),
-        slices: view.slices(),
-        node: this.opts.node,
-        options: {
-          table: this.opts.table,
-          balance: this.opts.balance ?? 'random',
-          ...(this.opts.clusterCidr === undefined ? {} : { clusterCidr: this.opts.clusterCidr }),
+      const next = buildRuleset(
+        {
+          services: view.services(),
+          slices: view.slices(),
+          node: this.opts.node,
+          options: {
+            table: this.opts.table,
+            balance: this.opts.balance ?? 'random',
+            ...(this.opts.clusterCidr === undefined ? {} : { clusterCidr: this.opts.clusterCidr }),
+          },
         },
-      });
+        this.cache,
+      );
       const prev = this.applied;
       const full = this.forceFull || prev === undefined || hooksChanged(prev, next);
       let script: string;
@@ -270,7 +276,7 @@ export class ServiceProxy implements EndpointDrainer {
           this.log(`proxy: ${(err as Error).message}`);
         }
       }
-      const nextTargets = new Set(next.targets);
+      const nextTargets = next.targets;
       for (const ip of this.targets) if (!nextTargets.has(ip)) this.droppedAt.set(ip, revision);
       for (const ip of nextTargets) this.droppedAt.delete(ip);
       if (this.droppedAt.size > 10_000) {

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../api/types.js';
 import {
   buildRuleset,
+  newRulesetCache,
   parseTableNames,
   renderRuleset,
   renderUpdate,
   staleConntrack,
+  type Ruleset,
   type RulesetInput,
 } from './ruleset.js';
 import { slice, svc } from './testing.js';
@@ -48,10 +50,11 @@ describe('renderRuleset', () => {
       slices: [three],
       has: [
         '10.96.0.10 . tcp . 80 : goto svc-default/web/tcp/http',
-        'numgen random mod 3 vmap { 0 : goto ep-default/web/tcp/http__10.200.1.2/8080, 1 : goto ep-default/web/tcp/http__10.200.1.3/8080, 2 : goto ep-default/web/tcp/http__10.200.2.4/8080 }',
-        'meta l4proto tcp dnat to 10.200.2.4:8080',
+        // DNAT straight from the Service chain: no chain per endpoint without affinity
+        'chain svc-default/web/tcp/http {\n\t\tmeta l4proto tcp dnat ip to numgen random mod 3 map { 0 : 10.200.1.2 . 8080, 1 : 10.200.1.3 . 8080, 2 : 10.200.2.4 . 8080 }\n\t}',
         // hairpin: a pod reaching itself is masqueraded
-        'ip saddr 10.200.1.2 jump mark-for-masquerade',
+        'set hairpin-endpoints {\n\t\ttype ipv4_addr . ipv4_addr\n\t\telements = { 10.200.1.2 . 10.200.1.2, 10.200.1.3 . 10.200.1.3, 10.200.2.4 . 10.200.2.4 }',
+        'chain masquerading {\n\t\tct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade',
       ],
       lacks: [
         'no-endpoint-services {\n\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n\t\telements',
@@ -63,7 +66,7 @@ describe('renderRuleset', () => {
       services: [svc('web')],
       slices: [three],
       balance: 'round-robin',
-      has: ['numgen inc mod 3 vmap'],
+      has: ['dnat ip to numgen inc mod 3 map'],
       targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
     },
     {
@@ -76,8 +79,8 @@ describe('renderRuleset', () => {
           { ip: '10.200.1.4', ready: false, serving: true, terminating: true },
         ]),
       ],
-      has: ['goto ep-default/web/tcp/http__10.200.1.3/8080'],
-      lacks: ['10.200.1.2/8080', '10.200.1.4/8080'],
+      has: ['chain svc-default/web/tcp/http {\n\t\tmeta l4proto tcp dnat to 10.200.1.3:8080\n\t}'],
+      lacks: ['10.200.1.2', '10.200.1.4'],
       targets: ['10.200.1.3'],
     },
     {
@@ -89,8 +92,8 @@ describe('renderRuleset', () => {
           { ip: '10.200.1.3', ready: false, serving: false, terminating: true },
         ]),
       ],
-      has: ['svc-default/web/tcp/http {\n\t\tgoto ep-default/web/tcp/http__10.200.1.2/8080'],
-      lacks: ['10.200.1.3/8080'],
+      has: ['svc-default/web/tcp/http {\n\t\tmeta l4proto tcp dnat to 10.200.1.2:8080'],
+      lacks: ['10.200.1.3'],
       targets: ['10.200.1.2'],
     },
     {
@@ -127,7 +130,7 @@ describe('renderRuleset', () => {
       ],
       slices: [three],
       has: [
-        'chain ext-default/web/tcp/http {\n\t\tfib saddr type local jump mark-for-masquerade\n\t\tnumgen random mod 2 vmap { 0 : goto ep-default/web/tcp/http__10.200.1.2/8080, 1 : goto ep-default/web/tcp/http__10.200.1.3/8080 }',
+        'chain ext-default/web/tcp/http {\n\t\tfib saddr type local jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.200.1.2 . 8080, 1 : 10.200.1.3 . 8080 }',
       ],
       targets: ['10.200.1.2', '10.200.1.3', '10.200.2.4'],
     },
@@ -152,7 +155,8 @@ describe('renderRuleset', () => {
       has: [
         'set aff60-default/web/tcp/http__10.200.1.2/8080 {\n\t\ttype ipv4_addr; flags dynamic,timeout; timeout 60s;',
         'ip saddr @aff60-default/web/tcp/http__10.200.1.3/8080 goto ep-default/web/tcp/http__10.200.1.3/8080\n\t\tnumgen random mod 2',
-        'update @aff60-default/web/tcp/http__10.200.1.2/8080 { ip saddr }\n\t\tmeta l4proto tcp dnat to 10.200.1.2:8080',
+        'chain ep-default/web/tcp/http__10.200.1.2/8080 {\n\t\tupdate @aff60-default/web/tcp/http__10.200.1.2/8080 { ip saddr }\n\t\tmeta l4proto tcp dnat to 10.200.1.2:8080',
+        'numgen random mod 2 vmap { 0 : goto ep-default/web/tcp/http__10.200.1.2/8080, 1 : goto ep-default/web/tcp/http__10.200.1.3/8080 }',
       ],
       targets: ['10.200.1.2', '10.200.1.3'],
     },
@@ -198,7 +202,7 @@ describe('renderRuleset', () => {
       const text = renderRuleset(inp);
       for (const h of c.has) expect(text).toContain(h);
       for (const l of c.lacks ?? []) expect(text).not.toContain(l);
-      expect(buildRuleset(inp).targets).toEqual(c.targets);
+      expect(buildRuleset(inp).targets).toEqual(new Set(c.targets));
     });
   }
 
@@ -224,7 +228,7 @@ describe('renderRuleset', () => {
     const a = renderRuleset(input(services, slices));
     const b = renderRuleset(input([...services].reverse(), [...slices].reverse()));
     expect(b).toBe(a);
-    expect(a.indexOf('10.200.1.8/8080')).toBeLessThan(a.indexOf('10.200.1.9/8080'));
+    expect(a.indexOf('10.200.1.8 . 8080')).toBeLessThan(a.indexOf('10.200.1.9 . 8080'));
   });
 });
 
@@ -253,6 +257,52 @@ describe('renderUpdate', () => {
       text.indexOf('delete chain ip flotilla ep-default/web/tcp/http__10.200.2.4/8080'),
     );
     expect(renderUpdate(next, next)).toBe('');
+  });
+
+  it('an endpoint change rewrites one Service chain, rebuilds only that Service, and matches a full comparison', () => {
+    const services = Array.from({ length: 50 }, (_, i) => svc(`s${i}`, { clusterIP: `10.96.1.${i}` }));
+    const slices = services.map((_, i) => slice(`s${i}`, [{ ip: `10.200.${i}.2` }, { ip: `10.200.${i}.3` }]));
+    const cache = newRulesetCache();
+    const prev = buildRuleset(input(services, slices), cache);
+    expect(cache.rebuilt).toBe(50);
+    const changed = [...slices];
+    changed[7] = slice('s7', [{ ip: '10.200.7.2' }, { ip: '10.200.7.9' }]);
+    const next = buildRuleset(input(services, changed), cache);
+    expect(cache.rebuilt).toBe(1);
+    const text = renderUpdate(prev, next);
+    expect(text).toBe(
+      [
+        'flush chain ip flotilla svc-default/s7/tcp/http',
+        'add rule ip flotilla svc-default/s7/tcp/http meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.200.7.2 . 8080, 1 : 10.200.7.9 . 8080 }',
+        // the pair of the endpoint that went stays until the next full rewrite: nothing DNATs to it any more
+        'add element ip flotilla hairpin-endpoints { 10.200.7.9 . 10.200.7.9 }',
+        '',
+      ].join('\n'),
+    );
+    // Comparing only the changed Services gives what comparing everything gives (bar the deferred pair).
+    const strip = ({ fragments: _f, ...rs }: Ruleset): Ruleset => rs;
+    expect(renderUpdate(strip(prev), strip(next))).toBe(text);
+    expect(next.targets.has('10.200.7.3')).toBe(false);
+    // A Service removed: its chain goes, its map element goes first.
+    const fewer = buildRuleset(input(services.slice(1), changed.slice(1)), cache);
+    const removal = renderUpdate(next, fewer);
+    expect(removal).toContain('delete element ip flotilla service-ips { 10.96.1.0 . tcp . 80 }');
+    expect(removal.indexOf('delete element')).toBeLessThan(
+      removal.indexOf('delete chain ip flotilla svc-default/s0/tcp/http'),
+    );
+    expect(renderUpdate(strip(next), strip(fewer))).toBe(removal);
+  });
+
+  it('a full rewrite empties the hairpin set and refills it (stale pairs go)', () => {
+    const next = buildRuleset(input([svc('web')], [three]));
+    const text = renderUpdate(undefined, next, { chains: [], sets: ['hairpin-endpoints'], maps: [] });
+    expect(text).toContain(
+      'add set ip flotilla hairpin-endpoints { type ipv4_addr . ipv4_addr; }\nflush set ip flotilla hairpin-endpoints',
+    );
+    expect(text).toContain(
+      'add element ip flotilla hairpin-endpoints { 10.200.1.2 . 10.200.1.2, 10.200.1.3 . 10.200.1.3, 10.200.2.4 . 10.200.2.4 }',
+    );
+    expect(text).not.toContain('delete set');
   });
 
   it('without a previous ruleset rewrites everything and deletes what the table has beyond it', () => {

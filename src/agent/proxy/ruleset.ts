@@ -4,14 +4,17 @@
 //
 //   nat-prerouting / nat-output ─► services: `ip daddr . meta l4proto . th dport vmap @service-ips`
 //                                            `fib daddr type local meta l4proto . th dport vmap @service-nodeports`
-//   svc-<id>   one chain per service port: affinity lookups, then `numgen random|inc mod N vmap {…}`
+//   svc-<id>   one chain per service port: `dnat ip to numgen random|inc mod N map { i : ip . port }`
+//              (with ClientIP affinity: lookups in the endpoints' sets, then `numgen … vmap` to ep- chains)
 //   ext-<id>   NodePort entry: masquerade mark, then the service chain (or the local endpoints only)
-//   ep-<id>__<ip>/<port>   hairpin masquerade mark, affinity update, `dnat to ip:port`
+//   ep-<id>__<ip>/<port>   only with affinity: `update @aff… { ip saddr }`, `dnat to ip:port`
 //   filter-prerouting / filter-output ─► service-endpoints-check: reject (or drop) for ports with no endpoint
-//   nat-postrouting ─► masquerading: masquerade what carries the mark
+//   nat-postrouting ─► masquerading: hairpin (`ip saddr . ip daddr @hairpin-endpoints`) and what carries
+//                      the mark is masqueraded
 //
 // Names are stable (namespace/name/protocol/port), so an update can rewrite only the chains that changed
-// and keep the affinity sets (with their client entries) of the endpoints that stayed.
+// and keep the affinity sets (with their client entries) of the endpoints that stayed. Each Service's
+// part is built on its own and cached (RulesetCache), so a change costs the Services it touched.
 import type { KubeObject } from '../../api/types.js';
 import { asArr, asBool, asNum, asObj, asStr, asStrMap } from '../../api/validation/access.js';
 
@@ -78,6 +81,8 @@ export interface NftMap {
   type: string;
   /** key → value, e.g. `10.43.0.10 . tcp . 80` → `goto svc-default/web/tcp/http`. */
   elements: Map<string, string>;
+  /** A plain set (`set name { type …; }`): the keys are the elements, the values are ''. */
+  set?: boolean;
 }
 
 /** A UDP flow that may still have conntrack entries: (destination VIP or NodePort) → endpoint. */
@@ -94,10 +99,15 @@ export interface Ruleset {
   /** Affinity sets: name → definition. */
   sets: Map<string, string>;
   maps: Map<string, NftMap>;
-  /** Pod IPs this ruleset sends new connections to (sorted). */
-  targets: string[];
+  /** Pod IPs this ruleset sends new connections to. */
+  targets: ReadonlySet<string>;
   /** UDP service ports and the endpoints they send to (for conntrack cleanup). */
   udp: UdpFlow[];
+  /**
+   * The Services' parts it was assembled from, by `<namespace>/<name>`: renderUpdate compares only the
+   * parts that are not the same object in both rulesets (and the base chains).
+   */
+  fragments?: ReadonlyMap<string, ServiceFragment>;
 }
 
 /** One conntrack deletion: `conntrack -D -p udp [--orig-dst V] [--orig-port-dst P] [--reply-src E]`. */
@@ -142,93 +152,108 @@ function l4(v: unknown): L4 | undefined {
   return p === 'TCP' ? 'tcp' : p === 'UDP' ? 'udp' : p === 'SCTP' ? 'sctp' : undefined;
 }
 
-/**
- * The service ports that get rules, with their endpoints: ClusterIP, NodePort and LoadBalancer Services
- * with an IPv4 cluster IP. Headless and ExternalName Services have no datapath. Sorted by id.
- */
-export function servicePorts(
-  services: readonly KubeObject[],
-  slices: readonly KubeObject[],
-): ServicePortInfo[] {
-  // Slices by <namespace>/<service name>.
+/** Slices of IPv4 by `<namespace>/<service name>`. */
+export function slicesByService(slices: readonly KubeObject[]): Map<string, KubeObject[]> {
   const bySvc = new Map<string, KubeObject[]>();
   for (const s of slices) {
     const svc = asStrMap(s.metadata.labels)['kubernetes.io/service-name'];
     if (svc === undefined || (s as { addressType?: unknown }).addressType !== 'IPv4') continue;
     const k = `${s.metadata.namespace ?? ''}/${svc}`;
-    const list = bySvc.get(k) ?? [];
-    list.push(s);
-    bySvc.set(k, list);
+    const list = bySvc.get(k);
+    if (list === undefined) bySvc.set(k, [s]);
+    else list.push(s);
   }
+  return bySvc;
+}
+
+const byId = (a: ServicePortInfo, b: ServicePortInfo): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The ports of one Service that get rules, with their endpoints from `slices` (the Service's own):
+ * ClusterIP, NodePort and LoadBalancer Services with an IPv4 cluster IP. Headless and ExternalName
+ * Services have no datapath. Sorted by id.
+ */
+export function servicePortsOf(svc: KubeObject, slices: readonly KubeObject[]): ServicePortInfo[] {
+  const ns = svc.metadata.namespace ?? '';
+  const name = svc.metadata.name ?? '';
+  if (!label.test(ns) || !label.test(name)) return [];
+  const spec = asObj(svc.spec) ?? {};
+  const type = asStr(spec['type']) ?? 'ClusterIP';
+  if (type === 'ExternalName') return [];
+  const ipsRaw = asArr(spec['clusterIPs']).length > 0 ? asArr(spec['clusterIPs']) : [spec['clusterIP']];
+  const clusterIPs = ipsRaw.filter((x): x is string => typeof x === 'string' && isIPv4(x));
+  if (clusterIPs.length === 0) return []; // headless (None) or not allocated yet
+  const hasNodePorts = type === 'NodePort' || type === 'LoadBalancer';
+  const affinity =
+    spec['sessionAffinity'] === 'ClientIP'
+      ? (asNum(asObj(asObj(spec['sessionAffinityConfig'])?.['clientIP'])?.['timeoutSeconds']) ?? 10800)
+      : undefined;
   const out: ServicePortInfo[] = [];
-  for (const svc of services) {
-    const ns = svc.metadata.namespace ?? '';
-    const name = svc.metadata.name ?? '';
-    if (!label.test(ns) || !label.test(name)) continue;
-    const spec = asObj(svc.spec) ?? {};
-    const type = asStr(spec['type']) ?? 'ClusterIP';
-    if (type === 'ExternalName') continue;
-    const ipsRaw = asArr(spec['clusterIPs']).length > 0 ? asArr(spec['clusterIPs']) : [spec['clusterIP']];
-    const clusterIPs = ipsRaw.filter((x): x is string => typeof x === 'string' && isIPv4(x));
-    if (clusterIPs.length === 0) continue; // headless (None) or not allocated yet
-    const hasNodePorts = type === 'NodePort' || type === 'LoadBalancer';
-    const affinity =
-      spec['sessionAffinity'] === 'ClientIP'
-        ? (asNum(asObj(asObj(spec['sessionAffinityConfig'])?.['clientIP'])?.['timeoutSeconds']) ?? 10800)
-        : undefined;
-    for (const p of asArr(spec['ports'])) {
-      const po = asObj(p);
-      if (po === undefined) continue;
-      const protocol = l4(po['protocol']);
-      const port = asNum(po['port']);
-      const portName = asStr(po['name']) ?? '';
-      if (protocol === undefined || port === undefined || port < 1 || port > 65535) continue;
-      if (portName !== '' && !label.test(portName)) continue;
-      const nodePort = asNum(po['nodePort']);
-      const endpoints = new Map<string, EndpointInfo>();
-      for (const slice of bySvc.get(`${ns}/${name}`) ?? []) {
-        const sp = asArr((slice as { ports?: unknown }).ports)
-          .map(asObj)
-          .find((x) => (asStr(x?.['name']) ?? '') === portName && l4(x?.['protocol']) === protocol);
-        const epPort = asNum(sp?.['port']);
-        if (epPort === undefined || epPort < 1 || epPort > 65535) continue;
-        for (const e of asArr((slice as { endpoints?: unknown }).endpoints)) {
-          const eo = asObj(e);
-          if (eo === undefined) continue;
-          const cond = asObj(eo['conditions']) ?? {};
-          // API semantics: an unknown `ready` counts as ready; unknown `serving` follows `ready`.
-          const ready = asBool(cond['ready']) ?? true;
-          const serving = asBool(cond['serving']) ?? ready;
-          const terminating = asBool(cond['terminating']) ?? false;
-          const nodeName = asStr(eo['nodeName']);
-          for (const a of asArr(eo['addresses'])) {
-            if (typeof a !== 'string' || !isIPv4(a)) continue;
-            const info: EndpointInfo = { ip: a, port: epPort, ready, serving, terminating };
-            if (nodeName !== undefined) info.nodeName = nodeName;
-            const k = `${a}:${epPort}`;
-            const prev = endpoints.get(k);
-            // The same address in two slices (mid-move between slices): the more usable one wins.
-            if (prev === undefined || (!prev.ready && ready) || (!prev.serving && serving))
-              endpoints.set(k, info);
-          }
+  for (const p of asArr(spec['ports'])) {
+    const po = asObj(p);
+    if (po === undefined) continue;
+    const protocol = l4(po['protocol']);
+    const port = asNum(po['port']);
+    const portName = asStr(po['name']) ?? '';
+    if (protocol === undefined || port === undefined || port < 1 || port > 65535) continue;
+    if (portName !== '' && !label.test(portName)) continue;
+    const nodePort = asNum(po['nodePort']);
+    const endpoints = new Map<string, EndpointInfo>();
+    for (const slice of slices) {
+      const sp = asArr((slice as { ports?: unknown }).ports)
+        .map(asObj)
+        .find((x) => (asStr(x?.['name']) ?? '') === portName && l4(x?.['protocol']) === protocol);
+      const epPort = asNum(sp?.['port']);
+      if (epPort === undefined || epPort < 1 || epPort > 65535) continue;
+      for (const e of asArr((slice as { endpoints?: unknown }).endpoints)) {
+        const eo = asObj(e);
+        if (eo === undefined) continue;
+        const cond = asObj(eo['conditions']) ?? {};
+        // API semantics: an unknown `ready` counts as ready; unknown `serving` follows `ready`.
+        const ready = asBool(cond['ready']) ?? true;
+        const serving = asBool(cond['serving']) ?? ready;
+        const terminating = asBool(cond['terminating']) ?? false;
+        const nodeName = asStr(eo['nodeName']);
+        for (const a of asArr(eo['addresses'])) {
+          if (typeof a !== 'string' || !isIPv4(a)) continue;
+          const info: EndpointInfo = { ip: a, port: epPort, ready, serving, terminating };
+          if (nodeName !== undefined) info.nodeName = nodeName;
+          const k = `${a}:${epPort}`;
+          const prev = endpoints.get(k);
+          // The same address in two slices (mid-move between slices): the more usable one wins.
+          if (prev === undefined || (!prev.ready && ready) || (!prev.serving && serving))
+            endpoints.set(k, info);
         }
       }
-      const info: ServicePortInfo = {
-        id: `${ns}/${name}/${protocol}/${portName === '' ? String(port) : portName}`,
-        protocol,
-        clusterIPs: [...new Set(clusterIPs)].sort((a, b) => ipKey(a) - ipKey(b)),
-        port,
-        externalLocal: spec['externalTrafficPolicy'] === 'Local',
-        internalLocal: spec['internalTrafficPolicy'] === 'Local',
-        endpoints: [...endpoints.values()].sort(byIpPort),
-      };
-      if (hasNodePorts && nodePort !== undefined && nodePort >= 1 && nodePort <= 65535)
-        info.nodePort = nodePort;
-      if (affinity !== undefined && affinity > 0) info.affinitySeconds = Math.floor(affinity);
-      out.push(info);
     }
+    const info: ServicePortInfo = {
+      id: `${ns}/${name}/${protocol}/${portName === '' ? String(port) : portName}`,
+      protocol,
+      clusterIPs: [...new Set(clusterIPs)].sort((a, b) => ipKey(a) - ipKey(b)),
+      port,
+      externalLocal: spec['externalTrafficPolicy'] === 'Local',
+      internalLocal: spec['internalTrafficPolicy'] === 'Local',
+      endpoints: [...endpoints.values()].sort(byIpPort),
+    };
+    if (hasNodePorts && nodePort !== undefined && nodePort >= 1 && nodePort <= 65535)
+      info.nodePort = nodePort;
+    if (affinity !== undefined && affinity > 0) info.affinitySeconds = Math.floor(affinity);
+    out.push(info);
   }
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return out.sort(byId);
+}
+
+/** The service ports of every Service (see servicePortsOf), sorted by id. */
+export function servicePorts(
+  services: readonly KubeObject[],
+  slices: readonly KubeObject[],
+): ServicePortInfo[] {
+  const bySvc = slicesByService(slices);
+  return services
+    .flatMap((svc) =>
+      servicePortsOf(svc, bySvc.get(`${svc.metadata.namespace ?? ''}/${svc.metadata.name ?? ''}`) ?? []),
+    )
+    .sort(byId);
 }
 
 /**
@@ -244,83 +269,89 @@ export function usableEndpoints(eps: readonly EndpointInfo[], onlyNode?: string)
 
 const T = (table: string): string => `ip ${table}`;
 
-function spread(chains: string[], balance: Balance): string {
+/** The set of `ip . ip` pairs, one per endpoint address, that postrouting masquerades (hairpin). */
+export const hairpinSet = 'hairpin-endpoints';
+
+/**
+ * The part of the ruleset one Service contributes. Fragments are cached by the Service and slice objects
+ * they came from (RulesetCache), so a change rebuilds only the Services it touched.
+ */
+export interface ServiceFragment {
+  chains: ReadonlyArray<readonly [string, Chain]>;
+  /** Affinity sets: name → definition. */
+  sets: ReadonlyArray<readonly [string, string]>;
+  /** Elements of the shared maps: [map, key, value]. */
+  elements: ReadonlyArray<readonly [string, string, string]>;
+  targets: readonly string[];
+  udp: readonly UdpFlow[];
+  /** Its elements of the hairpin set (`ip . ip` per target). */
+  hairpin: readonly string[];
+}
+
+interface CacheEntry {
+  svc: KubeObject;
+  slices: readonly KubeObject[];
+  fragment: ServiceFragment;
+}
+
+/**
+ * Fragments of the last build, by `<namespace>/<name>`. A Service's fragment is reused while the Service
+ * and its slices are the same objects (a ServiceView hands out cached objects and replaces, never
+ * mutates, what changed) and node facts and options are unchanged.
+ */
+export interface RulesetCache {
+  context: string;
+  entries: Map<string, CacheEntry>;
+  /** Fragments rebuilt by the last buildRuleset (for logs and tests). */
+  rebuilt: number;
+}
+
+export function newRulesetCache(): RulesetCache {
+  return { context: '', entries: new Map(), rebuilt: 0 };
+}
+
+function sameMembers(a: readonly KubeObject[], b: readonly KubeObject[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i] || b.includes(x));
+}
+
+interface FragmentContext {
+  node: ProxyNodeFacts;
+  balance: Balance;
+  clusterCidr: string | undefined;
+}
+
+/**
+ * A spread of new connections over endpoints, DNAT'ed directly: `dnat to ip:port` for one endpoint,
+ * `dnat ip to numgen random|inc mod N map { 0 : ip . port, … }` for more (no chain per endpoint).
+ */
+function dnatSpread(eps: readonly EndpointInfo[], protocol: L4, balance: Balance): string {
+  const only = eps[0];
+  if (eps.length === 1 && only !== undefined)
+    return `meta l4proto ${protocol} dnat to ${only.ip}:${only.port}`;
+  const gen = balance === 'round-robin' ? 'inc' : 'random';
+  const arms = eps.map((e, i) => `${i} : ${e.ip} . ${e.port}`).join(', ');
+  return `meta l4proto ${protocol} dnat ip to numgen ${gen} mod ${eps.length} map { ${arms} }`;
+}
+
+function gotoSpread(chains: string[], balance: Balance): string {
   if (chains.length === 1) return `goto ${chains[0] ?? ''}`;
   const gen = balance === 'round-robin' ? 'inc' : 'random';
   const arms = chains.map((c, i) => `${i} : goto ${c}`).join(', ');
   return `numgen ${gen} mod ${chains.length} vmap { ${arms} }`;
 }
 
-/** Builds the ruleset (the structure renderFull and renderUpdate print). Deterministic: sorted throughout. */
-export function buildRuleset(input: RulesetInput): Ruleset {
-  const { node, options } = input;
-  const mark = `0x${(options.masqueradeMark ?? 0x4000).toString(16)}`;
-  const chains = new Map<string, Chain>();
-  const sets = new Map<string, string>();
-  const serviceIps = new Map<string, string>();
-  const nodePorts = new Map<string, string>();
-  const noEpServices = new Map<string, string>();
-  const noEpNodePorts = new Map<string, string>();
+/** The chains, sets and map elements of one Service's ports. */
+export function serviceFragment(
+  svc: KubeObject,
+  slices: readonly KubeObject[],
+  ctx: FragmentContext,
+): ServiceFragment {
+  const chains: Array<[string, Chain]> = [];
+  const sets: Array<[string, string]> = [];
+  const elements: Array<[string, string, string]> = [];
   const targets = new Set<string>();
   const udp: UdpFlow[] = [];
-
-  chains.set('filter-prerouting', {
-    hook: 'type filter hook prerouting priority -110; policy accept;',
-    rules: ['ct state new jump service-endpoints-check'],
-  });
-  chains.set('filter-output', {
-    hook: 'type filter hook output priority -110; policy accept;',
-    rules: ['ct state new jump service-endpoints-check'],
-  });
-  // NodePorts on 127.0.0.1 need route_localnet; this keeps other hosts from reaching 127/8 through it
-  // (kube-proxy's guard for CVE-2020-8558): only connections we DNAT'ed may arrive from outside.
-  chains.set('filter-input', {
-    hook: 'type filter hook input priority -10; policy accept;',
-    rules: [
-      'iifname != "lo" ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state new ct status & dnat == 0 drop',
-    ],
-  });
-  chains.set('nat-prerouting', {
-    hook: 'type nat hook prerouting priority -100; policy accept;',
-    rules: ['jump services'],
-  });
-  chains.set('nat-output', {
-    hook: 'type nat hook output priority -100; policy accept;',
-    rules: ['jump services'],
-  });
-  chains.set('nat-postrouting', {
-    hook: 'type nat hook postrouting priority 100; policy accept;',
-    rules: ['jump masquerading'],
-  });
-  chains.set('services', {
-    rules: [
-      'ip daddr . meta l4proto . th dport vmap @service-ips',
-      'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
-    ],
-  });
-  chains.set('service-endpoints-check', {
-    rules: [
-      'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
-      'fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports',
-    ],
-  });
-  // Fail fast: a TCP client gets a reset, others "host unreachable", instead of waiting for a timeout.
-  chains.set('reject-chain', {
-    rules: ['meta l4proto tcp reject with tcp reset', 'reject with icmp type host-unreachable'],
-  });
-  chains.set('mark-for-masquerade', { rules: [`meta mark set meta mark | ${mark}`] });
-  chains.set('masquerading', {
-    rules: [
-      `meta mark & ${mark} == 0 return`,
-      `meta mark set meta mark ^ ${mark}`,
-      'masquerade fully-random',
-    ],
-  });
-
-  const clusterCidr =
-    options.clusterCidr !== undefined && cidr4.test(options.clusterCidr) ? options.clusterCidr : undefined;
-
-  for (const sp of servicePorts(input.services, input.slices)) {
+  for (const sp of servicePortsOf(svc, slices)) {
     const svcChain = `svc-${sp.id}`;
     const extChain = `ext-${sp.id}`;
     const epChain = (e: EndpointInfo): string => `ep-${sp.id}__${e.ip}/${e.port}`;
@@ -329,42 +360,56 @@ export function buildRuleset(input: RulesetInput): Ruleset {
     const npKey = sp.nodePort === undefined ? undefined : `${sp.protocol} . ${sp.nodePort}`;
 
     const cluster = usableEndpoints(sp.endpoints);
-    const internal = sp.internalLocal ? usableEndpoints(sp.endpoints, node.nodeName) : cluster;
-    const external = sp.externalLocal ? usableEndpoints(sp.endpoints, node.nodeName) : cluster;
+    const internal = sp.internalLocal ? usableEndpoints(sp.endpoints, ctx.node.nodeName) : cluster;
+    const external = sp.externalLocal ? usableEndpoints(sp.endpoints, ctx.node.nodeName) : cluster;
     const used = new Map<string, EndpointInfo>();
     for (const e of [...internal, ...(npKey === undefined ? [] : external)]) used.set(`${e.ip}:${e.port}`, e);
     const usedSorted = [...used.values()].sort(byIpPort);
+    for (const e of usedSorted) targets.add(e.ip);
 
-    for (const e of usedSorted) {
-      const rules = [`ip saddr ${e.ip} jump mark-for-masquerade`];
-      if (sp.affinitySeconds !== undefined) {
-        sets.set(affSet(e), `type ipv4_addr; flags dynamic,timeout; timeout ${sp.affinitySeconds}s;`);
-        rules.push(`update @${affSet(e)} { ip saddr }`);
+    // Without affinity the Service chain DNATs itself; with it each endpoint needs a chain that records
+    // the client in the endpoint's timed set (kube-proxy's layout).
+    const affinity = sp.affinitySeconds;
+    if (affinity !== undefined) {
+      for (const e of usedSorted) {
+        sets.push([affSet(e), `type ipv4_addr; flags dynamic,timeout; timeout ${affinity}s;`]);
+        chains.push([
+          epChain(e),
+          {
+            rules: [
+              `update @${affSet(e)} { ip saddr }`,
+              `meta l4proto ${sp.protocol} dnat to ${e.ip}:${e.port}`,
+            ],
+          },
+        ]);
       }
-      rules.push(`meta l4proto ${sp.protocol} dnat to ${e.ip}:${e.port}`);
-      chains.set(epChain(e), { rules });
-      targets.add(e.ip);
     }
-    // A spread over endpoints, preceded by the affinity lookups (a known client goes back to its endpoint).
-    const spreadRules = (eps: EndpointInfo[]): string[] => [
-      ...(sp.affinitySeconds === undefined
-        ? []
-        : eps.map((e) => `ip saddr @${affSet(e)} goto ${epChain(e)}`)),
-      spread(eps.map(epChain), options.balance),
-    ];
+    // A spread over endpoints; with affinity preceded by the lookups (a known client goes back to its endpoint).
+    const spreadRules = (eps: EndpointInfo[]): string[] =>
+      affinity === undefined
+        ? [dnatSpread(eps, sp.protocol, ctx.balance)]
+        : [
+            ...eps.map((e) => `ip saddr @${affSet(e)} goto ${epChain(e)}`),
+            gotoSpread(eps.map(epChain), ctx.balance),
+          ];
 
     if (internal.length > 0) {
-      chains.set(svcChain, {
-        rules: [
-          ...(clusterCidr === undefined ? [] : [`ip saddr != ${clusterCidr} jump mark-for-masquerade`]),
-          ...spreadRules(internal),
-        ],
-      });
-      for (const ip of sp.clusterIPs) serviceIps.set(keyFor(ip), `goto ${svcChain}`);
+      chains.push([
+        svcChain,
+        {
+          rules: [
+            ...(ctx.clusterCidr === undefined
+              ? []
+              : [`ip saddr != ${ctx.clusterCidr} jump mark-for-masquerade`]),
+            ...spreadRules(internal),
+          ],
+        },
+      ]);
+      for (const ip of sp.clusterIPs) elements.push(['service-ips', keyFor(ip), `goto ${svcChain}`]);
     } else {
       // No endpoint at all: reject. Endpoints only elsewhere with internalTrafficPolicy Local: drop, as upstream.
       const verdict = cluster.length === 0 ? 'goto reject-chain' : 'drop';
-      for (const ip of sp.clusterIPs) noEpServices.set(keyFor(ip), verdict);
+      for (const ip of sp.clusterIPs) elements.push(['no-endpoint-services', keyFor(ip), verdict]);
     }
 
     if (npKey !== undefined) {
@@ -372,17 +417,18 @@ export function buildRuleset(input: RulesetInput): Ruleset {
         if (sp.externalLocal) {
           // Local: the client address is kept (no masquerade), except for connections from this host,
           // which cannot come back otherwise (127.0.0.1 especially).
-          chains.set(extChain, {
-            rules: ['fib saddr type local jump mark-for-masquerade', ...spreadRules(external)],
-          });
+          chains.push([
+            extChain,
+            { rules: ['fib saddr type local jump mark-for-masquerade', ...spreadRules(external)] },
+          ]);
         } else if (internal === cluster && internal.length > 0) {
-          chains.set(extChain, { rules: ['jump mark-for-masquerade', `goto ${svcChain}`] });
+          chains.push([extChain, { rules: ['jump mark-for-masquerade', `goto ${svcChain}`] }]);
         } else {
-          chains.set(extChain, { rules: ['jump mark-for-masquerade', ...spreadRules(external)] });
+          chains.push([extChain, { rules: ['jump mark-for-masquerade', ...spreadRules(external)] }]);
         }
-        nodePorts.set(npKey, `goto ${extChain}`);
+        elements.push(['service-nodeports', npKey, `goto ${extChain}`]);
       } else {
-        noEpNodePorts.set(npKey, cluster.length === 0 ? 'goto reject-chain' : 'drop');
+        elements.push(['no-endpoint-nodeports', npKey, cluster.length === 0 ? 'goto reject-chain' : 'drop']);
       }
     }
 
@@ -396,24 +442,151 @@ export function buildRuleset(input: RulesetInput): Ruleset {
       udp.push(flow);
     }
   }
+  const list = [...targets];
+  return { chains, sets, elements, targets: list, udp, hairpin: list.map((ip) => `${ip} . ${ip}`) };
+}
 
+/** The chains every table has, whatever the Services. */
+function baseChains(mark: string): Array<[string, Chain]> {
+  return [
+    [
+      'filter-prerouting',
+      {
+        hook: 'type filter hook prerouting priority -110; policy accept;',
+        rules: ['ct state new jump service-endpoints-check'],
+      },
+    ],
+    [
+      'filter-output',
+      {
+        hook: 'type filter hook output priority -110; policy accept;',
+        rules: ['ct state new jump service-endpoints-check'],
+      },
+    ],
+    // NodePorts on 127.0.0.1 need route_localnet; this keeps other hosts from reaching 127/8 through it
+    // (kube-proxy's guard for CVE-2020-8558): only connections we DNAT'ed may arrive from outside.
+    [
+      'filter-input',
+      {
+        hook: 'type filter hook input priority -10; policy accept;',
+        rules: [
+          'iifname != "lo" ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state new ct status & dnat == 0 drop',
+        ],
+      },
+    ],
+    [
+      'nat-prerouting',
+      { hook: 'type nat hook prerouting priority -100; policy accept;', rules: ['jump services'] },
+    ],
+    ['nat-output', { hook: 'type nat hook output priority -100; policy accept;', rules: ['jump services'] }],
+    [
+      'nat-postrouting',
+      { hook: 'type nat hook postrouting priority 100; policy accept;', rules: ['jump masquerading'] },
+    ],
+    [
+      'services',
+      {
+        rules: [
+          'ip daddr . meta l4proto . th dport vmap @service-ips',
+          'fib daddr type local meta l4proto . th dport vmap @service-nodeports',
+        ],
+      },
+    ],
+    [
+      'service-endpoints-check',
+      {
+        rules: [
+          'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
+          'fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports',
+        ],
+      },
+    ],
+    // Fail fast: a TCP client gets a reset, others "host unreachable", instead of waiting for a timeout.
+    [
+      'reject-chain',
+      { rules: ['meta l4proto tcp reject with tcp reset', 'reject with icmp type host-unreachable'] },
+    ],
+    ['mark-for-masquerade', { rules: [`meta mark set meta mark | ${mark}`] }],
+    [
+      'masquerading',
+      {
+        rules: [
+          // Hairpin: a pod that reached itself through a Service (source = DNAT'ed destination) must see
+          // the reply come from elsewhere, or it would answer itself directly and drop it.
+          `ct status dnat ip saddr . ip daddr @${hairpinSet} jump mark-for-masquerade`,
+          `meta mark & ${mark} == 0 return`,
+          `meta mark set meta mark ^ ${mark}`,
+          'masquerade fully-random',
+        ],
+      },
+    ],
+  ];
+}
+
+/**
+ * Builds the ruleset (the structure renderFull and renderUpdate print). Deterministic: sorted throughout.
+ * With `cache`, Services whose objects did not change keep their fragment from the previous build.
+ */
+export function buildRuleset(input: RulesetInput, cache?: RulesetCache): Ruleset {
+  const { node, options } = input;
+  const mark = `0x${(options.masqueradeMark ?? 0x4000).toString(16)}`;
+  const ctx: FragmentContext = {
+    node,
+    balance: options.balance,
+    clusterCidr:
+      options.clusterCidr !== undefined && cidr4.test(options.clusterCidr) ? options.clusterCidr : undefined,
+  };
+  const context = JSON.stringify([node, ctx.balance, ctx.clusterCidr]);
+  const old = cache !== undefined && cache.context === context ? cache.entries : undefined;
+  const entries = new Map<string, CacheEntry>();
+  const bySvc = slicesByService(input.slices);
+  let rebuilt = 0;
+  for (const svc of input.services) {
+    const key = `${svc.metadata.namespace ?? ''}/${svc.metadata.name ?? ''}`;
+    const slices = bySvc.get(key) ?? [];
+    const hit = old?.get(key);
+    if (hit !== undefined && hit.svc === svc && sameMembers(hit.slices, slices)) {
+      entries.set(key, hit);
+      continue;
+    }
+    rebuilt++;
+    entries.set(key, { svc, slices, fragment: serviceFragment(svc, slices, ctx) });
+  }
+  if (cache !== undefined) {
+    cache.context = context;
+    cache.entries = entries;
+    cache.rebuilt = rebuilt;
+  }
+
+  const chains = new Map<string, Chain>(baseChains(mark));
+  const sets = new Map<string, string>();
   const maps = new Map<string, NftMap>([
-    ['no-endpoint-nodeports', { type: 'inet_proto . inet_service : verdict', elements: noEpNodePorts }],
+    [hairpinSet, { type: 'ipv4_addr . ipv4_addr', elements: new Map(), set: true }],
+    ['no-endpoint-nodeports', { type: 'inet_proto . inet_service : verdict', elements: new Map() }],
     [
       'no-endpoint-services',
-      { type: 'ipv4_addr . inet_proto . inet_service : verdict', elements: noEpServices },
+      { type: 'ipv4_addr . inet_proto . inet_service : verdict', elements: new Map() },
     ],
-    ['service-ips', { type: 'ipv4_addr . inet_proto . inet_service : verdict', elements: serviceIps }],
-    ['service-nodeports', { type: 'inet_proto . inet_service : verdict', elements: nodePorts }],
+    ['service-ips', { type: 'ipv4_addr . inet_proto . inet_service : verdict', elements: new Map() }],
+    ['service-nodeports', { type: 'inet_proto . inet_service : verdict', elements: new Map() }],
   ]);
-  return {
-    table: options.table,
-    chains,
-    sets,
-    maps,
-    targets: [...targets].sort((a, b) => ipKey(a) - ipKey(b)),
-    udp,
-  };
+  const targets = new Set<string>();
+  const udp: UdpFlow[] = [];
+  const fragments = new Map<string, ServiceFragment>();
+  const hairpin = maps.get(hairpinSet)?.elements ?? new Map<string, string>();
+  // In name order, so that when two Services claim one key (an invalid state the API prevents) the
+  // same one wins every time.
+  for (const key of [...entries.keys()].sort()) {
+    const f = (entries.get(key) as CacheEntry).fragment;
+    fragments.set(key, f);
+    for (const [name, c] of f.chains) chains.set(name, c);
+    for (const [name, def] of f.sets) sets.set(name, def);
+    for (const [m, k, v] of f.elements) maps.get(m)?.elements.set(k, v);
+    for (const t of f.targets) targets.add(t);
+    for (const h of f.hairpin) hairpin.set(h, '');
+    for (const u of f.udp) udp.push(u);
+  }
+  return { table: options.table, chains, sets, maps, targets, udp, fragments };
 }
 
 function sortedKeys<V>(m: Map<string, V>): string[] {
@@ -421,8 +594,10 @@ function sortedKeys<V>(m: Map<string, V>): string[] {
 }
 
 function elementLines(m: NftMap, keys: string[]): string {
-  return keys.map((k) => `${k} : ${m.elements.get(k) ?? ''}`).join(', ');
+  return m.set === true ? keys.join(', ') : keys.map((k) => `${k} : ${m.elements.get(k) ?? ''}`).join(', ');
 }
+
+const kindOf = (m: NftMap): string => (m.set === true ? 'set' : 'map');
 
 /**
  * The whole table in one script: `table ip T {}` + `delete table ip T` + the full definition, so
@@ -433,7 +608,7 @@ export function renderFull(rs: Ruleset): string {
   for (const name of sortedKeys(rs.maps)) {
     const m = rs.maps.get(name);
     if (m === undefined) continue;
-    out.push(`\tmap ${name} {`, `\t\ttype ${m.type}`);
+    out.push(`\t${kindOf(m)} ${name} {`, `\t\ttype ${m.type}`);
     const keys = sortedKeys(m.elements);
     if (keys.length > 0) out.push(`\t\telements = { ${elementLines(m, keys)} }`);
     out.push('\t}');
@@ -464,10 +639,11 @@ export function removeTableScript(table: string): string {
 
 function sameChain(a: Chain | undefined, b: Chain): boolean {
   return (
-    a !== undefined &&
-    a.hook === b.hook &&
-    a.rules.length === b.rules.length &&
-    a.rules.every((r, i) => r === b.rules[i])
+    a === b ||
+    (a !== undefined &&
+      a.hook === b.hook &&
+      a.rules.length === b.rules.length &&
+      a.rules.every((r, i) => r === b.rules[i]))
   );
 }
 
@@ -477,10 +653,11 @@ function addChainCmd(t: string, name: string, c: Chain): string {
 
 /**
  * The commands that turn the table from `prev` (what was applied) into `next`, as one `nft -f`
- * transaction: only chains whose rules changed are rewritten, map elements are added and deleted one by
- * one, and affinity sets of endpoints that stayed are kept (their client entries survive). Without `prev`
- * (agent start, periodic resync) every chain and map is rewritten, sets are kept, and what `existing`
- * lists but `next` lacks is deleted. Returns '' when there is nothing to do.
+ * transaction: only chains whose rules changed are rewritten, map and set elements are added and deleted
+ * one by one, and affinity sets of endpoints that stayed are kept (their client entries survive). Without
+ * `prev` (agent start, periodic resync) every chain and map is rewritten, affinity sets are kept, and what
+ * `existing` lists but `next` lacks is deleted. Returns '' when there is nothing to do. Only what changed
+ * is sorted, so a small change to a large table costs little.
  */
 export function renderUpdate(prev: Ruleset | undefined, next: Ruleset, existing?: TableNames): string {
   const t = T(next.table);
@@ -489,13 +666,15 @@ export function renderUpdate(prev: Ruleset | undefined, next: Ruleset, existing?
   const rules: string[] = [];
   const adds: string[] = [];
   const tail: string[] = [];
+  const wantedSet = (name: string): boolean => next.sets.has(name) || next.maps.get(name)?.set === true;
+  const wantedMap = (name: string): boolean => next.maps.has(name) && next.maps.get(name)?.set !== true;
 
   if (prev === undefined) {
     head.push(`add table ${t}`);
     for (const name of sortedKeys(next.maps)) {
       const m = next.maps.get(name);
       if (m === undefined) continue;
-      head.push(`add map ${t} ${name} { type ${m.type}; }`, `flush map ${t} ${name}`);
+      head.push(`add ${kindOf(m)} ${t} ${name} { type ${m.type}; }`, `flush ${kindOf(m)} ${t} ${name}`);
       const keys = sortedKeys(m.elements);
       if (keys.length > 0) adds.push(`add element ${t} ${name} { ${elementLines(m, keys)} }`);
     }
@@ -510,46 +689,111 @@ export function renderUpdate(prev: Ruleset | undefined, next: Ruleset, existing?
     }
     const ex = existing ?? { chains: [], sets: [], maps: [] };
     const staleChains = ex.chains.filter((c) => !next.chains.has(c)).sort();
+    const staleMaps = ex.maps.filter((x) => !wantedMap(x)).sort();
     for (const c of staleChains) flushes.push(`flush chain ${t} ${c}`);
-    for (const m of ex.maps.filter((x) => !next.maps.has(x)).sort()) flushes.push(`flush map ${t} ${m}`);
+    for (const m of staleMaps) flushes.push(`flush map ${t} ${m}`);
     for (const c of staleChains) tail.push(`delete chain ${t} ${c}`);
-    for (const s of ex.sets.filter((x) => !next.sets.has(x)).sort()) tail.push(`delete set ${t} ${s}`);
-    for (const m of ex.maps.filter((x) => !next.maps.has(x)).sort()) tail.push(`delete map ${t} ${m}`);
+    for (const s of ex.sets.filter((x) => !wantedSet(x)).sort()) tail.push(`delete set ${t} ${s}`);
+    for (const m of staleMaps) tail.push(`delete map ${t} ${m}`);
     return `${[...head, ...flushes, ...rules, ...adds, ...tail].join('\n')}\n`;
   }
 
-  // Map elements: deletions first (they may point at chains deleted below), additions last.
+  // Only names and keys a changed Service (or the base) can have touched are compared.
+  const cand = candidates(prev, next);
+  const union = (a: Iterable<string>, b: Iterable<string>): Set<string> => {
+    const u = new Set(a);
+    for (const x of b) u.add(x);
+    return u;
+  };
+  // Map and set elements: deletions first (they may point at chains deleted below), additions last.
   for (const name of sortedKeys(next.maps)) {
     const m = next.maps.get(name);
     if (m === undefined) continue;
     const old = prev.maps.get(name);
-    if (old === undefined) head.push(`add map ${t} ${name} { type ${m.type}; }`);
-    const gone =
-      old === undefined
-        ? []
-        : sortedKeys(old.elements).filter((k) => m.elements.get(k) !== old.elements.get(k));
-    if (gone.length > 0) head.push(`delete element ${t} ${name} { ${gone.join(', ')} }`);
-    const added = sortedKeys(m.elements).filter((k) => old?.elements.get(k) !== m.elements.get(k));
-    if (added.length > 0) adds.push(`add element ${t} ${name} { ${elementLines(m, added)} }`);
+    if (old === undefined) head.push(`add ${kindOf(m)} ${t} ${name} { type ${m.type}; }`);
+    const keys =
+      cand === undefined
+        ? union(old?.elements.keys() ?? [], m.elements.keys())
+        : (cand.elements.get(name) ?? []);
+    const gone: string[] = [];
+    const added: string[] = [];
+    for (const k of keys) {
+      const was = old?.elements.get(k);
+      const now = m.elements.get(k);
+      // A hairpin pair of an address that is no longer a target matches nothing new (nothing DNATs to
+      // it), and deleting from a large set costs nft a read of all its elements: stale pairs stay until
+      // the next full rewrite (resync), and adding a pair that is still there is no error.
+      if (was !== undefined && was !== now && name !== hairpinSet) gone.push(k);
+      if (now !== undefined && now !== was) added.push(k);
+    }
+    if (gone.length > 0) head.push(`delete element ${t} ${name} { ${gone.sort().join(', ')} }`);
+    if (added.length > 0) adds.push(`add element ${t} ${name} { ${elementLines(m, added.sort())} }`);
   }
-  for (const name of sortedKeys(next.sets))
-    if (!prev.sets.has(name)) head.push(`add set ${t} ${name} { ${next.sets.get(name) ?? ''} }`);
-  for (const name of sortedKeys(next.chains)) {
+  const setNames = [...(cand?.sets ?? union(prev.sets.keys(), next.sets.keys()))].sort();
+  for (const name of setNames)
+    if (next.sets.has(name) && !prev.sets.has(name))
+      head.push(`add set ${t} ${name} { ${next.sets.get(name) ?? ''} }`);
+  const chainNames = [...(cand?.chains ?? union(prev.chains.keys(), next.chains.keys()))].sort();
+  const staleChains: string[] = [];
+  for (const name of chainNames) {
     const c = next.chains.get(name);
-    if (c === undefined) continue;
     const old = prev.chains.get(name);
+    if (c === undefined) {
+      if (old !== undefined) staleChains.push(name);
+      continue;
+    }
     if (sameChain(old, c)) continue;
-    if (old === undefined) head.push(addChainCmd(t, name, c));
-    else flushes.push(`flush chain ${t} ${name}`);
+    if (old !== undefined) flushes.push(`flush chain ${t} ${name}`);
+    else head.push(addChainCmd(t, name, c));
     for (const r of c.rules) rules.push(`add rule ${t} ${name} ${r}`);
   }
-  const staleChains = sortedKeys(prev.chains).filter((c) => !next.chains.has(c));
   for (const c of staleChains) flushes.push(`flush chain ${t} ${c}`);
   for (const c of staleChains) tail.push(`delete chain ${t} ${c}`);
-  for (const s of sortedKeys(prev.sets)) if (!next.sets.has(s)) tail.push(`delete set ${t} ${s}`);
-  for (const m of sortedKeys(prev.maps)) if (!next.maps.has(m)) tail.push(`delete map ${t} ${m}`);
+  for (const s of setNames) if (prev.sets.has(s) && !next.sets.has(s)) tail.push(`delete set ${t} ${s}`);
+  for (const m of sortedKeys(prev.maps))
+    if (!next.maps.has(m)) tail.push(`delete ${kindOf(prev.maps.get(m) as NftMap)} ${t} ${m}`);
   const all = [...head, ...flushes, ...rules, ...adds, ...tail];
   return all.length === 0 ? '' : `${all.join('\n')}\n`;
+}
+
+interface Candidates {
+  chains: Set<string>;
+  sets: Set<string>;
+  elements: Map<string, Set<string>>;
+}
+
+const baseChainNames = baseChains('0x0').map(([name]) => name);
+
+/**
+ * The chain, set and element names that can differ between two rulesets assembled from fragments: those
+ * of the Services whose fragment is not the same object in both, plus the base chains. Undefined when
+ * either ruleset has no fragments (compare everything).
+ */
+function candidates(prev: Ruleset, next: Ruleset): Candidates | undefined {
+  const pf = prev.fragments;
+  const nf = next.fragments;
+  if (pf === undefined || nf === undefined) return undefined;
+  const c: Candidates = { chains: new Set(baseChainNames), sets: new Set(), elements: new Map() };
+  const element = (map: string, key: string): void => {
+    const keys = c.elements.get(map);
+    if (keys === undefined) c.elements.set(map, new Set([key]));
+    else keys.add(key);
+  };
+  const take = (f: ServiceFragment | undefined): void => {
+    if (f === undefined) return;
+    for (const [name] of f.chains) c.chains.add(name);
+    for (const [name] of f.sets) c.sets.add(name);
+    for (const [m, k] of f.elements) element(m, k);
+    for (const h of f.hairpin) element(hairpinSet, h);
+  };
+  for (const [key, f] of nf) {
+    const old = pf.get(key);
+    if (old === f) continue;
+    take(old);
+    take(f);
+  }
+  for (const [key, f] of pf) if (!nf.has(key)) take(f);
+  return c;
 }
 
 /** True when a base chain's hook differs (an update cannot change it; the table must be replaced). */
