@@ -40,7 +40,15 @@ afterEach(() => proxy?.stop());
 function setup(): { view: StaticServiceView; host: FakeHost; proxy: ServiceProxy } {
   const view = new StaticServiceView();
   const host = new FakeHost();
-  proxy = new ServiceProxy({ view, node, table: 't', host, minSyncIntervalMs: 10, log: () => undefined });
+  proxy = new ServiceProxy({
+    view,
+    node,
+    table: 't',
+    host,
+    minSyncIntervalMs: 10,
+    cleanupDelayMs: 30,
+    log: () => undefined,
+  });
   return { view, host, proxy };
 }
 
@@ -63,10 +71,18 @@ describe('ServiceProxy', () => {
     view.set([svc('web')], [slice('web', [{ ip: '10.200.1.2' }])]);
     await proxy.syncNow();
     expect(host.scripts).toHaveLength(2);
-    expect(host.scripts[1]).toContain(
+    // The new rule goes above the old one: no deletion in the transaction.
+    expect(host.scripts[1]).toBe(
+      'insert rule ip t svc-default/web/tcp/http meta l4proto tcp dnat to 10.200.1.2:8080\n',
+    );
+    // Once changes are quiet, the unreachable old rule is removed in a transaction of its own.
+    await sleep(80);
+    expect(host.scripts).toHaveLength(3);
+    expect(host.scripts[2]).toBe(
       'flush chain ip t svc-default/web/tcp/http\nadd rule ip t svc-default/web/tcp/http meta l4proto tcp dnat to 10.200.1.2:8080\n',
     );
-    expect(host.scripts[1]).not.toContain('add table');
+    await sleep(80);
+    expect(host.scripts).toHaveLength(3);
   });
 
   it('coalesces a burst of changes into one transaction', async () => {

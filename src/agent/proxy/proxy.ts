@@ -15,6 +15,7 @@ import {
   hooksChanged,
   newRulesetCache,
   parseTableNames,
+  planUpdate,
   renderFull,
   renderUpdate,
   staleConntrack,
@@ -50,6 +51,11 @@ export interface ServiceProxyOptions {
   minSyncIntervalMs?: number;
   /** Full rewrite period (default 60 s; 0 turns it off). */
   resyncIntervalMs?: number;
+  /**
+   * An endpoint change inserts the Service's new `dnat` rule above the old one (no deletion in the
+   * transaction: faster); this long after the last change the old rules are removed (default 1 s).
+   */
+  cleanupDelayMs?: number;
   host?: ProxyHost;
   /**
    * Cross-node acknowledgement through node Leases: publish our applied revision, and wait for the
@@ -70,6 +76,10 @@ export class ServiceProxy implements EndpointDrainer {
   private applied: Ruleset | undefined;
   /** Each Service's part of the ruleset, rebuilt only when its objects change. */
   private readonly cache = newRulesetCache();
+  /** Chains holding unreachable old rules (planUpdate) → how many. */
+  private shadowed = new Map<string, number>();
+  private cleanupDue = false;
+  private cleanupTimer: TimerHandle | undefined;
   private appliedRev = 0;
   private targets: ReadonlySet<string> = new Set<string>();
   /** Pod IP → the applied revision of the first ruleset that no longer sent to it. */
@@ -118,6 +128,8 @@ export class ServiceProxy implements EndpointDrainer {
     this.unsubscribe?.();
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     if (this.publishTimer !== undefined) this.clock.clearTimeout(this.publishTimer);
+    if (this.cleanupTimer !== undefined) this.clock.clearTimeout(this.cleanupTimer);
+    this.cleanupTimer = undefined;
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
     this.timer = undefined;
     this.publishTimer = undefined;
@@ -129,6 +141,7 @@ export class ServiceProxy implements EndpointDrainer {
     await this.host.nft(`table ip ${this.opts.table} {}\ndelete table ip ${this.opts.table}\n`);
     this.applied = undefined;
     this.targets = new Set();
+    this.shadowed = new Map();
     this.forceFull = true;
   }
 
@@ -155,6 +168,12 @@ export class ServiceProxy implements EndpointDrainer {
     }
     while (this.running) await new Promise<void>((r) => this.waiters.add(r));
     await this.sync();
+  }
+
+  /** A full rewrite now, as the periodic resync does (tests, benchmarks). */
+  async resyncNow(): Promise<void> {
+    this.forceFull = true;
+    await this.syncNow();
   }
 
   async drained(podIPs: readonly string[], timeoutMs: number): Promise<DrainResult> {
@@ -245,12 +264,14 @@ export class ServiceProxy implements EndpointDrainer {
       const prev = this.applied;
       const full = this.forceFull || prev === undefined || hooksChanged(prev, next);
       let script: string;
+      let shadowed = new Map<string, number>();
+      const cleanup = this.cleanupDue;
       if (full) {
         const listed = await this.host.listTable(this.opts.table);
         script =
           listed === undefined ? renderFull(next) : renderUpdate(undefined, next, parseTableNames(listed));
       } else {
-        script = renderUpdate(prev, next);
+        ({ script, shadowed } = planUpdate(prev, next, this.shadowed, cleanup));
       }
       if (script !== '') {
         const t0 = this.clock.now();
@@ -260,6 +281,7 @@ export class ServiceProxy implements EndpointDrainer {
           // Someone changed the table under us, or an update did not fit it: replace the table whole.
           this.log(`proxy: update failed, replacing table ip ${this.opts.table}: ${(err as Error).message}`);
           await this.host.nft(renderFull(next));
+          shadowed = new Map();
         }
         const ms = this.clock.now() - t0;
         if (ms > 500) this.log(`proxy: programming ${next.chains.size} chains took ${ms} ms`);
@@ -285,6 +307,9 @@ export class ServiceProxy implements EndpointDrainer {
       }
       this.applied = next;
       this.targets = nextTargets;
+      this.shadowed = shadowed;
+      if (cleanup) this.cleanupDue = false;
+      this.scheduleCleanup();
       this.appliedRev = revision;
       this.forceFull = false;
       this.failures = 0;
@@ -299,6 +324,18 @@ export class ServiceProxy implements EndpointDrainer {
       for (const w of [...this.waiters]) w();
       if (this.dirty) this.schedule();
     }
+  }
+
+  /** Removes unreachable old rules once changes have been quiet for cleanupDelayMs (a sync of its own). */
+  private scheduleCleanup(): void {
+    if (this.cleanupTimer !== undefined) this.clock.clearTimeout(this.cleanupTimer);
+    this.cleanupTimer = undefined;
+    if (this.shadowed.size === 0 || this.stopped) return;
+    this.cleanupTimer = this.clock.setTimeout(() => {
+      this.cleanupTimer = undefined;
+      this.cleanupDue = true;
+      this.schedule();
+    }, this.opts.cleanupDelayMs ?? 1000);
   }
 
   /** Writes our applied revision on our Lease, at most every minIntervalMs (default 200 ms). */

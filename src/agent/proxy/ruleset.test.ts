@@ -4,6 +4,7 @@ import {
   buildRuleset,
   newRulesetCache,
   parseTableNames,
+  planUpdate,
   renderRuleset,
   renderUpdate,
   staleConntrack,
@@ -291,6 +292,40 @@ describe('renderUpdate', () => {
       removal.indexOf('delete chain ip flotilla svc-default/s0/tcp/http'),
     );
     expect(renderUpdate(strip(next), strip(fewer))).toBe(removal);
+  });
+
+  it('planUpdate inserts a lone dnat above the old one, piles at most 8, and cleans up on request', () => {
+    const ep = (n: number): KubeObject => slice('web', [{ ip: `10.200.1.${n}` }, { ip: '10.200.1.200' }]);
+    let prev = buildRuleset(input([svc('web')], [ep(2)]));
+    let shadowed = new Map<string, number>();
+    for (let n = 3; n <= 11; n++) {
+      const next = buildRuleset(input([svc('web')], [ep(n)]));
+      const plan = planUpdate(prev, next, shadowed, false);
+      if (n <= 10) {
+        expect(plan.script).toMatch(
+          /^insert rule ip flotilla svc-default\/web\/tcp\/http meta l4proto tcp dnat ip to numgen/,
+        );
+        expect(plan.script).not.toContain('flush');
+      } else {
+        expect(plan.script).toContain('flush chain ip flotilla svc-default/web/tcp/http'); // 8 piled up: flushed
+      }
+      expect(shadowed.size).toBe(n === 3 ? 0 : 1); // the caller's map is not changed
+      shadowed = plan.shadowed;
+      prev = next;
+    }
+    expect(shadowed.size).toBe(0);
+    const next = buildRuleset(input([svc('web')], [ep(12)]));
+    const one = planUpdate(prev, next, shadowed, false);
+    expect(one.shadowed.get('svc-default/web/tcp/http')).toBe(1);
+    const clean = planUpdate(next, next, one.shadowed, true);
+    expect(clean.script).toMatch(/^flush chain ip flotilla svc-default\/web\/tcp\/http\nadd rule /);
+    expect(clean.shadowed.size).toBe(0);
+    // A chain that is not a lone dnat (ClientIP affinity) is rewritten as before.
+    const a = buildRuleset(input([svc('web', { affinitySeconds: 60 })], [ep(2)]));
+    const b = buildRuleset(input([svc('web', { affinitySeconds: 60 })], [ep(3)]));
+    expect(planUpdate(a, b, new Map(), false).script).toContain(
+      'flush chain ip flotilla svc-default/web/tcp/http',
+    );
   });
 
   it('a full rewrite empties the hairpin set and refills it (stale pairs go)', () => {
