@@ -121,6 +121,8 @@ const load = (): string =>
     .join(' ');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
+const cleanupDelayMs = 1000;
+
 export async function main(argv: string[]): Promise<number> {
   const o = parseArgs(argv);
   if (process.getuid?.() !== 0) {
@@ -141,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     table,
     host,
     resyncIntervalMs: 0,
+    cleanupDelayMs,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   try {
@@ -191,6 +194,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(
       `one endpoint change: median ${ms(median(changes))}, max ${ms(Math.max(...changes))} ` +
         `(nft median ${ms(median(changeNft))}) over ${o.changes} changes`,
+    );
+
+    // The old rules the changes left under the new ones go in a transaction of their own once quiet.
+    nft0 = host.nftMs;
+    await new Promise((r) => setTimeout(r, cleanupDelayMs + 500));
+    console.log(
+      `  (old rules removed ${cleanupDelayMs} ms after the last change, off the change path: nft ${ms(host.nftMs - nft0)})`,
     );
 
     // 3. One Service added (with its endpoints).

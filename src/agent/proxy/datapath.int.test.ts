@@ -225,4 +225,17 @@ describe.skipIf(!nftOk)('nftables datapath (real netns)', () => {
     await proxy.syncNow();
     expect(await counts(`${svcNet}.10`, 80, 5)).toEqual({ 'pod-2': 5 });
   });
+
+  it('removes the old rules an endpoint change left under the new one once changes are quiet', async () => {
+    const dnats = async (): Promise<number> =>
+      (await sh('nft', ['list', 'chain', 'ip', table, 'svc-default/web/tcp/http'])).split('dnat').length - 1;
+    setObjects(eps(0, 1));
+    await proxy.syncNow();
+    expect(await dnats()).toBeGreaterThan(1); // the new rule was inserted above the old ones
+    expect(Object.keys(await counts(`${svcNet}.10`, 80, 20)).sort()).toEqual(['pod-0', 'pod-1']);
+    const until = Date.now() + 5000;
+    while ((await dnats()) > 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(await dnats()).toBe(1);
+    expect(Object.keys(await counts(`${svcNet}.10`, 80, 20)).sort()).toEqual(['pod-0', 'pod-1']);
+  });
 });
