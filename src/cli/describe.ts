@@ -1557,3 +1557,10 @@ export async function describeObject(
   }
   return w.toString() + describeEvents(events, ctx.now);
 }
+
+/** kubectl's DescribePodTemplate on its own (`rollout history --revision=N` prints it). */
+export function describePodTemplate(template: unknown): string {
+  const w = new DescribeWriter();
+  podTemplate(w, template);
+  return w.toString();
+}

@@ -18,6 +18,7 @@ import { registerLabel } from './commands/label.js';
 import { registerLogs } from './commands/logs.js';
 import { registerPatch } from './commands/patch.js';
 import { registerPlan } from './commands/plan.js';
+import { registerRollout } from './commands/rollout.js';
 import { registerScale } from './commands/scale.js';
 import { clientVersion, registerVersion } from './commands/version.js';
 import { registerWait } from './commands/wait.js';
@@ -85,6 +86,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerDrain(program, session);
   registerPlan(program, session);
   registerWait(program, session);
+  registerRollout(program, session);
   registerLogs(program, session);
   registerExec(program, session);
   registerExplain(program, session);
