@@ -95,7 +95,7 @@ async function forEachDeployment(
     );
   const targets = await resolveTargets(session, args, opts, `rollout ${verb}`);
   if (targets.length === 0) {
-    session.io.stderr.write('No resources found\n');
+    session.io.stderr.write(`No resources found in ${await session.namespace()} namespace.\n`);
     return;
   }
   const client = await session.client();
