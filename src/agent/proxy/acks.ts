@@ -5,7 +5,7 @@
 import type { KubeObject } from '../../api/types.js';
 import { asNum, asObj, asStr } from '../../api/validation/access.js';
 
-export const appliedRevisionAnnotation = 'flotilla.io/proxy-applied-revision';
+export const appliedRevisionAnnotation = 'flotilla.dev/proxy-applied-revision';
 
 /** The Lease's renewTime in ms (undefined when absent or unparsable). */
 function renewedAt(lease: KubeObject): number | undefined {
