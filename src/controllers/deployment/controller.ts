@@ -37,6 +37,8 @@ import { NamespacedCache } from '../replicaset/cache.js';
 import { adoptPatch, claimObjects, releasePatch } from '../replicaset/claim.js';
 import { controllerRefOf } from '../replicaset/pods.js';
 import { selectorMatcher, selectorOf } from '../replicaset/reconcile.js';
+import { createMergePatch } from '../../api/patch/merge-patch.js';
+import { decideRollback } from './autorollback.js';
 import { equalIgnoreHash } from './hash.js';
 import {
   collisionStatus,
@@ -77,6 +79,11 @@ export interface DeploymentControllerOptions {
   syncPollMs?: number;
   /** Every Deployment is synced at least this often. Default 10 min. */
   resyncPeriodMs?: number;
+  /**
+   * Automatic rollback for Deployments without a `flotilla.dev/rollback-on-failure` annotation
+   * (server flag `--deployment-rollback-on-failure`). Default false.
+   */
+  rollbackOnFailure?: boolean;
 }
 
 function resourceInfo(apiVersion: string, kind: string): ResourceInfo {
@@ -107,6 +114,7 @@ export class DeploymentController {
   private readonly recorder: EventRecorder;
   private readonly syncPollMs: number;
   private readonly resyncPeriodMs: number;
+  private readonly rollbackOnFailure: boolean;
   private readonly controller: Controller;
   private unsubscribe: (() => void)[] = [];
   private resyncTimer: TimerHandle | undefined;
@@ -122,6 +130,7 @@ export class DeploymentController {
     this.recorder = options.recorder ?? nullEventRecorder;
     this.syncPollMs = options.syncPollMs ?? 200;
     this.resyncPeriodMs = options.resyncPeriodMs ?? 10 * 60_000;
+    this.rollbackOnFailure = options.rollbackOnFailure ?? false;
     this.controller = new Controller({
       name: 'deployment',
       clock: options.clock,
@@ -236,7 +245,51 @@ export class DeploymentController {
       return;
     }
     const owned = await this.claimReplicaSets(d);
+    if (await this.rollBackIfFailed(d, owned)) return;
     await this.execute(d, owned, true);
+  }
+
+  private podsOf(d: KubeObject, owned: readonly KubeObject[]): KubeObject[] {
+    const uids = new Set(owned.map((rs) => rs.metadata.uid));
+    return this.pods.inNamespace(d.metadata.namespace).filter((p) => uids.has(controllerRefOf(p)?.uid));
+  }
+
+  /**
+   * Automatic rollback (autorollback.ts): when the decision says so, one update of the Deployment
+   * (template back, failed template marked), a Warning event, then the status (condition RolledBack).
+   * The update wakes the next sync, which rolls the old revision back out. True when it rolled back.
+   */
+  private async rollBackIfFailed(d: KubeObject, owned: readonly KubeObject[]): Promise<boolean> {
+    const decision = decideRollback({
+      deployment: d,
+      replicaSets: owned,
+      pods: this.podsOf(d, owned),
+      now: this.clock.now(),
+      clusterDefault: this.rollbackOnFailure,
+    });
+    if (decision === undefined) return false;
+    const ns = d.metadata.namespace ?? '';
+    const name = d.metadata.name ?? '';
+    const { status: _s, ...from } = d;
+    const { status: _t, ...to } = decision.deployment;
+    const patch = createMergePatch(from, to) as Record<string, unknown>;
+    const meta = isObject(patch.metadata) ? patch.metadata : {};
+    patch.metadata = { ...meta, resourceVersion: d.metadata.resourceVersion };
+    const updated = await this.executor.patchDeployment(ns, name, patch);
+    this.recorder.record(d, decision.event.type, decision.event.reason, decision.event.message);
+    this.logger.info('automatic rollback', {
+      deployment: keyOf(d),
+      toRevision: decision.toRevision,
+      failedRevision: decision.failedRevision,
+      why: decision.why,
+    });
+    try {
+      await this.executor.updateDeploymentStatus({ ...updated, status: decision.status });
+    } catch (err: unknown) {
+      // The next sync reports the status; the event says what happened meanwhile.
+      if (reasonOf(err) !== 'Conflict' && reasonOf(err) !== 'NotFound') throw err;
+    }
+    return true;
   }
 
   private async claimReplicaSets(d: KubeObject): Promise<KubeObject[]> {
@@ -272,8 +325,7 @@ export class DeploymentController {
   private async execute(d: KubeObject, owned: KubeObject[], mayReplan: boolean): Promise<void> {
     const ns = d.metadata.namespace ?? '';
     const name = d.metadata.name ?? '';
-    const uids = new Set(owned.map((rs) => rs.metadata.uid));
-    const pods = this.pods.inNamespace(ns).filter((p) => uids.has(controllerRefOf(p)?.uid));
+    const pods = this.podsOf(d, owned);
     const now = this.clock.now();
     const plan: DeploymentPlan = reconcileDeployment({ deployment: d, replicaSets: owned, pods, now });
 
@@ -326,6 +378,16 @@ export class DeploymentController {
             metadata: { resourceVersion: deploymentRv, annotations: action.annotations },
           });
           deploymentRv = patched.metadata.resourceVersion;
+          break;
+        }
+        case 'patchDeploymentPaused': {
+          const patched = await this.executor.patchDeployment(ns, name, {
+            metadata: { resourceVersion: deploymentRv },
+            spec: { paused: action.paused },
+          });
+          deploymentRv = patched.metadata.resourceVersion;
+          if (action.event !== undefined)
+            this.recorder.record(d, action.event.type, action.event.reason, action.event.message);
           break;
         }
         case 'updateStatus':

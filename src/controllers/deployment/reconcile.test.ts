@@ -72,6 +72,7 @@ interface RsOpts {
   generation?: number;
   observedGeneration?: number;
   conditions?: unknown[];
+  annotations?: Record<string, string>;
 }
 
 function replicaSet(o: RsOpts): KubeObject {
@@ -94,6 +95,7 @@ function replicaSet(o: RsOpts): KubeObject {
         'deployment.kubernetes.io/revision': String(o.revision),
         'deployment.kubernetes.io/desired-replicas': String(o.desired ?? 3),
         'deployment.kubernetes.io/max-replicas': String(o.max ?? 4),
+        ...(o.annotations ?? {}),
       },
       ownerReferences: [
         {
@@ -263,7 +265,13 @@ describe('reconcileDeployment: steady state and progress', () => {
       pods: [],
       now: T0,
     });
-    expect(plan.actions.map((a) => a.type)).toEqual(['updateStatus']);
+    // The completed rollout marks its ReplicaSet (the revision automatic rollback returns to).
+    expect(plan.actions.map((a) => a.type)).toEqual(['updateReplicaSet', 'updateStatus']);
+    expect(
+      byType(plan.actions, 'updateReplicaSet')[0]?.replicaSet.metadata.annotations?.[
+        'flotilla.dev/fully-available'
+      ],
+    ).toBe('true');
     const status = statusOf(plan.actions) as DeploymentStatus;
     expect(status).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 });
     expect(status.unavailableReplicas).toBeUndefined();
@@ -280,7 +288,9 @@ describe('reconcileDeployment: steady state and progress', () => {
 
     const again = reconcileDeployment({
       deployment: { ...d, status },
-      replicaSets: [replicaSet({ replicas: 3, revision: 1 })],
+      replicaSets: [
+        replicaSet({ replicas: 3, revision: 1, annotations: { 'flotilla.dev/fully-available': 'true' } }),
+      ],
       pods: [],
       now: at(100),
     });

@@ -9,9 +9,24 @@
 import type { LabelSelector } from '../../api/selectors.js';
 import { isObject, type KubeObject } from '../../api/types.js';
 import { controllerRef } from '../replicaset/claim.js';
-import { controllerRefOf, formatTime, parseTime, podPhase } from '../replicaset/pods.js';
+import { controllerRefOf, formatTime, parseTime, podAvailableInMs, podPhase } from '../replicaset/pods.js';
+import {
+  CANARY_ANNOTATION,
+  CANARY_PAUSED_ANNOTATION,
+  CANARY_PROMOTE_AFTER_ANNOTATION,
+  DEPLOYMENT_ONLY_ANNOTATIONS,
+  FAILED_TEMPLATE_HASH_ANNOTATION,
+  FULLY_AVAILABLE_ANNOTATION,
+  parseDurationMs,
+  REPLICASET_ONLY_ANNOTATIONS,
+  RolloutConditions,
+  RolloutReasons,
+} from './annotations.js';
+import { podFailure } from './autorollback.js';
 import { canonicalJson, computePodTemplateHash, equalIgnoreHash, POD_TEMPLATE_HASH_LABEL } from './hash.js';
 import {
+  canaryReached,
+  canarySize,
   DESIRED_REPLICAS_ANNOTATION,
   isScalingEvent,
   MAX_REPLICAS_ANNOTATION,
@@ -19,6 +34,7 @@ import {
   maxSurge,
   maxUnavailable,
   newReplicaSetReplicas,
+  revisionOf,
   oldPodsRunning,
   REVISION_ANNOTATION,
   REVISION_HISTORY_ANNOTATION,
@@ -45,6 +61,8 @@ const ANNOTATIONS_NOT_COPIED = new Set([
   DESIRED_REPLICAS_ANNOTATION,
   MAX_REPLICAS_ANNOTATION,
   'deprecated.deployment.rollback.to',
+  ...REPLICASET_ONLY_ANNOTATIONS,
+  ...DEPLOYMENT_ONLY_ANNOTATIONS,
 ]);
 
 /** Longest revision-history annotation kept on a ReplicaSet brought back by a rollback. */
@@ -101,8 +119,10 @@ export type DeploymentAction =
   | { type: 'updateReplicaSet'; replicaSet: KubeObject; event?: PlannedEvent }
   /** DELETE an old ReplicaSet beyond revisionHistoryLimit (uid precondition). */
   | { type: 'deleteReplicaSet'; name: string; uid: string }
-  /** Merge-patch the Deployment's annotations (the revision). */
-  | { type: 'patchDeploymentAnnotations'; annotations: Record<string, string> }
+  /** Merge-patch the Deployment's annotations (the revision, Flotilla's marks); null removes a key. */
+  | { type: 'patchDeploymentAnnotations'; annotations: Record<string, string | null> }
+  /** Merge-patch spec.paused (a canary step pauses; its automatic promotion resumes). */
+  | { type: 'patchDeploymentPaused'; paused: boolean; event?: PlannedEvent }
   /** PUT the Deployment's status subresource. */
   | { type: 'updateStatus'; status: DeploymentStatus };
 
@@ -352,6 +372,10 @@ class Planner {
   private final: DeploymentStatus | undefined;
   private requeueAfterMs: number | undefined;
   private newName: string | undefined;
+  /** spec.paused to write (a canary step pauses, its automatic promotion resumes). */
+  private pausedPatch: { paused: boolean; event: PlannedEvent } | undefined;
+  /** Look again this soon for an automatic canary promotion. */
+  private promoteRequeueMs: number | undefined;
 
   constructor(s: DeploymentSnapshot) {
     this.d = s.deployment;
@@ -362,6 +386,8 @@ class Planner {
     this.original = normalizeStatus(s.deployment.status);
     this.working = normalizeStatus(s.deployment.status);
     this.annotations = { ...(s.deployment.metadata.annotations ?? {}) };
+    // `kubectl rollout undo` copies a ReplicaSet's annotations to the Deployment: drop our bookkeeping.
+    for (const k of REPLICASET_ONLY_ANNOTATIONS) delete this.annotations[k];
   }
 
   private get hasProgressDeadline(): boolean {
@@ -503,7 +529,7 @@ class Planner {
       replicas: 0,
       annotations: {},
     };
-    const replicas = newReplicaSetReplicas(this.p, [...oldRss, m], m);
+    const replicas = newReplicaSetReplicas(this.p, [...oldRss, m], m, this.canaryCap(oldRss));
     m.replicas = replicas;
     this.setNewReplicaSetAnnotations(m, newRevision, false);
     this.actions.push({
@@ -619,6 +645,7 @@ class Planner {
   /** Scaling (and, while paused, history cleanup) without rolling out. */
   sync(): void {
     const { newRs, oldRss } = this.getAll(false);
+    if (this.p.paused) this.maybePromoteCanary(newRs);
     scaleDeployment(this.p, newRs, oldRss, this.scale, this.original.replicas ?? 0);
     if (this.p.paused) this.cleanup(oldRss);
     this.final = this.calculateStatus([...oldRss, newRs], newRs);
@@ -633,13 +660,18 @@ class Planner {
     const { newRs, oldRss } = this.getAll(true);
     const all = [...oldRss, newRs];
     if (newRs === undefined) return; // cannot happen: created above
-    const step = rollingUpdateStep(this.p, newRs, oldRss, this.scale);
+    this.settleCanary(newRs, oldRss);
+    const canary = this.canaryFor(newRs, oldRss);
+    const step = rollingUpdateStep(this.p, newRs, oldRss, this.scale, canary);
+    if (canary !== undefined && canaryReached(this.p, newRs, oldRss, canary)) this.pauseForCanary(newRs);
     if (step === 'idle' && deploymentComplete(this.p, this.working)) this.cleanup(oldRss);
     this.syncRolloutStatus(all, newRs);
+    this.markFullyAvailable(newRs);
   }
 
   rolloutRecreate(): void {
     let { newRs, oldRss } = this.getAll(false);
+    this.settleCanary(newRs, oldRss);
     if (scaleDownOldForRecreate(oldRss, this.scale)) {
       this.syncRolloutStatus([...oldRss, newRs], newRs);
       return;
@@ -654,6 +686,193 @@ class Planner {
     if (newRs !== undefined) scaleTo(this.scale, newRs, this.p.replicas);
     if (deploymentComplete(this.p, this.working)) this.cleanup(oldRss);
     this.syncRolloutStatus([...oldRss, newRs], newRs);
+    this.markFullyAvailable(newRs);
+  }
+
+  // ---------------------------------------------------------------- Flotilla: failed templates, canary
+
+  /** The current template's ReplicaSet when the template is marked failed (undefined: none yet). */
+  private blockedRs: Model | undefined;
+
+  /**
+   * The failed-template mark (set by an automatic rollback): true when the Deployment's template is
+   * the failed one, which is then not rolled out again. A template that is neither the failed one
+   * nor one that completed before (the revision rolled back to) clears the mark.
+   */
+  checkFailedMark(): boolean {
+    const mark = this.annotations[FAILED_TEMPLATE_HASH_ANNOTATION];
+    if (mark === undefined) return false;
+    const current = this.findNew();
+    const hash = computePodTemplateHash(this.p.template, this.working.collisionCount);
+    const currentHash = current?.obj?.metadata.labels?.[POD_TEMPLATE_HASH_LABEL];
+    if (hash === mark || currentHash === mark) {
+      this.blockedRs = current;
+      return true;
+    }
+    if (current?.annotations[FULLY_AVAILABLE_ANNOTATION] !== 'true') {
+      delete this.annotations[FAILED_TEMPLATE_HASH_ANNOTATION];
+      removeCondition(this.working, RolloutConditions.RolledBack);
+    }
+    return false;
+  }
+
+  /**
+   * The template is the failed one: keep (or bring back) the newest revision that completed, as a
+   * rollout towards it, and report Progressing False FailedRevisionNotRetried.
+   */
+  rolloutBlocked(): void {
+    const failed = this.blockedRs;
+    const others = this.models.filter((m) => m !== failed && !m.deleting);
+    const newestFirst = (a: Model, b: Model): number => revisionOf(b) - revisionOf(a);
+    const target =
+      others.filter((m) => m.annotations[FULLY_AVAILABLE_ANNOTATION] === 'true').sort(newestFirst)[0] ??
+      others.sort(newestFirst)[0];
+    if (failed !== undefined) this.newName = failed.name;
+    if (target !== undefined) {
+      const rest = this.models.filter((m) => m !== target);
+      if (this.p.strategy.type === 'Recreate') {
+        if (!scaleDownOldForRecreate(rest, this.scale)) scaleTo(this.scale, target, this.p.replicas);
+      } else {
+        rollingUpdateStep(this.p, target, rest, this.scale);
+      }
+    }
+    const status = this.calculateStatus(this.models, failed);
+    const mark = this.annotations[FAILED_TEMPLATE_HASH_ANNOTATION] ?? '';
+    setCondition(
+      status,
+      this.condition(
+        'Progressing',
+        'False',
+        RolloutReasons.FailedRevisionNotRetried,
+        `pod template ${mark} failed and was rolled back automatically; it is not retried. ` +
+          'Change the template to roll out again.',
+      ),
+    );
+    this.final = status;
+  }
+
+  /** The canary size for rolling out a new template, when the canary step applies to it. */
+  private canaryCap(oldRss: readonly Model[]): number | undefined {
+    if (this.p.strategy.type !== 'RollingUpdate') return undefined;
+    // A fresh Deployment has nothing to compare a canary against.
+    if (sumReplicas(oldRss) === 0) return undefined;
+    return canarySize(this.annotations[CANARY_ANNOTATION], this.p.replicas);
+  }
+
+  /**
+   * The canary size for `newRs`: its template never completed a rollout (not a rollback to a
+   * revision that was fully available), has not had its canary step yet, and is not past it.
+   */
+  private canaryFor(newRs: Model, oldRss: readonly Model[]): number | undefined {
+    const size = this.canaryCap(oldRss);
+    if (size === undefined) return undefined;
+    if (newRs.annotations[FULLY_AVAILABLE_ANNOTATION] === 'true') return undefined;
+    if (newRs.annotations[CANARY_PAUSED_ANNOTATION] !== undefined) return undefined;
+    if (newRs.replicas > size) return undefined;
+    return size;
+  }
+
+  /** The canary's sizes are reached: pause the Deployment and say so. */
+  private pauseForCanary(newRs: Model): void {
+    newRs.annotations[CANARY_PAUSED_ANNOTATION] = formatTime(this.now);
+    this.writeReplicaSet(newRs);
+    const message =
+      `canary of ${newRs.replicas} pod${newRs.replicas === 1 ? '' : 's'} on revision ${revisionOf(newRs)}; ` +
+      'promote with `flotilla rollout promote` or `kubectl rollout resume`';
+    this.pausedPatch = {
+      paused: true,
+      event: { type: 'Normal', reason: RolloutReasons.CanaryPaused, message },
+    };
+    setCondition(
+      this.working,
+      this.condition(RolloutConditions.Canary, 'True', RolloutReasons.CanaryPaused, message),
+    );
+  }
+
+  /**
+   * After a canary pause: resumed on the canary's template is a promotion; any other template is an
+   * abort (its ReplicaSet loses the canary mark, so applying that template again repeats the canary).
+   */
+  private settleCanary(newRs: Model | undefined, oldRss: readonly Model[]): void {
+    for (const m of oldRss) {
+      if (
+        m.annotations[CANARY_PAUSED_ANNOTATION] !== undefined &&
+        m.annotations[FULLY_AVAILABLE_ANNOTATION] !== 'true'
+      ) {
+        delete m.annotations[CANARY_PAUSED_ANNOTATION];
+        this.writeReplicaSet(m);
+      }
+    }
+    const cond = getCondition(this.working, RolloutConditions.Canary);
+    if (cond?.status !== 'True') return;
+    if (newRs !== undefined && newRs.annotations[CANARY_PAUSED_ANNOTATION] !== undefined) {
+      setCondition(
+        this.working,
+        this.condition(
+          RolloutConditions.Canary,
+          'False',
+          RolloutReasons.CanaryPromoted,
+          `canary promoted; rolling out revision ${revisionOf(newRs)}`,
+        ),
+      );
+    } else {
+      setCondition(
+        this.working,
+        this.condition(
+          RolloutConditions.Canary,
+          'False',
+          RolloutReasons.CanaryAborted,
+          'canary aborted: the template changed',
+        ),
+      );
+    }
+  }
+
+  /**
+   * While paused on a canary with `flotilla.dev/canary-promote-after`: promote (unpause) once every
+   * canary pod has been available that long with no failure; else look again when it may be due.
+   */
+  private maybePromoteCanary(newRs: Model | undefined): void {
+    if (newRs === undefined || newRs.replicas === 0) return;
+    if (newRs.annotations[CANARY_PAUSED_ANNOTATION] === undefined) return;
+    if (newRs.annotations[FULLY_AVAILABLE_ANNOTATION] === 'true') return;
+    const after = parseDurationMs(this.annotations[CANARY_PROMOTE_AFTER_ANNOTATION]);
+    if (after === undefined) return;
+    const pods = this.pods.filter(
+      (p) => p.metadata.deletionTimestamp === undefined && controllerRefOf(p)?.uid === newRs.uid,
+    );
+    if (pods.length < newRs.replicas) return;
+    // Counted from the pause (or later, when a canary pod became available after it).
+    let availableSince = parseTime(newRs.annotations[CANARY_PAUSED_ANNOTATION]) ?? 0;
+    for (const pod of pods) {
+      if (podFailure(pod) !== undefined) return;
+      if (podAvailableInMs(pod, this.p.minReadySeconds, this.now) !== 0) return;
+      availableSince = Math.max(availableSince, readySince(pod) + this.p.minReadySeconds * 1000);
+    }
+    const due = availableSince + after;
+    if (due > this.now) {
+      this.promoteRequeueMs = due - this.now;
+      return;
+    }
+    const message = `canary promoted automatically after ${this.annotations[CANARY_PROMOTE_AFTER_ANNOTATION] ?? ''} available; rolling out revision ${revisionOf(newRs)}`;
+    this.pausedPatch = {
+      paused: false,
+      event: { type: 'Normal', reason: RolloutReasons.CanaryPromoted, message },
+    };
+    setCondition(
+      this.working,
+      this.condition(RolloutConditions.Canary, 'False', RolloutReasons.CanaryPromoted, message),
+    );
+  }
+
+  /** Once the rollout of `newRs` completed, mark it (the revision automatic rollback returns to). */
+  private markFullyAvailable(newRs: Model | undefined): void {
+    if (newRs === undefined || this.final === undefined) return;
+    if (newRs.annotations[FULLY_AVAILABLE_ANNOTATION] === 'true') return;
+    if (!deploymentComplete(this.p, this.final) || newRs.replicas !== this.p.replicas) return;
+    newRs.annotations[FULLY_AVAILABLE_ANNOTATION] = 'true';
+    delete newRs.annotations[CANARY_PAUSED_ANNOTATION];
+    this.writeReplicaSet(newRs);
   }
 
   /** Delete old ReplicaSets beyond revisionHistoryLimit. */
@@ -803,15 +1022,22 @@ class Planner {
   }
 
   finish(): DeploymentPlan {
-    if (canonicalJson(this.annotations) !== canonicalJson(this.d.metadata.annotations ?? {})) {
-      this.actions.push({ type: 'patchDeploymentAnnotations', annotations: { ...this.annotations } });
+    const before = this.d.metadata.annotations ?? {};
+    if (canonicalJson(this.annotations) !== canonicalJson(before)) {
+      const annotations: Record<string, string | null> = { ...this.annotations };
+      for (const k of Object.keys(before)) if (!(k in this.annotations)) annotations[k] = null;
+      this.actions.push({ type: 'patchDeploymentAnnotations', annotations });
     }
+    if (this.pausedPatch !== undefined)
+      this.actions.push({ type: 'patchDeploymentPaused', ...this.pausedPatch });
     const status = this.final ?? this.working;
     if (!sameStatus(status, this.original)) {
       this.actions.push({ type: 'updateStatus', status });
     } else {
       this.requeueAfterMs = this.stuckRequeue(status);
     }
+    if (this.promoteRequeueMs !== undefined)
+      this.requeueAfterMs = Math.min(this.requeueAfterMs ?? Infinity, this.promoteRequeueMs);
     return {
       actions: this.actions,
       newReplicaSetName: this.newName,
@@ -837,10 +1063,22 @@ export function reconcileDeployment(s: DeploymentSnapshot): DeploymentPlan {
   if (planner.deleting) {
     planner.syncStatusOnly();
   } else {
+    const blocked = planner.checkFailedMark();
     planner.checkPausedConditions();
     if (planner.paused || planner.isScalingEvent()) planner.sync();
+    else if (blocked) planner.rolloutBlocked();
     else if (deploymentParams(s.deployment).strategy.type === 'Recreate') planner.rolloutRecreate();
     else planner.rolloutRolling();
   }
   return planner.finish();
+}
+
+/** When the pod's Ready condition last turned True (ms; 0 when unknown). */
+function readySince(pod: KubeObject): number {
+  const conditions = obj(pod.status).conditions;
+  if (!Array.isArray(conditions)) return 0;
+  for (const c of conditions) {
+    if (isObject(c) && c.type === 'Ready') return parseTime(c.lastTransitionTime) ?? 0;
+  }
+  return 0;
 }

@@ -165,25 +165,32 @@ export function newReplicaSetReplicas(
   d: RolloutDeployment,
   all: readonly RolloutReplicaSet[],
   newRs: RolloutReplicaSet,
+  canary?: number,
 ): number {
   if (d.strategy.type === 'Recreate') return d.replicas;
+  const target = canary === undefined ? d.replicas : Math.min(canary, d.replicas);
   const maxTotal = d.replicas + maxSurge(d);
   const current = sumReplicas(all);
   if (current >= maxTotal) return newRs.replicas; // surge used up
-  const up = Math.min(maxTotal - current, d.replicas - newRs.replicas);
-  return newRs.replicas + up;
+  const up = Math.min(maxTotal - current, target - newRs.replicas);
+  return newRs.replicas + Math.max(0, up);
 }
 
-/** Scale the new ReplicaSet toward spec.replicas within maxSurge; true when it scaled. */
+/**
+ * Scale the new ReplicaSet toward spec.replicas (or the canary size) within maxSurge; true when it
+ * scaled.
+ */
 export function reconcileNewReplicaSet(
   d: RolloutDeployment,
   all: readonly RolloutReplicaSet[],
   newRs: RolloutReplicaSet,
   scale: Scale,
+  canary?: number,
 ): boolean {
-  if (newRs.replicas === d.replicas) return false;
+  const target = canary === undefined ? d.replicas : Math.min(canary, d.replicas);
+  if (newRs.replicas === target) return false;
   if (newRs.replicas > d.replicas) return scaleTo(scale, newRs, d.replicas);
-  return scaleTo(scale, newRs, newReplicaSetReplicas(d, all, newRs));
+  return scaleTo(scale, newRs, newReplicaSetReplicas(d, all, newRs, canary));
 }
 
 /**
@@ -197,14 +204,19 @@ export function reconcileOldReplicaSets(
   oldRss: readonly RolloutReplicaSet[],
   newRs: RolloutReplicaSet,
   scale: Scale,
+  canary?: number,
 ): boolean {
   if (sumReplicas(oldRss) === 0) return false;
   const minAvailable = d.replicas - maxUnavailable(d);
   const newUnavailable = newRs.replicas - newRs.availableReplicas;
-  const maxScaledDown = sumReplicas(all) - minAvailable - newUnavailable;
+  let maxScaledDown = sumReplicas(all) - minAvailable - newUnavailable;
+  // A canary step keeps spec.replicas − canary old pods: old ones go down only as far as that.
+  const floor = canary === undefined ? 0 : d.replicas - Math.min(canary, d.replicas);
+  maxScaledDown = Math.min(maxScaledDown, sumReplicas(oldRss) - floor);
   if (maxScaledDown <= 0) return false;
   const cleaned = cleanupUnhealthyReplicas(oldRss, maxScaledDown, scale);
-  const scaledDown = scaleDownOldForRollingUpdate(d, [...oldRss, newRs], oldRss, scale);
+  const budget = canary === undefined ? Infinity : Math.max(0, sumReplicas(oldRss) - floor);
+  const scaledDown = scaleDownOldForRollingUpdate(d, [...oldRss, newRs], oldRss, scale, budget);
   return cleaned + scaledDown > 0;
 }
 
@@ -231,11 +243,12 @@ function scaleDownOldForRollingUpdate(
   all: readonly RolloutReplicaSet[],
   oldRss: readonly RolloutReplicaSet[],
   scale: Scale,
+  budget = Infinity,
 ): number {
   const minAvailable = d.replicas - maxUnavailable(d);
   const available = sumAvailable(all);
   if (available <= minAvailable) return 0;
-  const wanted = available - minAvailable;
+  const wanted = Math.min(available - minAvailable, budget);
   let total = 0;
   for (const rs of [...oldRss].sort(byCreation)) {
     if (total >= wanted) break;
@@ -247,17 +260,47 @@ function scaleDownOldForRollingUpdate(
   return total;
 }
 
-/** One step of a rolling update: scale up the new ReplicaSet if possible, else old ones down. */
+/**
+ * One step of a rolling update: scale up the new ReplicaSet if possible, else old ones down. With
+ * `canary`, the new ReplicaSet stops at that size and old ones at spec.replicas − canary.
+ */
 export function rollingUpdateStep(
   d: RolloutDeployment,
   newRs: RolloutReplicaSet,
   oldRss: readonly RolloutReplicaSet[],
   scale: Scale,
+  canary?: number,
 ): 'scaledUp' | 'scaledDown' | 'idle' {
   const all = [...oldRss, newRs];
-  if (reconcileNewReplicaSet(d, all, newRs, scale)) return 'scaledUp';
-  if (reconcileOldReplicaSets(d, all, filterActive(oldRss), newRs, scale)) return 'scaledDown';
+  if (reconcileNewReplicaSet(d, all, newRs, scale, canary)) return 'scaledUp';
+  if (reconcileOldReplicaSets(d, all, filterActive(oldRss), newRs, scale, canary)) return 'scaledDown';
   return 'idle';
+}
+
+/** The canary step's sizes are reached: the new ReplicaSet at `canary`, old ones at the rest. */
+export function canaryReached(
+  d: RolloutDeployment,
+  newRs: RolloutReplicaSet,
+  oldRss: readonly RolloutReplicaSet[],
+  canary: number,
+): boolean {
+  const size = Math.min(canary, d.replicas);
+  return newRs.replicas >= size && sumReplicas(oldRss) <= d.replicas - size;
+}
+
+/**
+ * The canary size of `value` ("3" pods, or "10%" of spec.replicas rounded up, at least 1), or
+ * undefined when the value is not valid or the canary would be the whole Deployment.
+ */
+export function canarySize(value: string | undefined, replicas: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  let size: number;
+  if (/^\d+$/.test(v)) size = Number(v);
+  else if (/^\d+(\.\d+)?%$/.test(v)) size = Math.max(1, Math.ceil((parseFloat(v) * replicas) / 100));
+  else return undefined;
+  if (size < 1 || size >= replicas) return undefined;
+  return size;
 }
 
 // ------------------------------------------------------------------------------------ recreate

@@ -1,7 +1,8 @@
 // Test helpers: a DeploymentExecutor over FakeApi (which has no PUT and no generation bookkeeping).
 
 import { jsonEqual } from '../../api/patch/json.js';
-import type { KubeObject } from '../../api/types.js';
+import { applyMergePatch } from '../../api/patch/merge-patch.js';
+import { isObject, type KubeObject } from '../../api/types.js';
 import type { Clock } from '../../machinery/clock.js';
 import type { FakeApi } from '../../machinery/fake-api.js';
 import { createLikeServer, DeploymentInfo, ReplicaSetInfo } from '../replicaset/testing.js';
@@ -40,8 +41,22 @@ export function fakeDeploymentExecutor(
       api.patch(ReplicaSetInfo, ns, name, patch),
     getReplicaSet: (ns: string, name: string) => api.get(ReplicaSetInfo, ns, name),
     getDeployment: (ns: string, name: string) => api.get(DeploymentInfo, ns, name),
-    patchDeployment: (ns: string, name: string, patch: Record<string, unknown>) =>
-      api.patch(DeploymentInfo, ns, name, patch),
+    // A JSON merge patch as the API server applies it (null removes), generation + 1 on a spec change.
+    patchDeployment: async (ns: string, name: string, patch: Record<string, unknown>) => {
+      const current = api.find(DeploymentInfo, ns, name);
+      if (current === undefined) return api.patch(DeploymentInfo, ns, name, patch);
+      const next = applyMergePatch(current, patch) as KubeObject;
+      const rv = isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
+      const generation = (current.metadata.generation ?? 1) + (jsonEqual(current.spec, next.spec) ? 0 : 1);
+      return api.patch(DeploymentInfo, ns, name, {
+        metadata: {
+          ...(typeof rv === 'string' ? { resourceVersion: rv } : {}),
+          annotations: next.metadata.annotations ?? null,
+          generation,
+        },
+        spec: next.spec,
+      });
+    },
     updateDeploymentStatus: (d: KubeObject) => api.updateStatus(DeploymentInfo, d),
   };
   return ex;
