@@ -38,7 +38,7 @@ import { adoptPatch, claimObjects, releasePatch } from '../replicaset/claim.js';
 import { controllerRefOf } from '../replicaset/pods.js';
 import { selectorMatcher, selectorOf } from '../replicaset/reconcile.js';
 import { createMergePatch } from '../../api/patch/merge-patch.js';
-import { decideRollback } from './autorollback.js';
+import { decideRollback, podFailure } from './autorollback.js';
 import { equalIgnoreHash } from './hash.js';
 import {
   collisionStatus,
@@ -154,6 +154,7 @@ export class DeploymentController {
         onDelete: (rs) => this.enqueueOwner(rs),
       }),
       this.pods.follow(this.podSource, {
+        onUpdate: (old, pod) => this.podUpdated(old, pod),
         onDelete: (pod) => this.podDeleted(pod),
       }),
     );
@@ -207,6 +208,25 @@ export class DeploymentController {
     }
     const labelsChanged = !jsonEqual(old.metadata.labels ?? {}, rs.metadata.labels ?? {});
     if (labelsChanged || refChanged) this.enqueueMatching(rs);
+  }
+
+  /** The Deployment owning `pod` through its ReplicaSet, if cached. */
+  private deploymentOfPod(pod: KubeObject): KubeObject | undefined {
+    const ref = controllerRefOf(pod);
+    if (ref?.kind !== 'ReplicaSet') return undefined;
+    const rs = this.replicaSets.get(pod.metadata.namespace, ref.name);
+    if (rs === undefined || rs.metadata.uid !== ref.uid) return undefined;
+    return this.resolve(rs.metadata.namespace, controllerRefOf(rs));
+  }
+
+  /**
+   * A pod starting or stopping to fail (crash loop, image pull) changes no ReplicaSet count, yet may
+   * trigger an automatic rollback: look at its Deployment.
+   */
+  private podUpdated(old: KubeObject, pod: KubeObject): void {
+    if (podFailure(old) === podFailure(pod)) return;
+    const d = this.deploymentOfPod(pod);
+    if (d !== undefined) this.controller.enqueueObject(d);
   }
 
   /** Recreate waits for old pods to be gone: their deletion may unblock it. */

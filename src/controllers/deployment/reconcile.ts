@@ -646,7 +646,8 @@ class Planner {
   sync(): void {
     const { newRs, oldRss } = this.getAll(false);
     if (this.p.paused) this.maybePromoteCanary(newRs);
-    scaleDeployment(this.p, newRs, oldRss, this.scale, this.original.replicas ?? 0);
+    if (this.p.paused && newRs !== undefined && this.onCanary(newRs)) this.scaleCanary(newRs, oldRss);
+    else scaleDeployment(this.p, newRs, oldRss, this.scale, this.original.replicas ?? 0);
     if (this.p.paused) this.cleanup(oldRss);
     this.final = this.calculateStatus([...oldRss, newRs], newRs);
   }
@@ -770,6 +771,39 @@ class Planner {
     if (newRs.annotations[CANARY_PAUSED_ANNOTATION] !== undefined) return undefined;
     if (newRs.replicas > size) return undefined;
     return size;
+  }
+
+  /** Paused on `newRs`'s canary step (set by pauseForCanary, not yet promoted). */
+  private onCanary(newRs: Model): boolean {
+    return (
+      newRs.annotations[CANARY_PAUSED_ANNOTATION] !== undefined &&
+      newRs.annotations[FULLY_AVAILABLE_ANNOTATION] !== 'true'
+    );
+  }
+
+  /**
+   * Scaling while paused on a canary: the canary keeps its size (or the annotation's size of the new
+   * spec.replicas), old ReplicaSets hold the rest, largest first. Upstream's proportional scaling
+   * would fill the unused surge and so change the canary's share.
+   */
+  private scaleCanary(newRs: Model, oldRss: Model[]): void {
+    const size = Math.min(
+      canarySize(this.annotations[CANARY_ANNOTATION], this.p.replicas) ?? newRs.replicas,
+      this.p.replicas,
+    );
+    scaleTo(this.scale, newRs, size);
+    let delta = this.p.replicas - size - sumReplicas(oldRss);
+    const active = oldRss
+      .filter((m) => m.replicas > 0)
+      .sort((a, b) => b.replicas - a.replicas || b.createdMs - a.createdMs);
+    const largest = active[0] ?? [...oldRss].sort((a, b) => revisionOf(b) - revisionOf(a))[0];
+    if (delta > 0 && largest !== undefined) scaleTo(this.scale, largest, largest.replicas + delta);
+    for (const m of active) {
+      if (delta >= 0) break;
+      const down = Math.min(m.replicas, -delta);
+      scaleTo(this.scale, m, m.replicas - down);
+      delta += down;
+    }
   }
 
   /** The canary's sizes are reached: pause the Deployment and say so. */
