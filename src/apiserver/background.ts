@@ -25,6 +25,8 @@ export interface BackgroundConfig {
   compactRetain?: number;
   /** Node lifecycle tunables (`--node-monitor-grace-period`, ...). */
   nodeLifecycle?: NodeLifecycleOptions;
+  /** Automatic rollback for Deployments without the annotation (`--deployment-rollback-on-failure`). */
+  deploymentRollbackOnFailure?: boolean;
   /** The scheduler's profile (default: the core's defaultProfile). */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -99,6 +101,7 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     token: config.token,
     log: config.log,
     ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
+    deploymentRollbackOnFailure: config.deploymentRollbackOnFailure === true,
   });
 
   const scheduler: RunningScheduler | undefined =

@@ -32,6 +32,8 @@ export interface ServerConfig {
   defaultUnreachableTolerationSeconds?: number;
   /** Node lifecycle tunables (`--node-monitor-grace-period`, ...); defaults when absent. */
   nodeLifecycle?: NodeLifecycleOptions;
+  /** Automatic rollback for Deployments without the annotation (`--deployment-rollback-on-failure`). */
+  deploymentRollbackOnFailure?: boolean;
   /** The scheduler's profile (`--scheduler-scoring`, `--scheduler-config`); default the core's. */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -116,6 +118,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         eventTtlSeconds: config.eventTtlSeconds ?? 3600,
         log,
         ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
+        deploymentRollbackOnFailure: config.deploymentRollbackOnFailure === true,
         ...(config.schedulerProfile === undefined ? {} : { schedulerProfile: config.schedulerProfile }),
         ...(config.disableScheduler === undefined ? {} : { disableScheduler: config.disableScheduler }),
       }),

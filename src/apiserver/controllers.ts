@@ -47,6 +47,8 @@ export async function startControllers(opts: {
   log: (line: string) => void;
   /** Node lifecycle tunables (`--node-monitor-grace-period`, ...); defaults when absent. */
   nodeLifecycle?: NodeLifecycleOptions;
+  /** `--deployment-rollback-on-failure`: automatic rollback for Deployments without the annotation. */
+  deploymentRollbackOnFailure?: boolean;
 }): Promise<ControllerSet> {
   const client = new ApiClient({
     server: opts.url,
@@ -198,6 +200,7 @@ export async function startControllers(opts: {
     clock: systemClock,
     logger,
     recorder: deploymentRecorder,
+    rollbackOnFailure: opts.deploymentRollbackOnFailure === true,
   });
   // Services: EndpointSlices (what proxies and DNS read) and the legacy Endpoints.
   const sliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' };

@@ -45,6 +45,7 @@ interface ServerFlags extends NodeLifecycleFlags {
   schedulerScoring?: string;
   schedulerConfig?: string;
   disableScheduler?: boolean;
+  deploymentRollbackOnFailure?: boolean;
   defaultNotReadyTolerationSeconds?: string;
   defaultUnreachableTolerationSeconds?: string;
   serviceClusterIpRange: string;
@@ -130,6 +131,10 @@ function addServerFlags(cmd: Command): Command {
       'run without the scheduler (pods stay Pending unless spec.nodeName is set)',
     )
     .option(
+      '--deployment-rollback-on-failure',
+      'roll Deployments back automatically when a new revision fails (those annotated flotilla.dev/rollback-on-failure: "false" excepted)',
+    )
+    .option(
       '--service-cluster-ip-range <cidr>',
       'IPv4 CIDR Service ClusterIPs are allocated from (/12 to /30)',
       rangeFlag(parseServiceCIDR),
@@ -178,6 +183,7 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
     nodeLifecycle: nodeLifecycleFromFlags(flags),
     schedulerProfile,
     disableScheduler: flags.disableScheduler === true,
+    deploymentRollbackOnFailure: flags.deploymentRollbackOnFailure === true,
     serviceClusterIPRange: flags.serviceClusterIpRange,
     serviceNodePortRange: flags.serviceNodePortRange,
     ...(notReadySeconds === undefined ? {} : { defaultNotReadyTolerationSeconds: notReadySeconds }),

@@ -49,3 +49,13 @@ describe('server service range flags', () => {
     }
   });
 });
+
+describe('server --deployment-rollback-on-failure', () => {
+  it('is listed by `flotilla server --help` and `flotilla up --help`, naming the opt-out annotation', async () => {
+    for (const cmd of ['server', 'up']) {
+      const io = memoryIO();
+      expect(await run([cmd, '--help'], io)).toBe(0);
+      expect(io.out()).toMatch(/--deployment-rollback-on-failure[\s\S]*flotilla\.dev\/rollback-on-failure/);
+    }
+  });
+});
