@@ -227,6 +227,12 @@ describe('flotilla rollout', () => {
       'Error from server (NotFound): deployments.apps "nope" not found\n',
     ],
     [
+      'a Deployment in another namespace (-n after the verb)',
+      ['rollout', 'status', 'deploy/web', '-n', 'kube-system'],
+      1,
+      'Error from server (NotFound): deployments.apps "web" not found\n',
+    ],
+    [
       'another kind',
       ['rollout', 'history', 'configmap/x'],
       1,
