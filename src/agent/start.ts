@@ -56,6 +56,8 @@ export interface AgentFlags {
   clusterDomain?: string;
   /** Resolvers for names outside the cluster domain (default: the host's /etc/resolv.conf nameservers). */
   dnsUpstreams?: Upstream[];
+  /** How often the stats collector samples cgroups for metrics.k8s.io (default 10 s). */
+  metricsIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -205,7 +207,12 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
           runtime,
           log,
           // Per-container CPU and memory from cgroups, per-node totals: /stats/summary for the control plane.
-          stats: new StatsCollector({ runtime, nodeName, log }),
+          stats: new StatsCollector({
+            runtime,
+            nodeName,
+            log,
+            ...(flags.metricsIntervalMs === undefined ? {} : { intervalMs: flags.metricsIntervalMs }),
+          }),
         });
         await server.start();
         return () => server.stop();

@@ -192,6 +192,15 @@ export const resources: readonly ResourceInfo[] = [
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, { shortNames: ['pc'] }),
 ];
 
+/**
+ * metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics: answered read-only by apiserver/metrics from the
+ * agents' stats, never stored, so kept out of `resources`; discovery lists them (not in `all`).
+ */
+export const metricsResources: readonly ResourceInfo[] = [
+  r('metrics.k8s.io', 'v1beta1', 'NodeMetrics', 'nodes', false, { verbs: ['get', 'list'] }),
+  r('metrics.k8s.io', 'v1beta1', 'PodMetrics', 'pods', true, { verbs: ['get', 'list'] }),
+];
+
 export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): string {
   return info.group === '' ? info.version : `${info.group}/${info.version}`;
 }

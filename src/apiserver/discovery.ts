@@ -1,8 +1,11 @@
 // Discovery documents: the legacy per-group-version form (which client-node and older kubectl read), the
 // aggregated form (apidiscovery.k8s.io/v2 and v2beta1, one response for /api and one for /apis, which
 // kubectl >= 1.26 asks for first) and /version.
-import { apiVersionOf, resources, type ResourceInfo } from '../api/resources.js';
+import { apiVersionOf, metricsResources, resources as stored, type ResourceInfo } from '../api/resources.js';
 import { parseAccept } from './table.js';
+
+/** Everything discovery lists: the stored kinds and the metrics API (apiserver/metrics). */
+const resources: readonly ResourceInfo[] = [...stored, ...metricsResources];
 
 export const flotillaVersion = '0.1.0';
 /** The Kubernetes API level Flotilla speaks. */

@@ -49,6 +49,8 @@ import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './nod
 import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } from './admission-plugins.js';
 import { ServiceAllocator, type ServiceAllocatorOptions } from './services/service-allocator.js';
 import { repairServiceAllocations } from './services/repair.js';
+import { MetricsApi, parseMetricsPath } from './metrics/api.js';
+import { agentSummaryFetcher, SummarySource } from './metrics/source.js';
 
 export interface ApiServerOptions extends AdmissionOptions {
   store: Store;
@@ -214,6 +216,11 @@ function verbOf(method: string, p: ResourcePath, q: URLSearchParams): string {
   }
 }
 
+function verbOfMethod(method: string): string {
+  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+  return verbs[method] ?? method.toLowerCase();
+}
+
 function nodeProxied(p: ResourcePath): 'log' | 'exec' | undefined {
   if (p.info.group !== '' || p.info.resource !== 'pods') return undefined;
   return p.subresource === 'log' || p.subresource === 'exec' ? p.subresource : undefined;
@@ -245,6 +252,8 @@ export class ApiServer {
   private serviceRepairTimer: ReturnType<typeof setInterval> | undefined;
   /** pods/log, pods/exec and nodes/proxy go to the node's agent. */
   readonly nodeProxy: NodeProxy;
+  /** metrics.k8s.io/v1beta1 from the agents' stats; `metrics.podMetrics(ns, selector)` for autoscalers. */
+  readonly metrics: MetricsApi;
 
   constructor(
     store: Store,
@@ -288,6 +297,28 @@ export class ApiServer {
       getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
       agentClient,
       log,
+    });
+    const list = async (
+      resource: 'nodes' | 'pods',
+      namespace: string | undefined,
+      labelSelector?: string,
+      fieldSelector?: string,
+    ): Promise<KubeObject[]> => {
+      const r = await this.registry({ group: '', version: 'v1', resource }).list({
+        namespace,
+        labelSelector,
+        fieldSelector,
+      });
+      return r.items.map((t) => JSON.parse(t) as KubeObject);
+    };
+    this.metrics = new MetricsApi({
+      listNodes: (sel) => list('nodes', undefined, sel),
+      allNodes: () => list('nodes', undefined),
+      getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
+      listPods: (ns, sel, fields) => list('pods', ns, sel, fields),
+      getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
+      source: new SummarySource({ fetch: agentSummaryFetcher(() => agentClient), now: Date.now, log }),
+      now: () => new Date(),
     });
   }
 
@@ -423,6 +454,14 @@ export class ApiServer {
         return;
       }
       if (serveOpenApi(req, res, pathname, url.searchParams)) return;
+    }
+    const metricsReq = parseMetricsPath(pathname);
+    if (metricsReq !== undefined) {
+      const verb = method !== 'GET' ? verbOfMethod(method) : metricsReq.name === undefined ? 'list' : 'get';
+      const denied = authorize(user, verb, metricsReq.resource, metricsReq.namespace);
+      if (denied !== undefined) throw errors.forbidden(`${denied} in API group "metrics.k8s.io"`);
+      sendJson(res, 200, await this.metrics.answer(metricsReq, method, url.searchParams));
+      return;
     }
     const parsed = parseResourcePath(pathname);
     if (parsed.kind === 'other') {

@@ -31,6 +31,7 @@ export interface AgentCliFlags {
   proxyBalance: string;
   endpointDrainTimeout: string;
   disableProxy?: boolean;
+  metricsInterval?: string;
 }
 
 /** `flotilla agent --simulate N`: simulated nodes (docs/simulated-nodes.md). */
@@ -181,7 +182,23 @@ export function addAgentFlags(cmd: Command, opts: { dataDir: boolean }): Command
       "how long a deleting pod waits for every node's Service datapath to stop sending to it (0: no wait)",
       '5',
     )
-    .option('--disable-proxy', 'no Service datapath (nftables) on this node');
+    .option('--disable-proxy', 'no Service datapath (nftables) on this node')
+    .option(
+      '--metrics-interval <duration>',
+      'how often container CPU and memory are sampled for metrics.k8s.io and kubectl top (e.g. 10s, 1s, 500ms)',
+      '10s',
+    );
+}
+
+/** `--metrics-interval`: a duration such as 10s, 1.5s, 500ms or 1m (100 ms to 10 min), in ms. */
+export function metricsIntervalMs(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim());
+  const ms = m === null ? NaN : Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+  if (!(ms >= 100 && ms <= 600_000))
+    throw new InvalidArgumentError(
+      `--metrics-interval must be a duration between 100ms and 10m such as 10s or 500ms, got "${v}"`,
+    );
+  return Math.round(ms);
 }
 
 function nftTable(v: string): string {
@@ -258,6 +275,7 @@ export function agentFlagsFrom(
     proxyBalance: proxyBalance(f.proxyBalance),
     endpointDrainSeconds: drainSeconds(f.endpointDrainTimeout),
     disableProxy: f.disableProxy === true,
+    metricsIntervalMs: metricsIntervalMs(f.metricsInterval ?? '10s'),
   };
 }
 

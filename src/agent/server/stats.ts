@@ -55,6 +55,11 @@ export interface SummaryNode {
 export interface Summary {
   node: SummaryNode;
   pods: SummaryPod[];
+  /**
+   * Flotilla's addition to the kubelet shape: seconds between the two samples the usageNanoCores rates
+   * come from (the `window` of metrics.k8s.io). Absent until two samples exist.
+   */
+  windowSeconds?: number;
 }
 
 // ---- Samples ----
@@ -209,7 +214,14 @@ export function summarize(nodeName: string, current: StatsSample, previous?: Sta
     (a, b) =>
       a.podRef.namespace.localeCompare(b.podRef.namespace) || a.podRef.name.localeCompare(b.podRef.name),
   );
-  return { node, pods: out };
+  const window = ph === undefined ? undefined : sampleWindowSeconds(ph.time, h.time);
+  return window === undefined ? { node, pods: out } : { node, pods: out, windowSeconds: window };
+}
+
+/** Seconds between two sampling rounds (ms precision), undefined when no time passed. */
+export function sampleWindowSeconds(prev: Date, cur: Date): number | undefined {
+  const ms = cur.getTime() - prev.getTime();
+  return ms > 0 ? ms / 1000 : undefined;
 }
 
 /**
