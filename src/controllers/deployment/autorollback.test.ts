@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../api/types.js';
 import { formatTime } from '../replicaset/pods.js';
+import { parseDurationMs } from './annotations.js';
 import { decideRollback, podFailure, rollbackEnabled } from './autorollback.js';
 import { computePodTemplateHash } from './hash.js';
 
@@ -297,5 +298,22 @@ describe('decideRollback', () => {
       status: 'False',
       reason: 'CanaryAborted',
     });
+  });
+});
+
+describe('parseDurationMs (canary-promote-after)', () => {
+  it.each<[string | undefined, number | undefined]>([
+    ['60s', 60_000],
+    ['2m', 120_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+    ['90', 90_000],
+    ['1.5s', 1500],
+    ['', undefined],
+    ['soon', undefined],
+    ['-5s', undefined],
+    [undefined, undefined],
+  ])('%j → %j', (value, want) => {
+    expect(parseDurationMs(value)).toBe(want);
   });
 });

@@ -590,3 +590,253 @@ describe('status helpers for failed writes', () => {
     expect(name).not.toBe(`web-${hash1}`);
   });
 });
+
+describe('reconcileDeployment: Progressing while paused and on resume', () => {
+  const stale = (reason: string, status = 'True'): DeploymentCondition => ({
+    type: 'Progressing',
+    status: status as 'True',
+    reason,
+    message: 'x',
+    lastUpdateTime: formatTime(at(-700)), // older than the 600 s deadline
+    lastTransitionTime: formatTime(at(-700)),
+  });
+  it.each([
+    {
+      title: 'paused: the deadline is not checked',
+      paused: true,
+      from: 'ReplicaSetUpdated',
+      want: 'DeploymentPaused',
+    },
+    { title: 'still paused', paused: true, from: 'DeploymentPaused', want: 'DeploymentPaused' },
+    // Resuming restarts the clock: not ProgressDeadlineExceeded although the old time is past it.
+    { title: 'resumed', paused: false, from: 'DeploymentPaused', want: 'DeploymentResumed' },
+    {
+      title: 'running, past the deadline',
+      paused: false,
+      from: 'ReplicaSetUpdated',
+      want: 'ProgressDeadlineExceeded',
+    },
+  ])('$title → $want', ({ paused, from, want }) => {
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        image: 'nginx:2',
+        generation: 2,
+        paused,
+        annotations: { 'deployment.kubernetes.io/revision': '2' },
+        status: {
+          observedGeneration: 2,
+          replicas: 4,
+          updatedReplicas: 1,
+          readyReplicas: 3,
+          availableReplicas: 3,
+          conditions: [stale(from, from === 'ReplicaSetUpdated' ? 'True' : 'Unknown')],
+        },
+      }),
+      replicaSets: [
+        replicaSet({ replicas: 3, revision: 1 }),
+        replicaSet({ image: 'nginx:2', replicas: 1, available: 0, revision: 2, created: -10 }),
+      ],
+      pods: [],
+      now: T0,
+    });
+    const status = statusOf(plan.actions);
+    expect(cond(status, 'Progressing')?.reason).toBe(want);
+    expect(byType(plan.actions, 'updateReplicaSet')).toEqual([]); // no rollout progress either way here
+  });
+
+  it('minReadySeconds is copied to the new ReplicaSet (its pods count as available only after it)', () => {
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        minReadySeconds: 10,
+        annotations: { 'deployment.kubernetes.io/revision': '1' },
+      }),
+      replicaSets: [replicaSet({ replicas: 3, revision: 1 })],
+      pods: [],
+      now: T0,
+    });
+    const spec = byType(plan.actions, 'updateReplicaSet')[0]?.replicaSet.spec as { minReadySeconds?: number };
+    expect(spec.minReadySeconds).toBe(10);
+  });
+});
+
+describe('reconcileDeployment: the failed-template mark', () => {
+  const ok = { 'flotilla.dev/fully-available': 'true' };
+  const rolledBack: DeploymentCondition = {
+    type: 'RolledBack',
+    status: 'True',
+    reason: 'AutomaticRollback',
+    message: 'Rolled back to revision 1',
+  };
+  it.each([
+    {
+      title: 'the failed template applied again: not rolled out',
+      image: 'nginx:2',
+      progressing: 'FailedRevisionNotRetried',
+      markKept: true,
+    },
+    {
+      title: 'the template rolled back to: mark kept',
+      image: 'nginx:1',
+      progressing: undefined,
+      markKept: true,
+    },
+    {
+      title: 'any other template: mark cleared',
+      image: 'nginx:3',
+      progressing: 'NewReplicaSetCreated',
+      markKept: false,
+    },
+  ])('$title', ({ image, progressing, markKept }) => {
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        replicas: 3,
+        image,
+        generation: 3,
+        annotations: { 'deployment.kubernetes.io/revision': '3', 'flotilla.dev/failed-template-hash': hash2 },
+        status: {
+          observedGeneration: 2,
+          replicas: 3,
+          readyReplicas: 3,
+          availableReplicas: 3,
+          conditions: [rolledBack],
+        },
+      }),
+      replicaSets: [
+        replicaSet({ replicas: 3, revision: 3, annotations: ok }),
+        replicaSet({ image: 'nginx:2', replicas: 0, revision: 2, created: -10 }),
+      ],
+      pods: [],
+      now: T0,
+    });
+    const creates = byType(plan.actions, 'createReplicaSet');
+    expect(creates).toHaveLength(image === 'nginx:3' ? 1 : 0);
+    // Never scales the failed template up.
+    for (const u of byType(plan.actions, 'updateReplicaSet'))
+      if (u.replicaSet.metadata.name === `web-${hash2}`)
+        expect((u.replicaSet.spec as { replicas: number }).replicas).toBe(0);
+    const patch = byType(plan.actions, 'patchDeploymentAnnotations')[0]?.annotations;
+    if (markKept) expect(patch?.['flotilla.dev/failed-template-hash'] ?? hash2).toBe(hash2);
+    else expect(patch?.['flotilla.dev/failed-template-hash']).toBeNull();
+    const status = statusOf(plan.actions);
+    if (progressing !== undefined) expect(cond(status, 'Progressing')?.reason).toBe(progressing);
+    if (!markKept) expect(cond(status, 'RolledBack')).toBeUndefined();
+    if (progressing === 'FailedRevisionNotRetried') {
+      expect(cond(status, 'Progressing')).toMatchObject({ status: 'False' });
+      expect(cond(status, 'Progressing')?.message).toContain(hash2);
+      expect(status?.updatedReplicas).toBeUndefined(); // none of the current template
+    }
+  });
+
+  it('bookkeeping copied to the Deployment by kubectl rollout undo is removed and not copied back', () => {
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        annotations: { 'deployment.kubernetes.io/revision': '1', 'flotilla.dev/fully-available': 'true' },
+      }),
+      replicaSets: [replicaSet({ replicas: 3, revision: 1, annotations: ok })],
+      pods: [],
+      now: T0,
+    });
+    expect(byType(plan.actions, 'patchDeploymentAnnotations')[0]?.annotations).toMatchObject({
+      'flotilla.dev/fully-available': null,
+    });
+  });
+});
+
+describe('reconcileDeployment: canary step', () => {
+  const ok = { 'flotilla.dev/fully-available': 'true' };
+  const canary = (value: string, extra: Record<string, string> = {}) => ({
+    'deployment.kubernetes.io/revision': '1',
+    'flotilla.dev/canary': value,
+    ...extra,
+  });
+
+  it.each([
+    { value: '1', replicas: 10, size: 1 },
+    { value: '10%', replicas: 10, size: 1 },
+    { value: '25%', replicas: 10, size: 3 },
+    { value: '1%', replicas: 10, size: 1 }, // at least one pod
+  ])('canary $value of $replicas: the new ReplicaSet is created at $size', ({ value, replicas, size }) => {
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        replicas,
+        image: 'nginx:2',
+        generation: 2,
+        annotations: canary(value),
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '50%', maxUnavailable: 0 } },
+      }),
+      replicaSets: [
+        replicaSet({ replicas, revision: 1, desired: replicas, max: replicas + 5, annotations: ok }),
+      ],
+      pods: [],
+      now: T0,
+    });
+    expect(scaling(plan.actions)[0]).toMatch(new RegExp(`^create ${size} `));
+  });
+
+  it('pauses once the sizes are reached, with the condition and the event', () => {
+    const plan = reconcileDeployment({
+      deployment: deployment({ replicas: 4, image: 'nginx:2', generation: 2, annotations: canary('1') }),
+      replicaSets: [
+        replicaSet({ replicas: 3, revision: 1, desired: 4, max: 5, annotations: ok }),
+        replicaSet({
+          image: 'nginx:2',
+          replicas: 1,
+          available: 0,
+          revision: 2,
+          desired: 4,
+          max: 5,
+          created: -10,
+        }),
+      ],
+      pods: [],
+      now: T0,
+    });
+    const message =
+      'canary of 1 pod on revision 2; promote with `flotilla rollout promote` or `kubectl rollout resume`';
+    expect(byType(plan.actions, 'patchDeploymentPaused')).toEqual([
+      {
+        type: 'patchDeploymentPaused',
+        paused: true,
+        event: { type: 'Normal', reason: 'CanaryPaused', message },
+      },
+    ]);
+    expect(cond(statusOf(plan.actions), 'Canary')).toMatchObject({
+      status: 'True',
+      reason: 'CanaryPaused',
+      message,
+    });
+    const marked = byType(plan.actions, 'updateReplicaSet')
+      .filter((u) => u.replicaSet.metadata.name === `web-${hash2}`)
+      .at(-1);
+    expect(marked?.replicaSet.metadata.annotations?.['flotilla.dev/canary-paused']).toBe(formatTime(T0));
+  });
+
+  it('no canary step for a template that completed before (a rollback) or with Recreate', () => {
+    for (const strategy of [undefined, { type: 'Recreate' }]) {
+      const plan = reconcileDeployment({
+        deployment: deployment({
+          replicas: 4,
+          image: 'nginx:2',
+          generation: 3,
+          annotations: canary('1'),
+          ...(strategy === undefined ? {} : { strategy }),
+        }),
+        replicaSets: [
+          replicaSet({ replicas: 4, revision: 3, desired: 4, max: 5, annotations: ok }),
+          replicaSet({
+            image: 'nginx:2',
+            replicas: 0,
+            revision: 2,
+            desired: 4,
+            max: 5,
+            created: -10,
+            annotations: ok,
+          }),
+        ],
+        pods: [],
+        now: T0,
+      });
+      expect(byType(plan.actions, 'patchDeploymentPaused')).toEqual([]);
+    }
+  });
+});

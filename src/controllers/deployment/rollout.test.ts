@@ -9,6 +9,8 @@ import {
   newReplicaSetReplicas,
   oldPodsRunning,
   replicaSetsToCleanUp,
+  canaryReached,
+  canarySize,
   resolveFenceposts,
   REVISION_ANNOTATION,
   rollingUpdateStep,
@@ -95,6 +97,12 @@ describe('int-or-percent arithmetic', () => {
     ['25%', '25%', 1, { surge: 1, unavailable: 0 }],
     [0, 0, 5, { surge: 0, unavailable: 1 }], // never both zero
     ['0%', '10%', 5, { surge: 0, unavailable: 1 }],
+    ['0%', '0%', 5, { surge: 0, unavailable: 1 }],
+    ['30%', '30%', 7, { surge: 3, unavailable: 2 }], // 2.1: surge rounds up, unavailable down
+    ['10%', '10%', 10, { surge: 1, unavailable: 1 }], // exact: no rounding
+    ['1%', '99%', 10, { surge: 1, unavailable: 9 }],
+    [3, '50%', 5, { surge: 3, unavailable: 2 }],
+    ['100%', 0, 4, { surge: 4, unavailable: 0 }],
   ])('fenceposts surge %j unavailable %j of %i', (s, u, total, expected) => {
     expect(resolveFenceposts(s, u, total)).toEqual(expected);
   });
@@ -306,5 +314,79 @@ describe('revision history cleanup', () => {
       'r4',
       'r5',
     ]);
+  });
+});
+
+describe('canary sizes and steps', () => {
+  it.each<[string | undefined, number, number | undefined]>([
+    ['1', 10, 1],
+    ['3', 10, 3],
+    ['10%', 10, 1],
+    ['15%', 10, 2], // rounded up
+    ['1%', 10, 1], // at least one
+    ['10', 10, undefined], // the whole Deployment: no canary step
+    ['0', 10, undefined],
+    ['abc', 10, undefined],
+    [undefined, 10, undefined],
+    ['1', 1, undefined],
+  ])('canary %j of %i → %j', (value, replicas, want) => {
+    expect(canarySize(value, replicas)).toBe(want);
+  });
+
+  it.each([
+    {
+      title: 'surge room: the canary comes first',
+      d: rolling(10, '25%', 0),
+      old: 10,
+      cur: 0,
+      avail: 0,
+      want: ['new:0→1'],
+    },
+    {
+      title: 'canary not ready: no old pod goes (maxUnavailable 0)',
+      d: rolling(10, '25%', 0),
+      old: 10,
+      cur: 1,
+      avail: 0,
+      want: [],
+    },
+    {
+      title: 'canary ready: one old pod goes',
+      d: rolling(10, '25%', 0),
+      old: 10,
+      cur: 1,
+      avail: 1,
+      want: ['old:10→9'],
+    },
+    {
+      title: 'with unavailability budget: old goes to replicas − canary only',
+      d: rolling(10, '25%', '25%'),
+      old: 10,
+      cur: 1,
+      avail: 0,
+      want: ['old:10→9'],
+    },
+    {
+      title: 'no surge: an old pod makes room first',
+      d: rolling(10, 0, 1),
+      old: 10,
+      cur: 0,
+      avail: 0,
+      want: ['old:10→9'],
+    },
+    { title: 'reached: nothing more', d: rolling(10, '25%', '25%'), old: 9, cur: 1, avail: 1, want: [] },
+  ])('$title', ({ d, old, cur, avail, want }) => {
+    const { scale, log } = recorder();
+    const o = rs('old', old, { created: 1 });
+    const n = rs('new', cur, { available: avail, created: 2 });
+    rollingUpdateStep(d, n, [o], scale, 1);
+    expect(log).toEqual(want);
+  });
+
+  it('canaryReached: new at the size and old at the rest', () => {
+    const d = rolling(10);
+    expect(canaryReached(d, rs('n', 1), [rs('o', 9)], 1)).toBe(true);
+    expect(canaryReached(d, rs('n', 1), [rs('o', 10)], 1)).toBe(false);
+    expect(canaryReached(d, rs('n', 0), [rs('o', 9)], 1)).toBe(false);
   });
 });
