@@ -20,6 +20,7 @@ import { registerPatch } from './commands/patch.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRollout } from './commands/rollout.js';
 import { registerScale } from './commands/scale.js';
+import { registerTop } from './commands/top.js';
 import { clientVersion, registerVersion } from './commands/version.js';
 import { registerWait } from './commands/wait.js';
 import { isCliError, processIO, type CliIO } from './io.js';
@@ -87,6 +88,7 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
   registerPlan(program, session);
   registerWait(program, session);
   registerRollout(program, session);
+  registerTop(program, session);
   registerLogs(program, session);
   registerExec(program, session);
   registerExplain(program, session);

@@ -1,49 +1,19 @@
 // Quantities and durations written the way metrics-server's objects serialize: CPU is a nanocore count
 // in canonical decimal form ("123456n", "250m", "2"), memory a byte count in canonical binary form
 // ("1234Ki", "2Mi", or plain bytes when not a multiple of 1024), `window` a Go duration ("10.005s").
+import { formatQuantity } from '../../api/quantity.js';
 
-const decimalSuffixes: ReadonlyArray<readonly [number, string]> = [
-  [18, 'E'],
-  [15, 'P'],
-  [12, 'T'],
-  [9, 'G'],
-  [6, 'M'],
-  [3, 'k'],
-  [0, ''],
-];
-
-/**
- * A CPU rate in nanocores as Kubernetes' canonical Quantity string: the largest SI suffix (n, u, m, none,
- * k, ...) that keeps the number whole, so 250,000,000 n is "250m" and 1,500,000,000 n is "1500m".
- */
+/** A CPU rate in nanocores as a canonical Quantity: 250,000,000 → "250m", 123,456 → "123456n". */
 export function formatCpuNanoCores(nanoCores: number): string {
-  const n = Math.max(0, Math.round(nanoCores));
-  if (n === 0) return '0';
-  if (n % 1e9 === 0) {
-    const cores = n / 1e9;
-    for (const [exp, suffix] of decimalSuffixes) {
-      const scale = 10 ** exp;
-      if (cores % scale === 0) return `${cores / scale}${suffix}`;
-    }
-  }
-  if (n % 1e6 === 0) return `${n / 1e6}m`;
-  if (n % 1e3 === 0) return `${n / 1e3}u`;
-  return `${n}n`;
+  return formatQuantity({ nanos: BigInt(Math.max(0, Math.round(nanoCores))), format: 'DecimalSI' });
 }
 
-const binarySuffixes = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
-
-/** Bytes as a canonical binary Quantity: the largest power-of-1024 suffix that divides exactly. */
+/** Bytes as a canonical binary Quantity: 1,263,616 → "1234Ki", 2 MiB → "2Mi", 1,234,567 → "1234567". */
 export function formatMemoryBytes(bytes: number): string {
-  let n = Math.max(0, Math.round(bytes));
-  // Below 1024 Kubernetes writes the plain number (DecimalSI), which is the same digits.
-  if (n < 1024) return String(n);
-  let i = 0;
-  while (n % 1024 === 0 && i < binarySuffixes.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n}${binarySuffixes[i] ?? ''}`;
+  return formatQuantity({
+    nanos: BigInt(Math.max(0, Math.round(bytes))) * 1_000_000_000n,
+    format: 'BinarySI',
+  });
 }
 
 /**

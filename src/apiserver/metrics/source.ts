@@ -71,8 +71,8 @@ export function agentSummaryFetcher(
               const doc = JSON.parse(body) as unknown;
               if (isSummaryDoc(doc)) resolve(doc);
               else reject(new Error('answered something that is not a stats summary'));
-            } catch (err) {
-              reject(err);
+            } catch {
+              reject(new Error('answered something that is not JSON'));
             }
           });
         },
@@ -122,7 +122,7 @@ export class SummarySource {
           this.opts.log?.(`metrics: node "${name}" left out: ${(err as Error).message}`);
         this.failing.add(name);
         // A failure is not cached: the next request asks again.
-        this.cache.delete(name);
+        if (this.cache.get(name)?.doc === doc) this.cache.delete(name);
         return undefined;
       },
     );
