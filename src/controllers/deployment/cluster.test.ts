@@ -163,3 +163,139 @@ describe('Deployment controller in the control plane', () => {
     );
   });
 });
+
+/** A fake kubelet where pods of an image containing "bad" crash-loop and the others become ready. */
+async function crashingKubelet(app: string): Promise<void> {
+  for (const p of await pods(app)) {
+    const image = (p.spec as { containers: { image: string }[] }).containers[0]?.image ?? '';
+    if (!image.includes('bad')) continue;
+    if ((p.status as { containerStatuses?: unknown[] } | undefined)?.containerStatuses !== undefined)
+      continue;
+    try {
+      await client.updateStatus(podRef, ns, {
+        ...p,
+        status: {
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: formatTime(Date.now()) }],
+          containerStatuses: [
+            {
+              name: 'c',
+              image,
+              imageID: '',
+              ready: false,
+              restartCount: 1,
+              state: {
+                waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' },
+              },
+            },
+          ],
+        },
+      });
+    } catch (err) {
+      if (!(isApiError(err) && (err.reason === 'Conflict' || err.reason === 'NotFound'))) throw err;
+    }
+  }
+  for (const p of await pods(app)) {
+    const image = (p.spec as { containers: { image: string }[] }).containers[0]?.image ?? '';
+    if (!image.includes('bad') && !isPodReady(p)) await kubelet(app);
+  }
+}
+
+async function setImage(name: string, image: string): Promise<void> {
+  const cur = await client.get(deployRef, ns, name);
+  const spec = cur.spec as { template: { spec: { containers: { image: string }[] } } };
+  (spec.template.spec.containers[0] as { image: string }).image = image;
+  await client.update(deployRef, ns, cur);
+}
+
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+const conditionOf = (d: KubeObject, type: string): Cond | undefined =>
+  (d.status as { conditions?: Cond[] } | undefined)?.conditions?.find((c) => c.type === type);
+
+describe('automatic rollback and canary through the API server', () => {
+  it('a crash-looping image is rolled back by the controller, with an event, a condition and a mark', async () => {
+    const d = deployment('rb', 3, 'busybox:1');
+    d.metadata.annotations = { 'flotilla.dev/rollback-on-failure': 'true' };
+    await client.create(deployRef, ns, d);
+    await eventually(
+      async () => {
+        await kubelet('rb');
+        const cur = await client.get(deployRef, ns, 'rb');
+        expect(conditionOf(cur, 'Progressing')?.reason).toBe('NewReplicaSetAvailable');
+      },
+      30_000,
+      200,
+    );
+    await setImage('rb', 'busybox:bad');
+    await eventually(
+      async () => {
+        await crashingKubelet('rb');
+        const cur = await client.get(deployRef, ns, 'rb');
+        const image = (cur.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
+          .containers[0]?.image;
+        expect(image).toBe('busybox:1');
+        expect(cur.metadata.annotations?.['flotilla.dev/failed-template-hash']).toMatch(/^[a-z0-9]+$/);
+        expect(conditionOf(cur, 'RolledBack')).toMatchObject({ status: 'True', reason: 'AutomaticRollback' });
+        expect(cur.status).toMatchObject({ replicas: 3, updatedReplicas: 3, availableReplicas: 3 });
+        expect((await pods('rb')).length).toBe(3);
+      },
+      30_000,
+      200,
+    );
+    const events = (await client.list({ apiVersion: 'v1', kind: 'Event' }, ns)).items.filter(
+      (e) => (e as { reason?: string }).reason === 'RolledBack',
+    );
+    expect(events.length).toBeGreaterThan(0);
+    expect((events[0] as { message?: string; type?: string }).message).toMatch(
+      /^Rolled back to revision 1 \(replica set rb-\w+\): revision 2 \(replica set rb-\w+\) has \d failing pods? \(budget 0\)/,
+    );
+    expect((events[0] as { type?: string }).type).toBe('Warning');
+  });
+
+  it('canary 1 of 4: one new pod and paused; resume completes', async () => {
+    const d = deployment('cn', 4, 'busybox:1');
+    d.metadata.annotations = { 'flotilla.dev/canary': '1' };
+    await client.create(deployRef, ns, d);
+    await eventually(
+      async () => {
+        await kubelet('cn');
+        const cur = await client.get(deployRef, ns, 'cn');
+        expect(conditionOf(cur, 'Progressing')?.reason).toBe('NewReplicaSetAvailable');
+      },
+      30_000,
+      200,
+    );
+    await setImage('cn', 'busybox:2');
+    await eventually(
+      async () => {
+        await kubelet('cn');
+        const cur = await client.get(deployRef, ns, 'cn');
+        expect((cur.spec as { paused?: boolean }).paused).toBe(true);
+        expect(conditionOf(cur, 'Canary')).toMatchObject({ status: 'True', reason: 'CanaryPaused' });
+        const images = (await pods('cn')).map(
+          (p) => (p.spec as { containers: { image: string }[] }).containers[0]?.image,
+        );
+        expect(images.filter((i) => i === 'busybox:2')).toHaveLength(1);
+        expect(images.filter((i) => i === 'busybox:1')).toHaveLength(3);
+      },
+      30_000,
+      200,
+    );
+    await client.patch(deployRef, ns, 'cn', 'merge', { spec: { paused: false } });
+    await eventually(
+      async () => {
+        await kubelet('cn');
+        const cur = await client.get(deployRef, ns, 'cn');
+        expect(cur.status).toMatchObject({ replicas: 4, updatedReplicas: 4, availableReplicas: 4 });
+        expect(conditionOf(cur, 'Canary')).toMatchObject({ status: 'False', reason: 'CanaryPromoted' });
+      },
+      30_000,
+      200,
+    );
+  });
+});
