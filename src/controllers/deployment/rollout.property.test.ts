@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../api/types.js';
 import { formatTime } from '../replicaset/pods.js';
 import { reconcileDeployment, type DeploymentAction, type DeploymentStatus } from './reconcile.js';
-import { maxSurge, maxUnavailable, type IntOrPercent } from './rollout.js';
+import { canarySize, maxSurge, maxUnavailable, type IntOrPercent } from './rollout.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const STEP_MS = 1000;
@@ -36,12 +36,18 @@ class World {
   private seq = 0;
   private readonly delays: number[];
 
-  constructor(replicas: number, surge: IntOrPercent, unavailable: IntOrPercent, delays: number[]) {
+  constructor(
+    replicas: number,
+    surge: IntOrPercent,
+    unavailable: IntOrPercent,
+    delays: number[],
+    annotations: Record<string, string> = {},
+  ) {
     this.delays = delays;
     this.deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'ns', uid: 'd', generation: 1, annotations: {} },
+      metadata: { name: 'web', namespace: 'ns', uid: 'd', generation: 1, annotations: { ...annotations } },
       spec: {
         replicas,
         selector: { matchLabels: { app: 'web' } },
@@ -103,6 +109,8 @@ class World {
         this.deployment.metadata.annotations = ann;
       } else if (a.type === 'updateStatus') {
         this.deployment.status = a.status;
+      } else if (a.type === 'patchDeploymentPaused') {
+        this.setPaused(a.paused);
       }
     }
     return plan.actions;
@@ -125,6 +133,11 @@ class World {
         this.pods = this.pods.filter((p) => !victims.includes(p));
       }
     }
+  }
+
+  setPaused(paused: boolean): void {
+    (this.deployment.spec as Record<string, unknown>).paused = paused;
+    this.deployment.metadata.generation = (this.deployment.metadata.generation ?? 1) + 1;
   }
 
   changeTemplate(image: string): void {
@@ -158,7 +171,7 @@ describe('rolling update invariants (property)', () => {
   it('availability ≥ replicas − maxUnavailable, pods ≤ replicas + maxSurge at every step; completes', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 20 }),
         intOrPercent(10),
         intOrPercent(10),
         fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 20 }),
@@ -199,7 +212,84 @@ describe('rolling update invariants (property)', () => {
           expect(w.complete(replicas)).toBe(true);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 80 },
+    );
+  });
+
+  it('with a canary step: the same bounds, exactly the canary size of new pods while paused; completes on resume', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 20 }),
+        intOrPercent(10),
+        intOrPercent(10),
+        fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 20 }),
+        fc.oneof(
+          fc.integer({ min: 1, max: 5 }).map(String),
+          fc.integer({ min: 1, max: 60 }).map((n) => `${n}%`),
+        ),
+        (replicas, surgeSpec, unavailableSpec, delays, canary) => {
+          const w = new World(replicas, surgeSpec, unavailableSpec, delays, {
+            'flotilla.dev/canary': canary,
+          });
+          const rd = {
+            replicas,
+            strategy: {
+              type: 'RollingUpdate' as const,
+              maxSurge: surgeSpec,
+              maxUnavailable: unavailableSpec,
+            },
+            revisionHistoryLimit: 10,
+            paused: false,
+          };
+          const surge = maxSurge(rd);
+          const unavailable = maxUnavailable(rd);
+          const size = canarySize(canary, replicas);
+          for (let i = 0; i < 50; i++) {
+            w.controllerStep();
+            w.replicaSetStep();
+            w.now += STEP_MS;
+          }
+          w.changeTemplate('v2');
+          const check = (): void => {
+            expect(w.pods.length).toBeLessThanOrEqual(replicas + surge);
+            expect(w.pods.filter((p) => w.isReady(p)).length).toBeGreaterThanOrEqual(replicas - unavailable);
+          };
+          const paused = (): boolean => (w.deployment.spec as { paused?: boolean }).paused === true;
+          for (let step = 0; step < 400 && !paused() && !w.complete(replicas); step++) {
+            w.controllerStep();
+            w.replicaSetStep();
+            check();
+            w.now += STEP_MS;
+          }
+          if (size === undefined) {
+            expect(paused()).toBe(false);
+          } else {
+            expect(paused()).toBe(true);
+            // While paused: the canary size of new pods, the rest old, for as long as it stays paused.
+            for (let step = 0; step < 20; step++) {
+              w.controllerStep();
+              w.replicaSetStep();
+              check();
+              w.now += STEP_MS;
+            }
+            const newPods = w.pods.filter(
+              (p) => w.rss.get(p.rs)?.obj.metadata.annotations?.['deployment.kubernetes.io/revision'] === '2',
+            );
+            expect(newPods).toHaveLength(size);
+            expect(w.pods.length - newPods.length).toBe(replicas - size);
+            w.setPaused(false);
+          }
+          for (let step = 0; step < 400 && !w.complete(replicas); step++) {
+            w.controllerStep();
+            w.replicaSetStep();
+            check();
+            w.now += STEP_MS;
+          }
+          w.controllerStep();
+          expect(w.complete(replicas)).toBe(true);
+        },
+      ),
+      { numRuns: 50 },
     );
   });
 });
