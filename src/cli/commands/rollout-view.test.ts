@@ -7,7 +7,6 @@ import {
   ownedReplicaSets,
   progressLine,
   restartPatch,
-  rollbackMarker,
   templateMatches,
   undoPatch,
   undoTarget,
@@ -124,7 +123,18 @@ describe('deploymentStatus (kubectl DeploymentStatusViewer)', () => {
         updated: 3,
         conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
       },
-      { kind: 'failed', message: 'deployment "web" exceeded its progress deadline' },
+      { kind: 'failed', message: 'deployment "web" exceeded its progress deadline', deadline: true },
+    ],
+    [
+      'progress deadline exceeded with automatic rollback on: the rollback is coming',
+      {
+        updated: 3,
+        annotations: { 'flotilla.dev/rollback-on-failure': 'true' },
+        conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+      },
+      waiting(
+        'Waiting for deployment "web" rollout to finish: progress deadline exceeded, waiting for the automatic rollback...',
+      ),
     ],
     [
       'a failed template is not retried',
@@ -172,7 +182,7 @@ describe('deploymentStatus (kubectl DeploymentStatusViewer)', () => {
     expect(deploymentStatus(deploy({ revision: '3' }), { revision: 3 }).kind).toBe('done');
   });
 
-  it('an automatic rollback seen while watching fails; one from before the command does not', () => {
+  it('an automatic rollback (RolledBack=True) fails once the controller observed the spec', () => {
     const rolledBack = deploy({
       conditions: [
         {
@@ -189,7 +199,9 @@ describe('deploymentStatus (kubectl DeploymentStatusViewer)', () => {
       message:
         'deployment "web" was rolled back automatically: rolled back to revision 1: revision 2 exceeded its progress deadline',
     });
-    expect(deploymentStatus(rolledBack, { rollbackAtStart: rollbackMarker(rolledBack) }).kind).toBe('done');
+    // A new template not yet observed: the controller will drop the old condition when it sees it.
+    const next = { ...rolledBack, metadata: { ...rolledBack.metadata, generation: 3 } };
+    expect(deploymentStatus(next).kind).toBe('waiting');
   });
 
   it('the terminal line adds the counts behind the message', () => {

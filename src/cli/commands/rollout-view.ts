@@ -57,13 +57,6 @@ export function conditionOf(obj: KubeObject, type: string): Condition | undefine
   return undefined;
 }
 
-/** What distinguishes one automatic rollback from the next (the controller writes a fresh condition). */
-export function rollbackMarker(obj: KubeObject): string | undefined {
-  const c = conditionOf(obj, 'RolledBack');
-  if (c === undefined || c.status !== 'True') return undefined;
-  return `${c.reason}|${c.message}|${c.lastTransitionTime}|${c.lastUpdateTime}`;
-}
-
 export function revisionOf(obj: KubeObject): number | undefined {
   const v = obj.metadata.annotations?.[REVISION_ANNOTATION];
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
@@ -94,16 +87,34 @@ export function progressOf(d: KubeObject): Progress {
 export type StatusVerdict =
   | { kind: 'waiting'; message: string }
   | { kind: 'done'; message: string }
-  | { kind: 'failed'; message: string };
+  | { kind: 'failed'; message: string; deadline?: boolean };
+
+export const ROLLBACK_ON_FAILURE_ANNOTATION = 'flotilla.dev/rollback-on-failure';
+
+/**
+ * Whether the controller will roll this Deployment back when its progress deadline passes: 'on' by
+ * its annotation, 'off' by its annotation, 'unknown' when the cluster default decides (the server's
+ * --deployment-rollback-on-failure, which a client cannot see).
+ */
+export function autoRollback(d: KubeObject): 'on' | 'off' | 'unknown' {
+  const v = d.metadata.annotations?.[ROLLBACK_ON_FAILURE_ANNOTATION];
+  return v === 'true' ? 'on' : v === 'false' ? 'off' : 'unknown';
+}
 
 export interface StatusOptions {
   /** `--revision`: the Deployment must be at this revision (0: any). */
   revision?: number;
-  /**
-   * The RolledBack condition as it was when the command started: a rollback seen while watching
-   * (any other marker) fails the command; an old one does not.
-   */
-  rollbackAtStart?: string | undefined;
+}
+
+/** The failure to report when the controller rolled the Deployment back (condition RolledBack=True). */
+export function rollbackFailure(d: KubeObject): StatusVerdict | undefined {
+  const c = conditionOf(d, 'RolledBack');
+  if (c?.status !== 'True') return undefined;
+  const why = c.message !== '' ? `: ${c.message}` : '';
+  return {
+    kind: 'failed',
+    message: `deployment "${d.metadata.name ?? ''}" was rolled back automatically${why}`,
+  };
 }
 
 /**
@@ -122,19 +133,24 @@ export function deploymentStatus(d: KubeObject, opts: StatusOptions = {}): Statu
         message: `desired revision (${opts.revision}) is different from the running revision (${rev})`,
       };
   }
-  const marker = rollbackMarker(d);
-  if (marker !== undefined && marker !== opts.rollbackAtStart) {
-    const c = conditionOf(d, 'RolledBack');
-    const why = c?.message !== undefined && c.message !== '' ? `: ${c.message}` : '';
-    return { kind: 'failed', message: `deployment "${name}" was rolled back automatically${why}` };
-  }
   const generation = num(d.metadata.generation);
   const observed = num(rec(d.status)['observedGeneration']);
   if (generation > observed)
     return { kind: 'waiting', message: 'Waiting for deployment spec update to be observed...' };
+  // The controller keeps RolledBack=True until a new template rolls out (it removes the condition
+  // when it observes one), so a rollback that happened just before the command started counts too.
+  const rolledBack = rollbackFailure(d);
+  if (rolledBack !== undefined) return rolledBack;
   const progressing = conditionOf(d, 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded')
-    return { kind: 'failed', message: `deployment "${name}" exceeded its progress deadline` };
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    // With automatic rollback on, the deadline is the controller's cue: wait for its RolledBack.
+    if (autoRollback(d) === 'on')
+      return {
+        kind: 'waiting',
+        message: `Waiting for deployment "${name}" rollout to finish: progress deadline exceeded, waiting for the automatic rollback...`,
+      };
+    return { kind: 'failed', message: `deployment "${name}" exceeded its progress deadline`, deadline: true };
+  }
   if (progressing?.status === 'False' && progressing.reason === 'FailedRevisionNotRetried') {
     const why = progressing.message !== '' ? `: ${progressing.message}` : '';
     return {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../api/client/client.js';
 import type { KubeObject } from '../../api/types.js';
 import { startTestCluster, type TestCluster } from '../../testkit/cluster.js';
+import { eventually } from '../../testkit/eventually.js';
 import { startSimNodes, type SimNodes } from '../../testkit/sim.js';
 import { memoryIO } from '../io.js';
 import { run } from '../main.js';
@@ -217,6 +218,63 @@ describe('flotilla rollout', () => {
     const r = await flotilla(['rollout', 'status', 'deploy/stuck', '--timeout=30s']);
     expect(r.code).toBe(1);
     expect(r.err).toBe('error: deployment "stuck" exceeded its progress deadline\n');
+  });
+
+  it('status fails with the reason when the controller rolls back by itself', async () => {
+    const d = deployment('auto', 2, 'busybox:1', { progressDeadlineSeconds: 2 });
+    d.metadata.annotations = { 'flotilla.dev/rollback-on-failure': 'true' };
+    await client.create(deployRef, 'default', d);
+    expect((await flotilla(['rollout', 'status', 'deploy/auto', '--timeout=60s'])).code).toBe(0);
+    // A template no node can run: the progress deadline passes and the controller reverts.
+    await client.patch(deployRef, 'default', 'auto', 'merge', {
+      spec: {
+        template: {
+          spec: { containers: [{ name: 'c', image: 'busybox:2' }], nodeSelector: { pool: 'none' } },
+        },
+      },
+    });
+    const r = await flotilla(['rollout', 'status', 'deploy/auto', '--timeout=60s']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: deployment "auto" was rolled back automatically: .+\n$/);
+    expect(await imageOf('auto')).toBe('busybox:1');
+  });
+
+  it('a canary waits for promote; undo aborts the next one', async () => {
+    const d = deployment('canary', 4, 'busybox:1');
+    d.metadata.annotations = { 'flotilla.dev/canary': '1' };
+    await client.create(deployRef, 'default', d);
+    expect((await flotilla(['rollout', 'status', 'deploy/canary', '--timeout=60s'])).code).toBe(0);
+    expect((await flotilla(['rollout', 'promote', 'deploy/canary'])).err).toContain('has no canary waiting');
+
+    await client.patch(deployRef, 'default', 'canary', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'busybox:2' }] } } },
+    });
+    await eventually(async () => {
+      const r = await flotilla(['rollout', 'status', 'deploy/canary', '--watch=false']);
+      expect(r.out).toMatch(
+        /^Waiting for deployment "canary" rollout to finish: canary of 1 pods? on revision 2/,
+      );
+    }, 30_000);
+    expect(await flotilla(['rollout', 'promote', 'deploy/canary'])).toMatchObject({
+      code: 0,
+      out: 'deployment.apps/canary promoted\n',
+    });
+    expect((await flotilla(['rollout', 'status', 'deploy/canary', '--timeout=60s'])).code).toBe(0);
+    expect(await imageOf('canary')).toBe('busybox:2');
+
+    await client.patch(deployRef, 'default', 'canary', 'merge', {
+      spec: { template: { spec: { containers: [{ name: 'c', image: 'busybox:3' }] } } },
+    });
+    await eventually(async () => {
+      const r = await flotilla(['rollout', 'status', 'deploy/canary', '--watch=false']);
+      expect(r.out).toContain('canary of 1');
+    }, 30_000);
+    expect(await flotilla(['rollout', 'undo', 'deploy/canary'])).toMatchObject({
+      code: 0,
+      out: 'deployment.apps/canary rolled back (canary aborted)\n',
+    });
+    expect((await flotilla(['rollout', 'status', 'deploy/canary', '--timeout=60s'])).code).toBe(0);
+    expect(await imageOf('canary')).toBe('busybox:2');
   });
 
   it.each<[string, string[], number, string]>([

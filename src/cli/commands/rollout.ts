@@ -15,6 +15,7 @@ import { resolveTargets, type Target } from '../targets.js';
 import { collect, parseBool } from './common.js';
 import { parseDuration } from './delete.js';
 import {
+  autoRollback,
   canaryWaiting,
   deploymentStatus,
   historyTable,
@@ -22,7 +23,7 @@ import {
   progressLine,
   restartPatch,
   revisions,
-  rollbackMarker,
+  rollbackFailure,
   templateMatches,
   undoPatch,
   undoTarget,
@@ -207,7 +208,6 @@ async function statusOne(
   const tty = isTTY(io);
   // GET first: a missing Deployment is the server's NotFound, as kubectl reports it.
   const first = await getDeployment(client, t);
-  const rollbackAtStart = rollbackMarker(first);
   let lastMessage = '';
   let drawn = false;
   const clearLine = (): void => {
@@ -234,7 +234,7 @@ async function statusOne(
       deleted = true;
       return true;
     }
-    const v = deploymentStatus(d, { revision: opts.revision, rollbackAtStart });
+    const v = deploymentStatus(d, { revision: opts.revision });
     if (v.kind !== 'waiting' || !opts.watch) {
       final = v;
       if (v.kind === 'waiting') show(d, v);
@@ -263,8 +263,14 @@ async function statusOne(
     clearLine();
     throw failed('object has been deleted');
   }
-  const v = final;
+  let v = final;
   if (v === undefined) return;
+  if (v.kind === 'failed' && v.deadline === true && opts.watch) {
+    // The cluster default may roll it back (a client cannot see that flag): give the controller a
+    // few seconds to say so before reporting the plain deadline.
+    const d = await rollbackWithin(io, client, t, ROLLBACK_GRACE_MS);
+    v = (d === undefined ? undefined : rollbackFailure(d)) ?? v;
+  }
   switch (v.kind) {
     case 'done':
       clearLine();
@@ -277,6 +283,25 @@ async function statusOne(
       // --watch=false: one look, already printed.
       if (drawn) io.stdout.write('\n');
       return;
+  }
+}
+
+const ROLLBACK_GRACE_MS = 5000;
+
+/** The Deployment once it has RolledBack=True, polled for up to `ms` (undefined: no rollback). */
+async function rollbackWithin(
+  io: CliIO,
+  client: ApiClient,
+  t: Target,
+  ms: number,
+): Promise<KubeObject | undefined> {
+  const until = io.now() + ms;
+  for (;;) {
+    const d = await getDeployment(client, t);
+    if (autoRollback(d) === 'off') return undefined;
+    if (rollbackFailure(d) !== undefined) return d;
+    if (io.now() >= until || io.signal.aborted) return undefined;
+    await io.sleep(500);
   }
 }
 
