@@ -79,6 +79,14 @@ export const emptyHistory = (): ScalingHistory => ({
   scaleDownEvents: [],
 });
 
+/**
+ * The history of an HPA the controller has not seen yet: like upstream, one recommendation equal to
+ * its last reported status.desiredReplicas, so a restart does not scale down at once.
+ */
+export function initialHistory(statusDesiredReplicas: number, now: number): ScalingHistory {
+  return { ...emptyHistory(), recommendations: [{ timestampMs: now, replicas: statusDesiredReplicas }] };
+}
+
 export type ConditionType = 'AbleToScale' | 'ScalingActive' | 'ScalingLimited';
 
 export interface ConditionUpdate {
