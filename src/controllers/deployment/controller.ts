@@ -22,6 +22,11 @@
 // with AlreadyExists is either our ReplicaSet not cached yet (the plan is made again with it) or a
 // hash collision (status.collisionCount + 1, so the next name differs). Writes of ReplicaSets wake
 // the ReplicaSet controller; their status changes wake this one again.
+//
+// Flotilla's automatic rollback (autorollback.ts) is decided before planning: when it applies, the
+// sync is one merge patch of the Deployment (template back, failed template marked), a Warning event
+// `RolledBack` and a status write; the patched Deployment brings the next sync. Pods whose failure
+// state changes (crash loop, image pull) queue their Deployment, since no ReplicaSet count moves.
 
 import { isApiError } from '../../api/errors.js';
 import { jsonEqual } from '../../api/patch/json.js';
