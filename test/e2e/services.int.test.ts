@@ -69,7 +69,9 @@ function webDeployment(name: string, replicas: number, labels: Record<string, st
                 'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 8080 -h /www',
               ],
               ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
+              // A generous probe timeout: on a loaded 2-core machine a 1 s probe can fail on every pod at once,
+              // which would empty the Service for reasons that have nothing to do with the datapath.
+              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, timeoutSeconds: 5 },
             },
           ],
         },
