@@ -14,6 +14,7 @@ const template = (image: string): Record<string, unknown> => ({
 
 interface DOpts {
   image?: string;
+  canary?: boolean;
   annotations?: Record<string, string>;
   paused?: boolean;
   progressing?: { status: string; reason: string };
@@ -44,6 +45,7 @@ function deployment(o: DOpts = {}): KubeObject {
       conditions: [
         { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' },
         { type: 'Progressing', ...(o.progressing ?? { status: 'True', reason: 'ReplicaSetUpdated' }) },
+        ...(o.canary === true ? [{ type: 'Canary', status: 'True', reason: 'CanaryPaused' }] : []),
       ],
     },
   };
@@ -200,10 +202,17 @@ describe('decideRollback', () => {
     },
     {
       title: 'paused by its canary step: rolled back (abort)',
-      d: { annotations: ON, paused: true },
+      d: { annotations: ON, paused: true, canary: true },
       rss: [good, replicaSet('web:2', 2, -10, { 'flotilla.dev/canary-paused': formatTime(T0) })],
       pods: [crashing('b1')],
       want: 'has 1 failing pod',
+    },
+    {
+      title: 'paused by a person after the canary was promoted: left alone',
+      d: { annotations: ON, paused: true },
+      rss: [good, replicaSet('web:2', 2, -10, { 'flotilla.dev/canary-paused': formatTime(T0) })],
+      pods: [crashing('b1')],
+      want: undefined,
     },
     {
       title: 'the template already marked failed is not rolled back again',

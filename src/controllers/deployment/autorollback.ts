@@ -177,7 +177,10 @@ export function decideRollback(input: RollbackInput): RollbackDecision | undefin
   if (failedHash !== '' && d.metadata.annotations?.[FAILED_TEMPLATE_HASH_ANNOTATION] === failedHash)
     return undefined;
   const spec = obj(d.spec);
-  const canaryPaused = current.metadata.annotations?.[CANARY_PAUSED_ANNOTATION] !== undefined;
+  // Paused by the canary step (not by a person after a promotion): the mark and the condition.
+  const canaryPaused =
+    current.metadata.annotations?.[CANARY_PAUSED_ANNOTATION] !== undefined &&
+    conditionOf(d.status, RolloutConditions.Canary)?.status === 'True';
   if (spec.paused === true && !canaryPaused) return undefined;
   const why = failure(d, current, input.pods);
   if (why === undefined) return undefined;

@@ -839,4 +839,81 @@ describe('reconcileDeployment: canary step', () => {
       expect(byType(plan.actions, 'patchDeploymentPaused')).toEqual([]);
     }
   });
+
+  it.each([
+    {
+      title: 'paused by the canary step, available long enough: promoted',
+      canary: 'True',
+      ago: 61,
+      want: true,
+    },
+    { title: 'paused by the canary step, not yet long enough: waits', canary: 'True', ago: 30, want: false },
+    { title: 'paused by a person after the promotion: left paused', canary: 'False', ago: 600, want: false },
+  ])('canary-promote-after: $title', ({ canary: canaryStatus, ago, want }) => {
+    const rs2 = replicaSet({
+      image: 'nginx:2',
+      replicas: 1,
+      revision: 2,
+      desired: 4,
+      max: 5,
+      created: -700,
+      annotations: { 'flotilla.dev/canary-paused': formatTime(at(-ago)) },
+    });
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'canary-pod',
+        namespace: 'shop',
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: rs2.metadata.name ?? '',
+            uid: rs2.metadata.uid ?? '',
+            controller: true,
+          },
+        ],
+      },
+      status: {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: formatTime(at(-ago)) }],
+        containerStatuses: [{ name: 'c', ready: true, restartCount: 0 }],
+      },
+    };
+    const plan = reconcileDeployment({
+      deployment: deployment({
+        replicas: 4,
+        image: 'nginx:2',
+        generation: 3,
+        paused: true,
+        annotations: canary('1', { 'flotilla.dev/canary-promote-after': '60s' }),
+        status: {
+          observedGeneration: 3,
+          conditions: [
+            {
+              type: 'Canary',
+              status: canaryStatus as 'True',
+              reason: canaryStatus === 'True' ? 'CanaryPaused' : 'CanaryPromoted',
+            },
+          ],
+        },
+      }),
+      replicaSets: [replicaSet({ replicas: 3, revision: 1, desired: 4, max: 5, annotations: ok }), rs2],
+      pods: [pod],
+      now: T0,
+    });
+    const patch = byType(plan.actions, 'patchDeploymentPaused');
+    if (want) {
+      expect(patch).toHaveLength(1);
+      expect(patch[0]).toMatchObject({ paused: false, event: { reason: 'CanaryPromoted' } });
+      expect(cond(statusOf(plan.actions), 'Canary')).toMatchObject({
+        status: 'False',
+        reason: 'CanaryPromoted',
+      });
+    } else {
+      expect(patch).toEqual([]);
+    }
+    if (canaryStatus === 'True' && !want) expect(plan.requeueAfterMs).toBe((60 - ago) * 1000);
+  });
 });

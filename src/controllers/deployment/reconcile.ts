@@ -775,9 +775,11 @@ class Planner {
 
   /** Paused on `newRs`'s canary step (set by pauseForCanary, not yet promoted). */
   private onCanary(newRs: Model): boolean {
+    // The condition tells a canary pause from a person's pause after the canary was promoted.
     return (
       newRs.annotations[CANARY_PAUSED_ANNOTATION] !== undefined &&
-      newRs.annotations[FULLY_AVAILABLE_ANNOTATION] !== 'true'
+      newRs.annotations[FULLY_AVAILABLE_ANNOTATION] !== 'true' &&
+      getCondition(this.working, RolloutConditions.Canary)?.status === 'True'
     );
   }
 
@@ -867,9 +869,7 @@ class Planner {
    * canary pod has been available that long with no failure; else look again when it may be due.
    */
   private maybePromoteCanary(newRs: Model | undefined): void {
-    if (newRs === undefined || newRs.replicas === 0) return;
-    if (newRs.annotations[CANARY_PAUSED_ANNOTATION] === undefined) return;
-    if (newRs.annotations[FULLY_AVAILABLE_ANNOTATION] === 'true') return;
+    if (newRs === undefined || newRs.replicas === 0 || !this.onCanary(newRs)) return;
     const after = parseDurationMs(this.annotations[CANARY_PROMOTE_AFTER_ANNOTATION]);
     if (after === undefined) return;
     const pods = this.pods.filter(
