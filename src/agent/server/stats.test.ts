@@ -1,10 +1,15 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readUsage } from '../runtime/cgroups.js';
 import { settle, VirtualClock } from '../../testkit/clock.js';
 import type { ContainerStats, ContainerStatus } from '../runtime/types.js';
 import {
   cpuRate,
   parseMeminfo,
   parseProcStat,
+  sampleWindowSeconds,
   StatsCollector,
   summarize,
   type HostSample,
@@ -281,5 +286,88 @@ describe('StatsCollector', () => {
     const s = await c.summary();
     expect(s.node.nodeName).toBe('n2');
     expect(s.pods).toEqual([]);
+  });
+});
+
+describe('the sampling window', () => {
+  it('is the time between the two samples the rates come from, absent with one sample', () => {
+    const a = sampleWith(0);
+    const b = sampleWith(10_250);
+    expect(summarize('n1', b, a).windowSeconds).toBe(10.25);
+    expect(summarize('n1', b).windowSeconds).toBeUndefined();
+    expect(sampleWindowSeconds(new Date(5), new Date(5))).toBeUndefined();
+  });
+
+  function sampleWith(ms: number): StatsSample {
+    return {
+      host: {
+        time: new Date(Date.UTC(2026, 10, 20, 8, 0, 0) + ms),
+        bootTime: new Date(0),
+        cpuUsageNanos: ms * 1e6,
+        memTotalBytes: 1,
+        memAvailableBytes: 1,
+        memFreeBytes: 1,
+      },
+      containers: [],
+    };
+  }
+});
+
+describe('cgroup figures the collector reads (working set = usage − inactive file, v1 and v2)', () => {
+  const kib = 1024;
+  function tree(files: Record<string, string>): string {
+    const root = mkdtempSync(join(tmpdir(), 'flotilla-cg-'));
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(root, dirname(path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    }
+    return root;
+  }
+
+  it('v1: cpuacct.usage, memory.usage_in_bytes minus total_inactive_file', async () => {
+    const root = tree({
+      'cpuacct/pods/c1/cpuacct.usage': '123456789\n',
+      'memory/pods/c1/memory.usage_in_bytes': `${100 * kib}\n`,
+      'memory/pods/c1/memory.stat': `cache ${60 * kib}\ninactive_file ${1 * kib}\ntotal_inactive_file ${30 * kib}\n`,
+    });
+    try {
+      const layout = {
+        version: 1 as const,
+        v1: new Map([
+          ['cpuacct', join(root, 'cpuacct')],
+          ['memory', join(root, 'memory')],
+        ]),
+      };
+      expect(await readUsage(layout, '/pods/c1')).toEqual({
+        cpuUsageNanos: 123456789,
+        memoryUsageBytes: 100 * kib,
+        memoryWorkingSetBytes: 70 * kib,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('v2: cpu.stat usage_usec, memory.current minus inactive_file; never below zero', async () => {
+    const root = tree({
+      'pods/c1/cpu.stat': 'usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n',
+      'pods/c1/memory.current': `${100 * kib}\n`,
+      'pods/c1/memory.stat': `anon ${50 * kib}\ninactive_file ${40 * kib}\n`,
+      'pods/c2/cpu.stat': 'usage_usec 1\n',
+      'pods/c2/memory.current': `${10 * kib}\n`,
+      'pods/c2/memory.stat': `inactive_file ${40 * kib}\n`,
+    });
+    try {
+      const layout = { version: 2 as const, v1: new Map<string, string>(), unified: root };
+      expect(await readUsage(layout, '/pods/c1')).toEqual({
+        cpuUsageNanos: 2_500_000,
+        memoryUsageBytes: 100 * kib,
+        memoryWorkingSetBytes: 60 * kib,
+      });
+      expect((await readUsage(layout, '/pods/c2'))?.memoryWorkingSetBytes).toBe(0);
+      expect(await readUsage(layout, '/pods/gone')).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
