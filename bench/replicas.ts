@@ -10,8 +10,8 @@
 // its container runs. The image is pulled once by a warm-up pod first. Swarm: a private dockerd
 // (`--bridge=none --iptables=false`), `swarm init` on loopback, the busybox rootfs imported as bb:1, a
 // service of `sleep 3600` replicas; "ready" is a task in state running.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,36 +20,14 @@ import { eventually } from '../src/testkit/eventually.js';
 import { buildBusyboxLayout, pushImage } from '../src/testkit/images.js';
 import { startNodeCluster } from '../src/testkit/node.js';
 import { startRegistry } from '../src/testkit/registry.js';
-import { findDockerd, startSwarm } from './lib/swarm.js';
+import { parsePeerBenchArgs, type PeerBenchOptions } from './lib/args.js';
+import { pullOnce, removeRootfs, unpackRootfs } from './lib/node-images.js';
+import { loadAverage as loads } from './lib/proc.js';
+import { engineCaller, findDockerd, importRootfs, startSwarm } from './lib/swarm.js';
 
-interface Options {
-  replicas: number;
-  dockerd: string | undefined;
-  peer: boolean;
-  json: string | undefined;
-}
+type Options = PeerBenchOptions;
 
 const usage = 'usage: replicas.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]';
-
-function parseArgs(args: string[]): Options {
-  const o: Options = { replicas: 100, dockerd: undefined, peer: true, json: undefined };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value; ${usage}`);
-      return v;
-    };
-    if (a === '--replicas') o.replicas = Number(value());
-    else if (a === '--dockerd') o.dockerd = value();
-    else if (a === '--no-peer') o.peer = false;
-    else if (a === '--json') o.json = value();
-    else throw new Error(`unknown argument ${a}; ${usage}`);
-  }
-  if (!Number.isInteger(o.replicas) || o.replicas < 1)
-    throw new Error(`--replicas must be a positive whole number`);
-  return o;
-}
 
 interface Figures {
   /** apply → all replicas ready */
@@ -61,10 +39,6 @@ interface Figures {
 }
 
 const healReplicas = 10;
-
-function loads(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
 
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 
@@ -100,22 +74,7 @@ async function benchFlotilla(
       ((await cluster.client.get(deployRef, 'default', 'bench')).status ?? {}) as Record<string, number>;
 
     log(`flotilla: pulling the image once (warm-up pod); load ${loads()}`);
-    await cluster.client.create(podRef, 'default', {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'warm-up', namespace: 'default' },
-      spec: {
-        terminationGracePeriodSeconds: 0,
-        containers: [{ name: 'main', image, command: ['true'] }],
-        restartPolicy: 'Never',
-      },
-    });
-    await eventually(async () => {
-      const p = await cluster.client.get(podRef, 'default', 'warm-up');
-      const phase = (p.status as { phase?: string } | undefined)?.phase;
-      if (phase !== 'Succeeded') throw new Error(`warm-up pod is ${phase}`);
-    }, 120_000);
-    await cluster.client.delete(podRef, 'default', 'warm-up');
+    await pullOnce(cluster.client, image);
 
     log(`flotilla: apply → ${o.replicas} ready`);
     let t0 = performance.now();
@@ -175,11 +134,7 @@ async function benchFlotilla(
     const healMs = performance.now() - t0;
     await cluster.client.delete(deployRef, 'default', 'bench');
 
-    const rootfs = mkdtempSync(join(tmpdir(), 'flotilla-bench-rootfs-'));
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:1`, join(rootfs, 'bundle')], {
-      stdio: 'ignore',
-    });
-    return { figures: { upMs, downMs, healMs }, rootfs: join(rootfs, 'bundle', 'rootfs') };
+    return { figures: { upMs, downMs, healMs }, rootfs: unpackRootfs(layout, '1') };
   } finally {
     await cluster.close().catch((err: unknown) => log(`flotilla cleanup: ${(err as Error).message}`));
     await registry.stop();
@@ -194,23 +149,9 @@ async function benchSwarm(o: Options, rootfs: string, log: (l: string) => void):
   const engine = await startSwarm(dockerd, log);
   try {
     const pool = engine.pool(4);
-    const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, raw?: Buffer) => {
-      const res = await pool.request({
-        path,
-        method,
-        headers:
-          raw !== undefined
-            ? { 'content-type': 'application/x-tar' }
-            : body === undefined
-              ? {}
-              : { 'content-type': 'application/json' },
-        ...(raw !== undefined ? { body: raw } : body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: res.statusCode, text: await res.body.text() };
-    };
-    const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 256 * 1024 * 1024 });
-    const imp = await call('POST', '/images/create?fromSrc=-&repo=bb&tag=1', undefined, tar.stdout);
-    if (imp.status !== 200) return `peer: docker import failed: HTTP ${imp.status} ${imp.text}`;
+    const call = engineCaller(pool);
+    const failed = await importRootfs(call, rootfs, 'bb', '1');
+    if (failed !== undefined) return `peer: ${failed}`;
 
     const running = async (): Promise<{ id: string; containerId: string }[]> => {
       const filters = encodeURIComponent(
@@ -307,7 +248,7 @@ async function benchSwarm(o: Options, rootfs: string, log: (l: string) => void):
 }
 
 export async function main(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+  const o = parsePeerBenchArgs(args, usage);
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   log(`replicas bench: ${o.replicas} replicas, load ${loads()}`);
   const { figures: fl, rootfs } = await benchFlotilla(o, log);
@@ -317,7 +258,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     peer = `peer: failed — ${(err as Error).message}`;
   } finally {
-    rmSync(join(rootfs, '..', '..'), { recursive: true, force: true });
+    removeRootfs(rootfs);
   }
   const row = (label: string, f: (x: Figures) => number): string => {
     const a = f(fl);

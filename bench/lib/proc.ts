@@ -28,3 +28,8 @@ export function cpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** The 1, 5 and 15 minute load averages as /proc/loadavg prints them ("2.05 1.70 1.90"). */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}

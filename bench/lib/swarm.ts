@@ -54,19 +54,51 @@ function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
+/** One Docker Engine API request: a JSON body, or a raw tar (`docker import`). */
+export type EngineCall = (
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+  raw?: Buffer,
+) => Promise<{ status: number; text: string }>;
+
+export function engineCaller(pool: Pool): EngineCall {
+  return async (method, path, body, raw) => {
+    const res = await pool.request({
+      path,
+      method,
+      headers:
+        raw !== undefined
+          ? { 'content-type': 'application/x-tar' }
+          : body === undefined
+            ? {}
+            : { 'content-type': 'application/json' },
+      ...(raw !== undefined ? { body: raw } : body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+}
+
 async function engineRequest(
   pool: Pool,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
 ): Promise<{ status: number; text: string }> {
-  const res = await pool.request({
-    path,
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.statusCode, text: await res.body.text() };
+  return engineCaller(pool)(method, path, body);
+}
+
+/** `tar -C rootfs -c . | docker import - repo:tag`; undefined on success, else why it failed. */
+export async function importRootfs(
+  call: EngineCall,
+  rootfs: string,
+  repo: string,
+  tag: string,
+): Promise<string | undefined> {
+  const tar = spawnSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 256 * 1024 * 1024 });
+  if (tar.status !== 0) return `tar of ${rootfs} failed: ${tar.stderr.toString().trim()}`;
+  const imp = await call('POST', `/images/create?fromSrc=-&repo=${repo}&tag=${tag}`, undefined, tar.stdout);
+  return imp.status === 200 ? undefined : `docker import failed: HTTP ${imp.status} ${imp.text}`;
 }
 
 /** Start a private dockerd and `swarm init` it. Throws (after cleaning up) with the reason when it cannot. */
