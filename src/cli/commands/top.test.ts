@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../api/types.js';
-import { nodeTable, podTable, type PodMetricsView } from './top.js';
+import { nodeTable as nodeTablePadded, podTable as podTablePadded, type PodMetricsView } from './top.js';
+
+// Lines as kubectl prints them, trailing padding aside (the e2e test compares with kubectl byte for byte).
+const trimmed = (s: string): string =>
+  s
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
+const nodeTable = (...a: Parameters<typeof nodeTablePadded>): string => trimmed(nodeTablePadded(...a));
+const podTable = (...a: Parameters<typeof podTablePadded>): string => trimmed(podTablePadded(...a));
 
 const node = (name: string, cpu: string, memory: string): KubeObject => ({
   apiVersion: 'v1',

@@ -47,7 +47,8 @@ const cpuCell = (m: number): string => `${m}m`;
 const memCell = (b: number): string => `${Math.floor(b / mib)}Mi`;
 
 function render(header: string[], rows: string[][], noHeaders: boolean): string {
-  const lines = (noHeaders ? rows : [header, ...rows]).map((r) => `${r.join('\t')}\n`);
+  // Every cell tab-terminated, the last one too: kubectl pads the last column as well.
+  const lines = (noHeaders ? rows : [header, ...rows]).map((r) => `${r.join('\t')}\t\n`);
   return tabwrite(lines.join(''), { minWidth: 6, padding: 3 });
 }
 
