@@ -93,7 +93,7 @@ function rs(
 
 describe('deploymentStatus (kubectl DeploymentStatusViewer)', () => {
   const waiting = (message: string) => ({ kind: 'waiting', message });
-  it.each<[string, DeployShape, { kind: string; message: string }]>([
+  it.each<[string, DeployShape, { kind: string; message: string; deadline?: boolean }]>([
     [
       'spec not observed yet',
       { generation: 3, observed: 2 },
