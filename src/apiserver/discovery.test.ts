@@ -31,6 +31,21 @@ describe('aggregated discovery documents', () => {
       'discovery.k8s.io',
       'coordination.k8s.io',
       'scheduling.k8s.io',
+      'metrics.k8s.io',
+    ]);
+    // The metrics API (served from the agents' stats): read-only, not in the `all` category.
+    const metrics = doc.items.find((g: any) => g.metadata.name === 'metrics.k8s.io');
+    expect(
+      metrics.versions[0].resources.map((r: any) => [
+        r.resource,
+        r.responseKind.kind,
+        r.scope,
+        r.verbs,
+        r.categories,
+      ]),
+    ).toEqual([
+      ['nodes', 'NodeMetrics', 'Cluster', ['get', 'list'], undefined],
+      ['pods', 'PodMetrics', 'Namespaced', ['get', 'list'], undefined],
     ]);
     const apps = doc.items[0];
     expect(apps.versions).toHaveLength(1);
