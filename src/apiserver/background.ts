@@ -27,6 +27,8 @@ export interface BackgroundConfig {
   nodeLifecycle?: NodeLifecycleOptions;
   /** Automatic rollback for Deployments without the annotation (`--deployment-rollback-on-failure`). */
   deploymentRollbackOnFailure?: boolean;
+  /** How often each HPA is evaluated (`--hpa-sync-period`); default 15 s. */
+  hpaSyncPeriodMs?: number;
   /** The scheduler's profile (default: the core's defaultProfile). */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -102,6 +104,7 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     log: config.log,
     ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
     deploymentRollbackOnFailure: config.deploymentRollbackOnFailure === true,
+    ...(config.hpaSyncPeriodMs === undefined ? {} : { hpaSyncPeriodMs: config.hpaSyncPeriodMs }),
   });
 
   const scheduler: RunningScheduler | undefined =

@@ -34,6 +34,8 @@ export interface ServerConfig {
   nodeLifecycle?: NodeLifecycleOptions;
   /** Automatic rollback for Deployments without the annotation (`--deployment-rollback-on-failure`). */
   deploymentRollbackOnFailure?: boolean;
+  /** How often each HPA is evaluated (`--hpa-sync-period`); default 15 s. */
+  hpaSyncPeriodMs?: number;
   /** The scheduler's profile (`--scheduler-scoring`, `--scheduler-config`); default the core's. */
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
@@ -119,6 +121,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         log,
         ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
         deploymentRollbackOnFailure: config.deploymentRollbackOnFailure === true,
+        ...(config.hpaSyncPeriodMs === undefined ? {} : { hpaSyncPeriodMs: config.hpaSyncPeriodMs }),
         ...(config.schedulerProfile === undefined ? {} : { schedulerProfile: config.schedulerProfile }),
         ...(config.disableScheduler === undefined ? {} : { disableScheduler: config.disableScheduler }),
       }),

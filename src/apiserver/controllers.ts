@@ -19,6 +19,8 @@ import {
   type EndpointSliceExecutor,
 } from '../controllers/endpointslice/controller.js';
 import { EndpointsController, type EndpointsExecutor } from '../controllers/endpoints/controller.js';
+import { HpaController, type HpaExecutor } from '../controllers/hpa/controller.js';
+import { HttpMetricsSource } from '../controllers/hpa/metrics.js';
 import { systemClock } from '../machinery/clock.js';
 import type { Logger } from '../machinery/logger.js';
 import type { ObjectSource } from '../machinery/object-source.js';
@@ -49,6 +51,8 @@ export async function startControllers(opts: {
   nodeLifecycle?: NodeLifecycleOptions;
   /** `--deployment-rollback-on-failure`: automatic rollback for Deployments without the annotation. */
   deploymentRollbackOnFailure?: boolean;
+  /** `--hpa-sync-period`: how often each HorizontalPodAutoscaler is evaluated. Default 15 s. */
+  hpaSyncPeriodMs?: number;
 }): Promise<ControllerSet> {
   const client = new ApiClient({
     server: opts.url,
@@ -227,11 +231,35 @@ export async function startControllers(opts: {
     clock: systemClock,
     logger,
   });
+  // HorizontalPodAutoscalers: scale subresource of the target, PodMetrics from metrics.k8s.io.
+  const hpaRef = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' };
+  const hpaExecutor: HpaExecutor = {
+    getScale: (ref, ns, name) => client.getScale(ref, ns, name),
+    updateScale: (ref, ns, name, scale) =>
+      client.updateScale(ref, ns, name, { metadata: scale.metadata, spec: scale.spec }),
+    updateHpaStatus: (hpa) => client.updateStatus(hpaRef, hpa.metadata.namespace, hpa),
+  };
+  const hpaRecorder = new SinkEventRecorder({
+    sink,
+    clock: systemClock,
+    component: 'horizontal-pod-autoscaler',
+    logger,
+  });
+  const hpaController = new HpaController({
+    informers: provider,
+    executor: hpaExecutor,
+    metrics: new HttpMetricsSource((path) => client.request('GET', path)),
+    clock: systemClock,
+    logger,
+    recorder: hpaRecorder,
+    ...(opts.hpaSyncPeriodMs === undefined ? {} : { syncPeriodMs: opts.hpaSyncPeriodMs }),
+  });
   for (const inf of informers.values()) inf.start();
   replicaSetController.start();
   deploymentController.start();
   endpointSliceController.start();
   endpointsController.start();
+  hpaController.start();
   nodeLifecycle.start();
   gc.start();
   nsc.start();
@@ -243,6 +271,8 @@ export async function startControllers(opts: {
       await nodeLifecycle.stop();
       await Promise.all([replicaSetController.stop(), deploymentController.stop()]);
       await Promise.all([endpointSliceController.stop(), endpointsController.stop()]);
+      await hpaController.stop();
+      await hpaRecorder.flush();
       await Promise.all([replicaSetRecorder.flush(), deploymentRecorder.flush()]);
       await nodeRecorder.flush();
       await recorder.flush();

@@ -8,6 +8,7 @@ import { renderKubeconfig } from '../apiserver/kubeconfig.js';
 import type { StoreKind } from '../apiserver/open-store.js';
 import { startAgent, type RunningAgent } from '../agent/start.js';
 import { addAgentFlags, agentFlagsFrom, untilSignal, type AgentCliFlags } from './agent-command.js';
+import { parseDuration } from './commands/delete.js';
 import { nodeLifecycleFromFlags, type NodeLifecycleFlags } from './node-lifecycle-flags.js';
 import {
   isSchedulerConfigError,
@@ -46,6 +47,7 @@ interface ServerFlags extends NodeLifecycleFlags {
   schedulerConfig?: string;
   disableScheduler?: boolean;
   deploymentRollbackOnFailure?: boolean;
+  hpaSyncPeriod?: string;
   defaultNotReadyTolerationSeconds?: string;
   defaultUnreachableTolerationSeconds?: string;
   serviceClusterIpRange: string;
@@ -135,6 +137,20 @@ function addServerFlags(cmd: Command): Command {
       'roll Deployments back automatically when a new revision fails (those annotated flotilla.dev/rollback-on-failure: "false" excepted)',
     )
     .option(
+      '--hpa-sync-period <duration>',
+      'how often each HorizontalPodAutoscaler is evaluated (default 15s)',
+      (value: string) => {
+        let ms: number;
+        try {
+          ms = parseDuration(value);
+        } catch {
+          throw new InvalidArgumentError('use a duration such as 15s, 500ms or 1m');
+        }
+        if (!(ms > 0)) throw new InvalidArgumentError('must be longer than 0');
+        return value;
+      },
+    )
+    .option(
       '--service-cluster-ip-range <cidr>',
       'IPv4 CIDR Service ClusterIPs are allocated from (/12 to /30)',
       rangeFlag(parseServiceCIDR),
@@ -184,6 +200,7 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
     schedulerProfile,
     disableScheduler: flags.disableScheduler === true,
     deploymentRollbackOnFailure: flags.deploymentRollbackOnFailure === true,
+    ...(flags.hpaSyncPeriod === undefined ? {} : { hpaSyncPeriodMs: parseDuration(flags.hpaSyncPeriod) }),
     serviceClusterIPRange: flags.serviceClusterIpRange,
     serviceNodePortRange: flags.serviceNodePortRange,
     ...(notReadySeconds === undefined ? {} : { defaultNotReadyTolerationSeconds: notReadySeconds }),

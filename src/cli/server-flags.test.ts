@@ -59,3 +59,26 @@ describe('server --deployment-rollback-on-failure', () => {
     }
   });
 });
+
+describe('server --hpa-sync-period', () => {
+  it.each(['soon', '0s'])(
+    '--hpa-sync-period %s is refused before anything starts, naming the flag',
+    async (value) => {
+      const io = memoryIO();
+      const code = await run(
+        ['server', '--data-dir', '/nonexistent/flotilla-flag-test', '--hpa-sync-period', value],
+        io,
+      );
+      expect(code).toBe(2);
+      expect(io.err()).toContain('--hpa-sync-period');
+    },
+  );
+
+  it('is listed by `flotilla server --help` and `flotilla up --help` with its default', async () => {
+    for (const cmd of ['server', 'up']) {
+      const io = memoryIO();
+      expect(await run([cmd, '--help'], io)).toBe(0);
+      expect(io.out()).toMatch(/--hpa-sync-period <duration>[\s\S]*default 15s/);
+    }
+  });
+});
