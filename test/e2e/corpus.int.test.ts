@@ -107,7 +107,7 @@ const controllerAnnotations = [
 ];
 
 /** Kinds the control plane acts on by itself: their status and resourceVersion move without the user. */
-const controlledKinds = new Set(['Deployment', 'ReplicaSet']);
+const controlledKinds = new Set(['Deployment', 'ReplicaSet', 'HorizontalPodAutoscaler']);
 
 /**
  * What the user owns of a stored object: everything but status, the controllers' annotations, the

@@ -124,9 +124,9 @@ spec: {containers: [{name: main, image: "127.0.0.1:5000/busybox:1.36"}]}
 ---
 apiVersion: v1
 kind: Service
+# No selector: its Endpoints and EndpointSlice below are written by hand, as for an external backend.
 metadata: {name: web, namespace: ${ns}}
 spec:
-  selector: {app: web}
   ports: [{name: http, port: 80, targetPort: http}]
 ---
 apiVersion: v1
@@ -314,7 +314,7 @@ spec:
       new RegExp(`^${node}\\s+Unknown\\s+worker\\s+\\S+`),
     );
     expect(await k.ok(['get', 'hpa', 'web', '-n', ns, '--no-headers'])).toMatch(
-      /^web\s+Deployment\/web\s+cpu: <unknown>\/60%\s+1\s+4\s+0\s+/,
+      /^web\s+Deployment\/web\s+cpu: <unknown>\/60%\s+1\s+4\s+\d+\s+/,
     );
     expect(await k.ok(['get', 'ep', 'web', '-n', ns, '--no-headers'])).toMatch(/^web\s+10\.0\.0\.7:8080\s+/);
     // NAMESPACE and LABELS come from the rows' object metadata.
