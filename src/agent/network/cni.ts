@@ -154,6 +154,11 @@ export class CniPodNetwork implements PodNetwork {
     try {
       await sweepNatRules(this.name);
       await removeUnusedSharedChains();
+      // portmap's DEL also runs ip6tables, which (iptables-nft) creates an `ip6 nat` table even for IPv4-only
+      // pods; an empty one is ours to remove.
+      const ip6 = await runCommand('nft', ['list', 'table', 'ip6', 'nat']);
+      if (ip6.code === 0 && !/\bchain\b/.test(ip6.stdout))
+        await runCommand('nft', ['delete', 'table', 'ip6', 'nat']);
     } catch (err) {
       failures.push(describe(err));
     }
