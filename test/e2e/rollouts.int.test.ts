@@ -4,11 +4,11 @@
 // the rollout until it is promoted, or is aborted back to the old revision.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/types.js';
+import { clientLoop, httpGet } from '../../src/testkit/client-loop.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { buildBusyboxLayout, pushImage, writeOciLayout } from '../../src/testkit/images.js';
 import { startNodeCluster, type NodeCluster } from '../../src/testkit/node.js';
@@ -166,44 +166,6 @@ function flotilla(args: string[]): Promise<{ code: number | null; out: string }>
   });
 }
 
-function get(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: 3_000 }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Sequential requests through `host:port` until stopped; the failures, with their time. */
-function clientLoop(host: string, port: number): { stop(): Promise<{ ok: number; failed: string[] }> } {
-  let running = true;
-  let ok = 0;
-  const failed: string[] = [];
-  const done = (async () => {
-    const deadline = Date.now() + 300_000;
-    while (running && Date.now() < deadline) {
-      try {
-        await get(host, port);
-        ok += 1;
-      } catch (err) {
-        failed.push(`${new Date().toISOString()} ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return { ok, failed };
-    },
-  };
-}
-
 describe('rollouts on a real node', () => {
   it('a rolling update of 10 replicas and its undo lose no request through the Service', async () => {
     await cluster.client.create(deployRef, 'default', deployment('web', 10));
@@ -215,7 +177,7 @@ describe('rollouts on a real node', () => {
     });
     const vip = String((svc.spec as Record<string, unknown>)['clusterIP']);
     await completeOn('web', images['1'] ?? '', 10);
-    await eventually(() => get(vip, 80), 30_000);
+    await eventually(() => httpGet(vip, 80), 30_000);
     const loop = clientLoop(vip, 80);
     await setImage('web', images['2'] ?? '');
     await completeOn('web', images['2'] ?? '', 10);

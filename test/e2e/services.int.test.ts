@@ -4,11 +4,12 @@
 // keeps working while the agent is down.
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request, Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/types.js';
+import { clientLoop, httpGet } from '../../src/testkit/client-loop.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { startFakeUpstreamDns, type FakeUpstreamDns } from '../../src/testkit/dns.js';
 import { buildBusyboxLayout, pushImage } from '../../src/testkit/images.js';
@@ -156,53 +157,8 @@ async function readyEndpoints(svc: string): Promise<string[]> {
 }
 
 /** One HTTP GET on a new connection (or the given agent's), the body or an error. */
-function get(host: string, port: number, agent?: HttpAgent, timeoutMs = 3_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', agent: agent ?? false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A bounded client loop: sequential requests until stopped; counts answers and failures. */
-function clientLoop(
-  host: string,
-  port: number,
-  gapMs = 10,
-): {
-  stop(): Promise<{ ok: number; failed: string[] }>;
-} {
-  let running = true;
-  let ok = 0;
-  const failed: string[] = [];
-  const done = (async () => {
-    const deadline = Date.now() + 240_000;
-    while (running && Date.now() < deadline) {
-      try {
-        await get(host, port);
-        ok += 1;
-      } catch (err) {
-        failed.push(`${new Date().toISOString()} ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, gapMs));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return { ok, failed };
-    },
-  };
+function get(host: string, port: number, agent?: HttpAgent): Promise<string> {
+  return httpGet(host, port, agent === undefined ? {} : { agent });
 }
 
 function clusterIP(svc: KubeObject): string {
