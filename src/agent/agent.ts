@@ -7,6 +7,7 @@ import { isApiError } from '../api/errors.js';
 import type { KubeObject } from '../api/types.js';
 import { systemClock, type Clock } from '../machinery/clock.js';
 import { SinkEventRecorder, type EventSink } from '../machinery/event-recorder.js';
+import type { AgentMetrics } from '../machinery/prom/index.js';
 import type { ImageService } from './image/types.js';
 import type { PodNetwork } from './network/types.js';
 import {
@@ -52,6 +53,8 @@ export interface AgentOptions {
   clusterDns?: { nameservers: string[]; searches: string[]; options: string[]; clusterDomain?: string };
   /** Every Service (undefined until the agent's Service cache synced), for service environment variables. */
   services?: () => KubeObject[] | undefined;
+  /** Prometheus recorder (pod starts, image pulls, running pods) for the agent's /metrics. */
+  metrics?: AgentMetrics;
 }
 
 const nodeRef = { apiVersion: 'v1', kind: 'Node' };
@@ -103,8 +106,11 @@ export class NodeAgent {
       ...(opts.endpointDrain === undefined ? {} : { endpointDrain: opts.endpointDrain }),
       ...(opts.clusterDns === undefined ? {} : { clusterDns: opts.clusterDns }),
       ...(opts.services === undefined ? {} : { services: opts.services }),
+      ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
       log: this.log,
     });
+    const manager = this.manager;
+    opts.metrics?.runningPods(() => manager.runningPodCount());
   }
 
   get nodeName(): string {

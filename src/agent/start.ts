@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
+import { agentMetrics, newMetricsRegistry, type MetricsRegistry } from '../machinery/prom/index.js';
 import { NodeAgent } from './agent.js';
 import { podClusterDns, upstreamsFromResolvConf, type Upstream } from './dns/config.js';
 import { DnsServer } from './dns/server.js';
@@ -86,6 +87,8 @@ export interface RunningAgent {
   nodeName: string;
   /** The node's Service datapath (undefined with disableProxy). */
   proxy: ServiceProxy | undefined;
+  /** What the agent serves on `GET /metrics` (scraped through the API server's node proxy). */
+  metrics: MetricsRegistry;
   stop(): Promise<void>;
 }
 
@@ -126,6 +129,8 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
     log,
   });
   const info = await runtime.info();
+  // Prometheus metrics of this agent: pod starts, image pulls, running pods (and the proxy's syncs).
+  const metrics = newMetricsRegistry();
   // The agent's one cache of Services and EndpointSlices: cluster DNS, the service proxy and the service
   // environment variables of new containers all read it.
   const serviceView = new InformerServiceView(client);
@@ -195,6 +200,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       ? {}
       : { endpointDrain: { drainer: proxy, timeoutMs: drainSeconds * 1000 } }),
     log,
+    metrics: agentMetrics(metrics),
     parts: {
       runtime,
       images,
@@ -206,6 +212,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
           ...(flags.caPem === undefined ? {} : { caPem: flags.caPem }),
           runtime,
           log,
+          metrics,
           // Per-container CPU and memory from cgroups, per-node totals: /stats/summary for the control plane.
           stats: new StatsCollector({
             runtime,
@@ -237,6 +244,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
     agent,
     nodeName,
     proxy,
+    metrics,
     stop: async () => {
       await agent.stop();
       // The rules stay: the kernel keeps serving Services while the agent is down.

@@ -105,6 +105,8 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
     ...(config.nodeLifecycle === undefined ? {} : { nodeLifecycle: config.nodeLifecycle }),
     deploymentRollbackOnFailure: config.deploymentRollbackOnFailure === true,
     ...(config.hpaSyncPeriodMs === undefined ? {} : { hpaSyncPeriodMs: config.hpaSyncPeriodMs }),
+    // The controllers run in this process: their workqueues show on the API server's /metrics.
+    metrics: config.api.prometheus,
   });
 
   const scheduler: RunningScheduler | undefined =

@@ -25,6 +25,8 @@ import { systemClock } from '../machinery/clock.js';
 import type { Logger } from '../machinery/logger.js';
 import type { ObjectSource } from '../machinery/object-source.js';
 import { SinkEventRecorder, type EventSink } from '../machinery/event-recorder.js';
+import { workQueueMetrics, type MetricsRegistry } from '../machinery/prom/index.js';
+import { withWorkQueueMetrics } from '../machinery/workqueue.js';
 
 export interface ControllerSet {
   client: ApiClient;
@@ -53,6 +55,8 @@ export async function startControllers(opts: {
   deploymentRollbackOnFailure?: boolean;
   /** `--hpa-sync-period`: how often each HorizontalPodAutoscaler is evaluated. Default 15 s. */
   hpaSyncPeriodMs?: number;
+  /** Record the controllers' workqueue metrics here (the API server's `prometheus` registry). */
+  metrics?: MetricsRegistry;
 }): Promise<ControllerSet> {
   const client = new ApiClient({
     server: opts.url,
@@ -61,6 +65,9 @@ export async function startControllers(opts: {
     userAgent: 'flotilla-controller-manager',
   });
   const logger = loggerFrom(opts.log);
+  // Controllers make their queues in their constructors: each `instrumented(() => new X(...))` gets metrics.
+  const queueMetrics = opts.metrics === undefined ? undefined : workQueueMetrics(opts.metrics);
+  const instrumented = <T>(build: () => T): T => withWorkQueueMetrics(queueMetrics, build);
   const informers = new Map<string, Informer>();
   for (const info of resources) {
     const inf = new Informer(listerWatcherFor(client, info, undefined), {
@@ -113,21 +120,27 @@ export async function startControllers(opts: {
     component: 'garbage-collector',
     logger,
   });
-  const gc = new GarbageCollector({
-    informers: provider,
-    executor: gcExecutor,
-    clock: systemClock,
-    kinds: gcKinds,
-    logger,
-    recorder,
-  });
-  const nsc = new NamespaceController({
-    informers: provider,
-    executor: nsExecutor,
-    clock: systemClock,
-    kinds: resources.filter((k) => k.namespaced),
-    logger,
-  });
+  const gc = instrumented(
+    () =>
+      new GarbageCollector({
+        informers: provider,
+        executor: gcExecutor,
+        clock: systemClock,
+        kinds: gcKinds,
+        logger,
+        recorder,
+      }),
+  );
+  const nsc = instrumented(
+    () =>
+      new NamespaceController({
+        informers: provider,
+        executor: nsExecutor,
+        clock: systemClock,
+        kinds: resources.filter((k) => k.namespaced),
+        logger,
+      }),
+  );
   // Node lifecycle: node health from leases, Unknown conditions, taints, taint-based eviction.
   const nodeRef = { apiVersion: 'v1', kind: 'Node' };
   const podRef = { apiVersion: 'v1', kind: 'Pod' };
@@ -143,14 +156,17 @@ export async function startControllers(opts: {
     component: 'node-controller',
     logger,
   });
-  const nodeLifecycle = new NodeLifecycleController({
-    ...opts.nodeLifecycle,
-    informers: provider,
-    executor: nodeLifecycleExecutor,
-    clock: systemClock,
-    logger,
-    recorder: nodeRecorder,
-  });
+  const nodeLifecycle = instrumented(
+    () =>
+      new NodeLifecycleController({
+        ...opts.nodeLifecycle,
+        informers: provider,
+        executor: nodeLifecycleExecutor,
+        clock: systemClock,
+        logger,
+        recorder: nodeRecorder,
+      }),
+  );
   // Workloads: ReplicaSets keep pods, Deployments keep ReplicaSets.
   const rsRef = { apiVersion: 'apps/v1', kind: 'ReplicaSet' };
   const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
@@ -175,13 +191,16 @@ export async function startControllers(opts: {
     component: 'replicaset-controller',
     logger,
   });
-  const replicaSetController = new ReplicaSetController({
-    informers: provider,
-    executor: replicaSetExecutor,
-    clock: systemClock,
-    logger,
-    recorder: replicaSetRecorder,
-  });
+  const replicaSetController = instrumented(
+    () =>
+      new ReplicaSetController({
+        informers: provider,
+        executor: replicaSetExecutor,
+        clock: systemClock,
+        logger,
+        recorder: replicaSetRecorder,
+      }),
+  );
   const deploymentExecutor: DeploymentExecutor = {
     createReplicaSet: (ns, rs) => client.create(rsRef, ns, rs),
     updateReplicaSet: (rs) => client.update(rsRef, rs.metadata.namespace, rs),
@@ -198,14 +217,17 @@ export async function startControllers(opts: {
     component: 'deployment-controller',
     logger,
   });
-  const deploymentController = new DeploymentController({
-    informers: provider,
-    executor: deploymentExecutor,
-    clock: systemClock,
-    logger,
-    recorder: deploymentRecorder,
-    rollbackOnFailure: opts.deploymentRollbackOnFailure === true,
-  });
+  const deploymentController = instrumented(
+    () =>
+      new DeploymentController({
+        informers: provider,
+        executor: deploymentExecutor,
+        clock: systemClock,
+        logger,
+        recorder: deploymentRecorder,
+        rollbackOnFailure: opts.deploymentRollbackOnFailure === true,
+      }),
+  );
   // Services: EndpointSlices (what proxies and DNS read) and the legacy Endpoints.
   const sliceRef = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' };
   const endpointsRef = { apiVersion: 'v1', kind: 'Endpoints' };
@@ -214,23 +236,29 @@ export async function startControllers(opts: {
     updateSlice: (slice) => client.update(sliceRef, slice.metadata.namespace, slice),
     deleteSlice: (ns, name, uid) => client.delete(sliceRef, ns, name, { preconditions: { uid } }),
   };
-  const endpointSliceController = new EndpointSliceController({
-    informers: provider,
-    executor: endpointSliceExecutor,
-    clock: systemClock,
-    logger,
-  });
+  const endpointSliceController = instrumented(
+    () =>
+      new EndpointSliceController({
+        informers: provider,
+        executor: endpointSliceExecutor,
+        clock: systemClock,
+        logger,
+      }),
+  );
   const endpointsExecutor: EndpointsExecutor = {
     createEndpoints: (ns, ep) => client.create(endpointsRef, ns, ep),
     updateEndpoints: (ep) => client.update(endpointsRef, ep.metadata.namespace, ep),
     deleteEndpoints: (ns, name) => client.delete(endpointsRef, ns, name),
   };
-  const endpointsController = new EndpointsController({
-    informers: provider,
-    executor: endpointsExecutor,
-    clock: systemClock,
-    logger,
-  });
+  const endpointsController = instrumented(
+    () =>
+      new EndpointsController({
+        informers: provider,
+        executor: endpointsExecutor,
+        clock: systemClock,
+        logger,
+      }),
+  );
   // HorizontalPodAutoscalers: scale subresource of the target, PodMetrics from metrics.k8s.io.
   const hpaRef = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' };
   const hpaExecutor: HpaExecutor = {
@@ -245,15 +273,18 @@ export async function startControllers(opts: {
     component: 'horizontal-pod-autoscaler',
     logger,
   });
-  const hpaController = new HpaController({
-    informers: provider,
-    executor: hpaExecutor,
-    metrics: new HttpMetricsSource((path) => client.request('GET', path)),
-    clock: systemClock,
-    logger,
-    recorder: hpaRecorder,
-    ...(opts.hpaSyncPeriodMs === undefined ? {} : { syncPeriodMs: opts.hpaSyncPeriodMs }),
-  });
+  const hpaController = instrumented(
+    () =>
+      new HpaController({
+        informers: provider,
+        executor: hpaExecutor,
+        metrics: new HttpMetricsSource((path) => client.request('GET', path)),
+        clock: systemClock,
+        logger,
+        recorder: hpaRecorder,
+        ...(opts.hpaSyncPeriodMs === undefined ? {} : { syncPeriodMs: opts.hpaSyncPeriodMs }),
+      }),
+  );
   for (const inf of informers.values()) inf.start();
   replicaSetController.start();
   deploymentController.start();

@@ -216,7 +216,7 @@ function agentError(ep: AgentEndpoint, code: number, body: string): ApiError {
 }
 
 /** What GET nodes/{name}/proxy/... may reach on an agent. */
-export const nodeProxyPaths: readonly string[] = ['/stats/summary', '/healthz'];
+export const nodeProxyPaths: readonly string[] = ['/stats/summary', '/metrics', '/healthz'];
 
 /** The message of a Status body, else the body itself. */
 function statusMessage(body: string): string {
@@ -362,7 +362,10 @@ export class NodeProxy {
       );
     const ep = agentEndpoint(await this.deps.getNode(nodeName));
     const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
-      const r = httpsRequest(this.requestOptions(ep, clean, { Accept: 'application/json' }), resolve);
+      const r = httpsRequest(
+        this.requestOptions(ep, clean, { Accept: clean === '/metrics' ? 'text/plain' : 'application/json' }),
+        resolve,
+      );
       this.dialTimer(r, ep);
       r.once('error', (err) => reject(dialError(ep, err)));
       res.once('close', () => r.destroy());

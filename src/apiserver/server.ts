@@ -51,6 +51,14 @@ import { ServiceAllocator, type ServiceAllocatorOptions } from './services/servi
 import { repairServiceAllocations } from './services/repair.js';
 import { MetricsApi, parseMetricsPath } from './metrics/api.js';
 import { agentSummaryFetcher, SummarySource } from './metrics/source.js';
+import {
+  apiServerMetrics,
+  newMetricsRegistry,
+  type ApiServerMetrics,
+  type MetricsRegistry,
+} from '../machinery/prom/index.js';
+import { requestMetricInfo } from './request-metrics.js';
+import { TimedStore } from './timed-store.js';
 
 export interface ApiServerOptions extends AdmissionOptions {
   store: Store;
@@ -254,15 +262,25 @@ export class ApiServer {
   readonly nodeProxy: NodeProxy;
   /** metrics.k8s.io/v1beta1 from the agents' stats; `metrics.podMetrics(ns, selector)` for autoscalers. */
   readonly metrics: MetricsApi;
+  /**
+   * Prometheus metrics served on `GET /metrics`: requests, store latency, and (when the control plane
+   * passes it to startControllers) the workqueues of the controllers in this process.
+   */
+  readonly prometheus: MetricsRegistry = newMetricsRegistry();
+  private readonly requestMetrics: ApiServerMetrics;
 
   constructor(
-    store: Store,
+    rawStore: Store,
     tokens: TokenEntry[] | undefined,
     log: (line: string) => void,
     agentClient?: AgentClientCredentials,
     admission: AdmissionOptions = {},
     services: Pick<ServiceAllocatorOptions, 'serviceClusterIPRange' | 'serviceNodePortRange'> = {},
   ) {
+    this.requestMetrics = apiServerMetrics(this.prometheus);
+    const requestMetrics = this.requestMetrics;
+    // Every store call of this server is timed; the store itself stays unaware of metrics.
+    const store = new TimedStore(rawStore, (op, seconds) => requestMetrics.storeOperation(op, seconds));
     this.store = store;
     this.authn = tokens === undefined ? undefined : new TokenAuthenticator(tokens);
     this.log = log;
@@ -380,6 +398,7 @@ export class ApiServer {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.countRequest(req, res);
     this.dispatch(req, res).catch((err: unknown) => {
       if (isApiError(err)) {
         sendStatus(res, err.toStatus());
@@ -391,6 +410,23 @@ export class ApiServer {
       sendStatus(res, errors.internal((err as Error).message ?? String(err)).toStatus());
     });
   };
+
+  /** apiserver_request_total and friends: labelled before dispatch, recorded when the response closes. */
+  private countRequest(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? 'GET';
+    let pathname = '/';
+    let query = new URLSearchParams();
+    try {
+      const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+      pathname = url.pathname;
+      query = url.searchParams;
+    } catch {
+      // A malformed URL is answered 400 by dispatch; it counts as a non-resource request.
+    }
+    const info = requestMetricInfo(method, pathname, query, req.headers['content-type']);
+    const done = this.requestMetrics.requestStarted(info.labels, info.longRunning, info.mutating);
+    res.once('close', () => done(res.statusCode));
+  }
 
   private authenticate(req: IncomingMessage, pathname: string): UserInfo | undefined {
     if (this.authn === undefined) return { name: 'anonymous-admin', uid: '', groups: ['system:masters'] };
@@ -436,6 +472,10 @@ export class ApiServer {
     }
     if (user === undefined) throw errors.unauthorized();
 
+    if (pathname === '/metrics') {
+      await this.serveMetrics(res, user, method);
+      return;
+    }
     if (method === 'GET') {
       // Aggregated discovery when asked for (kubectl >= 1.26); client-go decides by the Content-Type.
       const clean = pathname.replace(/\/+$/, '');
@@ -504,6 +544,19 @@ export class ApiServer {
       return;
     }
     await this.serveResource(req, res, p, q, method);
+  }
+
+  /** GET /metrics: Prometheus text, for any authenticated user allowed to read (as upstream, not anonymous). */
+  private async serveMetrics(res: ServerResponse, user: UserInfo, method: string): Promise<void> {
+    if (method !== 'GET') throw errors.methodNotAllowed(`/metrics supports only GET (${method})`);
+    if (authorize(user, 'get', 'metrics', undefined) !== undefined)
+      throw errors.forbidden(`User "${user.name}" cannot get path "/metrics"`);
+    const text = await this.prometheus.text();
+    res.writeHead(200, {
+      'Content-Type': this.prometheus.contentType,
+      'Content-Length': Buffer.byteLength(text),
+    });
+    res.end(text);
   }
 
   /** HTTP upgrades: only pods/{name}/exec (WebSocket) is upgraded, through the node proxy. */

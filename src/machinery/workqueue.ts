@@ -15,6 +15,44 @@
 
 import type { Clock, TimerHandle } from './clock.js';
 
+/**
+ * Optional instrumentation (client-go's workqueue metrics); machinery/prom/workqueue.ts makes one from a
+ * Prometheus registry. Times come from the queue's clock.
+ */
+export interface WorkQueueMetrics {
+  /** A key became due for processing (depth + 1, adds + 1). */
+  added(): void;
+  /** A worker took a key that waited `queuedMs` since it was added (depth - 1). */
+  started(queuedMs: number): void;
+  /** A worker finished a key after `workMs`. */
+  finished(workMs: number): void;
+  /** A key was re-added with back-off (`addRateLimited`). */
+  retried(): void;
+  /** Shutdown dropped `count` keys that were due (depth - count). */
+  dropped(count: number): void;
+}
+
+/** Makes the metrics of the queue called `name`. */
+export type WorkQueueMetricsProvider = (name: string) => WorkQueueMetrics;
+
+// Set only while withWorkQueueMetrics runs its (synchronous) callback.
+let scopedMetrics: WorkQueueMetricsProvider | undefined;
+
+/**
+ * Every WorkQueue constructed while `build` runs (synchronously) that was given no `metrics` of its own
+ * records into `metrics`. Controllers build their queues inside their constructors, so the process that
+ * wires them (apiserver/controllers.ts) instruments them all without each controller taking an option.
+ */
+export function withWorkQueueMetrics<T>(metrics: WorkQueueMetricsProvider | undefined, build: () => T): T {
+  const previous = scopedMetrics;
+  scopedMetrics = metrics;
+  try {
+    return build();
+  } finally {
+    scopedMetrics = previous;
+  }
+}
+
 /** Decides how long a failing key waits before its next attempt. */
 export interface RateLimiter {
   /** The delay before the next attempt of `key`; counts one more failure. */
@@ -66,6 +104,8 @@ export interface WorkQueueOptions {
   rateLimiter?: RateLimiter;
   /** For logs and metrics. */
   name?: string;
+  /** Record depth, adds, latency and retries (default: none, or the withWorkQueueMetrics scope's). */
+  metrics?: WorkQueueMetricsProvider;
 }
 
 export class WorkQueue {
@@ -84,17 +124,26 @@ export class WorkQueue {
   /** Blocked `get()` calls, oldest first. */
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
+  private readonly metrics: WorkQueueMetrics | undefined;
+  /** With metrics: when each due key was first added, and when each in-flight key was handed out. */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
 
   constructor(options: WorkQueueOptions) {
     this.clock = options.clock;
     this.rateLimiter = options.rateLimiter ?? new ExponentialBackoffRateLimiter();
     this.name = options.name ?? 'queue';
+    this.metrics = (options.metrics ?? scopedMetrics)?.(this.name);
   }
 
   /** Mark `key` as needing processing. */
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    if (this.metrics !== undefined) {
+      this.metrics.added();
+      this.addedAt.set(key, this.clock.now());
+    }
     if (this.processing.has(key)) return; // re-queued by done()
     this.enqueue(key);
   }
@@ -109,6 +158,11 @@ export class WorkQueue {
 
   /** The worker finished `key`; if it was added meanwhile it goes back in the queue. */
   done(key: string): void {
+    if (this.metrics !== undefined) {
+      const since = this.startedAt.get(key);
+      if (since !== undefined) this.metrics.finished(this.clock.now() - since);
+      this.startedAt.delete(key);
+    }
     this.processing.delete(key);
     if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key);
   }
@@ -135,6 +189,7 @@ export class WorkQueue {
 
   /** Add `key` after the rate limiter's back-off for it. */
   addRateLimited(key: string): void {
+    this.metrics?.retried();
     this.addAfter(key, this.rateLimiter.when(key));
   }
 
@@ -166,7 +221,9 @@ export class WorkQueue {
     this.waiting.clear();
     this.queue.length = 0;
     this.queueHead = 0;
+    if (this.dirty.size > 0) this.metrics?.dropped(this.dirty.size);
     this.dirty.clear();
+    this.addedAt.clear();
     const getters = this.getters.splice(0);
     for (const resolve of getters) resolve(undefined);
   }
@@ -181,6 +238,7 @@ export class WorkQueue {
       // Hand the key straight to a blocked worker.
       this.dirty.delete(key);
       this.processing.add(key);
+      this.handedOut(key);
       getter(key);
       return;
     }
@@ -197,6 +255,15 @@ export class WorkQueue {
     }
     this.dirty.delete(key);
     this.processing.add(key);
+    this.handedOut(key);
     return key;
+  }
+
+  private handedOut(key: string): void {
+    if (this.metrics === undefined) return;
+    const now = this.clock.now();
+    this.metrics.started(now - (this.addedAt.get(key) ?? now));
+    this.addedAt.delete(key);
+    this.startedAt.set(key, now);
   }
 }

@@ -39,6 +39,8 @@ export interface PodManagerDeps {
   pollIntervalMs?: number;
   /** Graceful endpoint removal (the Service proxy), see PodWorkerDeps. */
   endpointDrain?: PodWorkerDeps['endpointDrain'];
+  /** Pod start latency and image pulls (Prometheus), see PodWorkerDeps. */
+  metrics?: PodWorkerDeps['metrics'];
 }
 
 export class PodManager {
@@ -73,6 +75,7 @@ export class PodManager {
     if (deps.clusterDns !== undefined) this.workerDeps.clusterDns = deps.clusterDns;
     if (deps.endpointDrain !== undefined) this.workerDeps.endpointDrain = deps.endpointDrain;
     if (deps.services !== undefined) this.workerDeps.services = deps.services;
+    if (deps.metrics !== undefined) this.workerDeps.metrics = deps.metrics;
   }
 
   /** Adopts what the runtime and network already have (after an agent restart): no container restarted. */
@@ -138,6 +141,13 @@ export class PodManager {
   /** Pods this node is running (or still cleaning up). */
   podCount(): number {
     return this.workers.size;
+  }
+
+  /** Pods with at least one running container. */
+  runningPodCount(): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (w.running()) n++;
+    return n;
   }
 
   private spawn(pod: KubeObject, removed: boolean): void {

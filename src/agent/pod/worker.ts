@@ -10,6 +10,7 @@ import type { KubeObject } from '../../api/types.js';
 import { asArr, asNum, asObj, type Obj } from '../../api/validation/access.js';
 import type { Clock, TimerHandle } from '../../machinery/clock.js';
 import type { EventRecorder } from '../../machinery/event-recorder.js';
+import type { AgentMetrics } from '../../machinery/prom/index.js';
 import { ImageError, type ImageInfo, type ImageService, type PullPolicy } from '../image/types.js';
 import type { PodNetwork, PodNetworkStatus, HostPortMapping } from '../network/types.js';
 import type { EndpointDrainer } from '../proxy/proxy.js';
@@ -58,6 +59,24 @@ export interface PodWorkerDeps {
    * timeoutMs) until the Service datapath sends its IPs no new connections.
    */
   endpointDrain?: { drainer: EndpointDrainer; timeoutMs: number };
+  /** Pod start latency and image pulls (Prometheus, the agent's /metrics). */
+  metrics?: AgentMetrics;
+}
+
+/** Every regular container of the pod has started (it runs, or ran and exited). */
+export function allContainersStarted(pod: KubeObject, containers: readonly ContainerStatus[]): boolean {
+  const wanted = podContainers(pod, 'regular');
+  return (
+    wanted.length > 0 &&
+    wanted.every((w) =>
+      containers.some(
+        (c) =>
+          c.labels.kind === 'regular' &&
+          c.labels.containerName === w.name &&
+          (c.state === 'running' || (c.state === 'exited' && c.startedAt !== undefined)),
+      ),
+    )
+  );
 }
 
 const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
@@ -97,6 +116,11 @@ export class PodWorker {
   private wakeup: (() => void) | undefined;
   private lastContainers: ContainerStatus[] = [];
   private drainAsked = false;
+  /** When this worker first saw the pod, for the pod start latency. */
+  private readonly seenAt: number;
+  /** This worker started a regular container (adopted pods are not counted as started by us). */
+  private startedContainer = false;
+  private startCounted = false;
   /** Resolves when the loop ended: stop() was called, or the pod was fully cleaned up (`finished`). */
   readonly done: Promise<void>;
   finished = false;
@@ -108,6 +132,7 @@ export class PodWorker {
   ) {
     this.pod = pod;
     this.removed = opts.removed === true;
+    this.seenAt = deps.clock.now();
     this.prober = new PodProber({
       runtime: deps.runtime,
       clock: deps.clock,
@@ -119,6 +144,11 @@ export class PodWorker {
 
   get uid(): string {
     return podUid(this.pod);
+  }
+
+  /** At least one of the pod's containers runs (as last observed). */
+  running(): boolean {
+    return this.lastContainers.some((c) => c.state === 'running');
   }
 
   /** A newer version of the pod (informer add/update). */
@@ -310,6 +340,7 @@ export class PodWorker {
       i = j;
     }
     const after = actions.length > 0 ? await this.observe(true) : containers;
+    this.countStart(after, res.terminating);
     // A terminal pod whose containers are gone (cleaned up before an agent restart) keeps its last status.
     const keepTerminal = isTerminalPhase(podStatusOf(pod)['phase']) && after.length === 0;
     if (!this.removed && !(res.done && allOk) && !keepTerminal) {
@@ -322,6 +353,15 @@ export class PodWorker {
     if (res.wakeAt !== undefined) out.wakeAt = res.wakeAt;
     if (actions.length < res.actions.length) out.wakeAt = Math.min(out.wakeAt ?? Infinity, this.holdUntil);
     return out;
+  }
+
+  /** Once per pod this worker started: the start latency from first sight to every container started. */
+  private countStart(containers: readonly ContainerStatus[], terminating: boolean): void {
+    const metrics = this.deps.metrics;
+    if (metrics === undefined || this.startCounted || !this.startedContainer || terminating) return;
+    if (!allContainersStarted(this.pod, containers)) return;
+    this.startCounted = true;
+    metrics.podStarted(this.deps.clock.now() - this.seenAt);
   }
 
   private announce(notices: ReturnType<typeof podStep>['notices']): void {
@@ -465,6 +505,7 @@ export class PodWorker {
           ? 'Always'
           : 'IfNotPresent';
     let info: ImageInfo;
+    let pullStarted: number | undefined;
     try {
       const present = policy === 'Always' ? undefined : await images.get(image);
       if (present !== undefined) {
@@ -477,7 +518,10 @@ export class PodWorker {
         for (const w of warnings) recorder.record(pod, 'Warning', 'FailedToRetrieveImagePullSecret', w);
         recorder.record(pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
         const started = clock.now();
+        pullStarted = started;
         info = await images.ensureImage(image, policy, { credentials });
+        this.deps.metrics?.imagePulled('success', clock.now() - started);
+        pullStarted = undefined;
         const took = humanDuration(clock.now() - started);
         recorder.record(
           pod,
@@ -488,6 +532,7 @@ export class PodWorker {
       }
       this.rememberImage(info);
     } catch (err: unknown) {
+      if (pullStarted !== undefined) this.deps.metrics?.imagePulled('failure', clock.now() - pullStarted);
       const reason = (err as { reason?: unknown }).reason;
       if (err instanceof Error && err.name === 'ImageError' && reason === 'NotPresent') {
         const message = `Container image "${image}" is not present with pull policy of Never`;
@@ -567,6 +612,7 @@ export class PodWorker {
         return false;
       }
     }
+    if (kind === 'regular') this.startedContainer = true;
     return true;
   }
 

@@ -4,6 +4,7 @@
 //   GET /containerLogs/{ns}/{pod}/{container}?follow&tailLines&sinceSeconds&sinceTime&timestamps&previous&limitBytes
 //   GET /exec/{ns}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (WebSocket upgrade)
 //   GET /stats/summary   (the kubelet Summary API document, from the StatsCollector; 503 without one)
+//   GET /metrics         (Prometheus text: the agent's metrics registry; 503 without one)
 //   GET /healthz
 //
 // Errors before a stream starts are Kubernetes Status JSON with the HTTP code; errors of an exec once the
@@ -14,6 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { MetricsRegistry } from '../../machinery/prom/index.js';
 import type { ContainerRuntime, ExecSession } from '../runtime/types.js';
 import {
   channel,
@@ -57,6 +59,8 @@ export interface AgentServerOptions {
    * function is just called per request. Without it the route answers 503.
    */
   stats?: StatsCollector | (() => Promise<Summary>) | undefined;
+  /** Serves `GET /metrics` (Prometheus text). Without it the route answers 503. */
+  metrics?: MetricsRegistry | undefined;
 }
 
 interface Problem {
@@ -269,6 +273,10 @@ export class AgentServer {
       await this.serveStatsSummary(req, res);
       return;
     }
+    if (url.pathname.replace(/\/+$/, '') === '/metrics') {
+      await this.serveMetrics(req, res);
+      return;
+    }
     const route = routeOf(url.pathname);
     if (route?.route === 'exec') {
       sendProblem(
@@ -303,6 +311,17 @@ export class AgentServer {
     const doc = stats instanceof StatsCollector ? await stats.summary() : await stats();
     const body = JSON.stringify(doc);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET')
+      return sendProblem(res, problem(405, `${req.method ?? ''} is not supported on /metrics; use GET`));
+    const metrics = this.opts.metrics;
+    if (metrics === undefined)
+      return sendProblem(res, problem(503, 'this agent was started without a metrics registry'));
+    const body = await metrics.text();
+    res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
 
