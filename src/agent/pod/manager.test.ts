@@ -6,6 +6,8 @@ import { ApiClient } from '../../api/client/client.js';
 import type { KubeObject } from '../../api/types.js';
 import { systemClock } from '../../machinery/clock.js';
 import { MemoryEventRecorder } from '../../machinery/event-recorder.js';
+import { agentMetrics, newMetricsRegistry, type AgentMetrics } from '../../machinery/prom/index.js';
+import { sampleValue } from '../../testkit/prometheus.js';
 import { startTestServer, type TestServer } from '../../testkit/api-server.js';
 import { eventually } from '../../testkit/eventually.js';
 import { FakeImageService } from '../image/fake.js';
@@ -87,8 +89,9 @@ function fakeBuilder(): SpecBuilder {
   };
 }
 
-function newManager(): PodManager {
+function newManager(metrics?: AgentMetrics): PodManager {
   const m = new PodManager({
+    ...(metrics === undefined ? {} : { metrics }),
     nodeName,
     hostIP: '192.168.50.10',
     runtime,
@@ -451,6 +454,53 @@ describe('PodManager', () => {
     );
     expect((await getPod('nopull')).status.phase).toBe('Pending');
     expect(images.pulls).toEqual(['registry.local/missing:1']);
+  });
+
+  it('counts pod starts, image pulls and running pods for the agent /metrics; adopted pods are not starts', async () => {
+    images.failPull('registry.local/missing:1', 'NotFound', 'manifest unknown');
+    const registry = newMetricsRegistry({ processMetrics: false });
+    const metrics = agentMetrics(registry);
+    const m1 = newManager(metrics);
+    metrics.runningPods(() => m1.runningPodCount());
+    await m1.start();
+    m1.upsert(
+      await createPod('two', {
+        containers: [
+          { name: 'a', image: 'busybox:1' },
+          { name: 'b', image: 'busybox:2' },
+        ],
+      }),
+    );
+    m1.upsert(
+      await createPod('nopull', { containers: [{ name: 'app', image: 'registry.local/missing:1' }] }),
+    );
+    const text = await eventually(async () => {
+      const t = await registry.text();
+      expect(sampleValue(t, 'flotilla_agent_pods_started_total')).toBe(1);
+      expect(sampleValue(t, 'flotilla_agent_running_pods')).toBe(1);
+      expect(sampleValue(t, 'flotilla_agent_image_pulls_total', { result: 'failure' })).toBeGreaterThan(0);
+      return t;
+    });
+    expect(sampleValue(text, 'flotilla_agent_image_pulls_total', { result: 'success' })).toBe(2);
+    expect(sampleValue(text, 'flotilla_agent_pod_start_duration_seconds_count')).toBe(1);
+    expect(sampleValue(text, 'flotilla_agent_image_pull_duration_seconds_count', { result: 'success' })).toBe(
+      2,
+    );
+    // An agent restart adopts the running pod: nothing is pulled or started again.
+    await m1.stop();
+    const m2 = newManager(metrics);
+    metrics.runningPods(() => m2.runningPodCount());
+    await m2.start();
+    const pod = await getPod('two');
+    m2.upsert(pod);
+    m2.resync([pod]);
+    await eventually(async () =>
+      expect(sampleValue(await registry.text(), 'flotilla_agent_running_pods')).toBe(1),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await registry.text();
+    expect(sampleValue(after, 'flotilla_agent_pods_started_total')).toBe(1);
+    expect(sampleValue(after, 'flotilla_agent_image_pulls_total', { result: 'success' })).toBe(2);
   });
 
   it("replaces a container when the pod's image is updated", async () => {
