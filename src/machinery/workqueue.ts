@@ -8,6 +8,8 @@
 // - Delays: `addAfter(key, ms)` adds the key later (a key waiting twice keeps the earlier time);
 //   `addRateLimited(key)` adds it after a per-key exponential back-off (5 ms, 10 ms, ... capped at
 //   1000 s by default) until `forget(key)` resets the key's failure count.
+// - Metrics (optional): client-go's depth, adds, queue and work latency, and retries, through a small
+//   `WorkQueueMetrics` hook (machinery/prom makes one per Prometheus registry).
 //
 // One difference from client-go, on purpose: after `shutDown()` queued keys are dropped and `get()`
 // returns `undefined` at once, so a stopping controller finishes its in-flight syncs and exits without
