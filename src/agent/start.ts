@@ -4,7 +4,12 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
-import { agentMetrics, newMetricsRegistry, type MetricsRegistry } from '../machinery/prom/index.js';
+import {
+  agentMetrics,
+  newMetricsRegistry,
+  proxyMetrics,
+  type MetricsRegistry,
+} from '../machinery/prom/index.js';
 import { NodeAgent } from './agent.js';
 import { podClusterDns, upstreamsFromResolvConf, type Upstream } from './dns/config.js';
 import { DnsServer } from './dns/server.js';
@@ -14,6 +19,7 @@ import { CniPodNetwork } from './network/cni.js';
 import type { NodeConfig } from './node-status.js';
 import { RuncRuntime } from './runtime/runc.js';
 import { removeNftTable } from './proxy/host.js';
+import { TrafficMeter } from './proxy/traffic.js';
 import { ServiceProxy } from './proxy/proxy.js';
 import type { Balance } from './proxy/ruleset.js';
 import { AgentServer } from './server/server.js';
@@ -144,6 +150,17 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
           table: flags.nftTable ?? 'flotilla',
           balance: flags.proxyBalance ?? 'random',
           acks: { client },
+          metrics: proxyMetrics(metrics),
+          log,
+        });
+  // Connection and request rates per Service and Pod from the proxy's counters, for /stats/summary.
+  const traffic =
+    proxy === undefined
+      ? undefined
+      : new TrafficMeter({
+          table: flags.nftTable ?? 'flotilla',
+          view: serviceView,
+          ...(flags.metricsIntervalMs === undefined ? {} : { intervalMs: flags.metricsIntervalMs }),
           log,
         });
   const drainSeconds = flags.endpointDrainSeconds ?? 5;
@@ -219,6 +236,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
             nodeName,
             log,
             ...(flags.metricsIntervalMs === undefined ? {} : { intervalMs: flags.metricsIntervalMs }),
+            ...(traffic === undefined ? {} : { traffic }),
           }),
         });
         await server.start();
@@ -231,12 +249,14 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
   // Subscribed before the view lists: the first sync rewrites the table left by a previous run in one
   // transaction, so Services keep answering across an agent restart.
   await proxy?.start();
+  traffic?.start();
   serviceView.start().catch((err: unknown) => log(`agent: service view: ${(err as Error).message}`));
   try {
     await agent.start();
   } catch (err) {
     serviceView.stop();
     proxy?.stop();
+    traffic?.stop();
     await dns?.stop();
     throw err;
   }
@@ -249,6 +269,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       await agent.stop();
       // The rules stay: the kernel keeps serving Services while the agent is down.
       proxy?.stop();
+      traffic?.stop();
       serviceView.stop();
       await dns?.stop();
       await client.close();

@@ -6,13 +6,21 @@
 // bridge-nf-call-iptables) stay on, as they would on a node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../api/types.js';
 import { StaticServiceView } from '../services/view.js';
 import { run } from './host.js';
 import { ServiceProxy } from './proxy.js';
-import { buildRuleset, parseTableNames, renderFull, renderRuleset, renderUpdate } from './ruleset.js';
+import {
+  buildRuleset,
+  parseTableNames,
+  renderFull,
+  renderRuleset,
+  renderUpdate,
+  trafficSets,
+} from './ruleset.js';
+import { readKernelCounters } from './traffic.js';
 import { slice, svc, type Ep } from './testing.js';
 
 const nftOk =
@@ -194,6 +202,34 @@ describe.skipIf(!nftOk)('nftables datapath (real netns)', () => {
     const c = await countsFromPod(1, `${svcNet}.10`, 80, 30);
     expect(Object.keys(c).sort()).toEqual(['pod-0', 'pod-1', 'pod-2']);
     expect(await countsFromPod(0, `${svcNet}.11`, 80, 3)).toEqual({ 'pod-0': 3 });
+  });
+
+  it('counts new connections and HTTP requests per Service VIP and per endpoint (traffic counters)', async () => {
+    const vip = `${svcNet}.10:80`;
+    const endpoints = [0, 1, 2].map((i) => `${podIP(i)}:8080`);
+    const sum = (m: Map<string, number> | undefined, keys: string[]): number =>
+      keys.reduce((n, k) => n + (m?.get(k) ?? 0), 0);
+    const before = await readKernelCounters(table);
+    await counts(`${svcNet}.10`, 80, 10);
+    await countsFromPod(1, `${svcNet}.10`, 80, 6);
+    // One kept-alive connection carrying three requests: one connection, three requests.
+    const keep = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 3; i++)
+      await new Promise<void>((resolve, reject) =>
+        request({ host: `${svcNet}.10`, port: 80, path: '/', agent: keep }, (res) => {
+          res.resume().on('end', () => resolve());
+        })
+          .on('error', reject)
+          .end(),
+      );
+    keep.destroy();
+    const after = await readKernelCounters(table);
+    const delta = (set: string, keys: string[]): number =>
+      sum(after.get(set), keys) - sum(before.get(set), keys);
+    expect(delta(trafficSets.serviceConnections, [vip])).toBe(17);
+    expect(delta(trafficSets.serviceRequests, [vip])).toBe(19);
+    expect(delta(trafficSets.endpointConnections, endpoints)).toBe(17);
+    expect(delta(trafficSets.endpointRequests, endpoints)).toBe(19);
   });
 
   it('answers on the NodePort at 127.0.0.1', async () => {

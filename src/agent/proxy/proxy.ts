@@ -4,6 +4,7 @@
 // table in one transaction (stale chains deleted, affinity sets kept). Stopping leaves the rules in place:
 // the kernel keeps serving Services while the agent is down. It also answers "has the datapath stopped
 // sending new connections to these pod IPs?" for graceful pod deletion (drained()).
+import type { ProxySyncRecorder } from '../../machinery/prom/index.js';
 import type { ApiClient } from '../../api/client/client.js';
 import { isApiError } from '../../api/errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../../machinery/clock.js';
@@ -62,6 +63,8 @@ export interface ServiceProxyOptions {
    * other nodes' in drained(). Without it drained() is local only.
    */
   acks?: { client: ApiClient; minIntervalMs?: number; pollMs?: number };
+  /** Sync duration and result for the agent's /metrics. */
+  metrics?: ProxySyncRecorder;
   clock?: Clock;
   log?: (line: string) => void;
 }
@@ -246,6 +249,7 @@ export class ServiceProxy implements EndpointDrainer {
     this.running = true;
     this.dirty = false;
     this.lastSyncAt = this.clock.now();
+    const started = this.lastSyncAt;
     try {
       const revision = view.revision();
       const next = buildRuleset(
@@ -314,7 +318,9 @@ export class ServiceProxy implements EndpointDrainer {
       this.forceFull = false;
       this.failures = 0;
       this.publish();
+      this.opts.metrics?.synced('success', this.clock.now() - started);
     } catch (err) {
+      this.opts.metrics?.synced('failure', this.clock.now() - started);
       this.failures++;
       this.forceFull = true;
       this.dirty = true;

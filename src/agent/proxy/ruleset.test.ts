@@ -275,8 +275,11 @@ describe('renderUpdate', () => {
       [
         'flush chain ip flotilla svc-default/s7/tcp/http',
         'add rule ip flotilla svc-default/s7/tcp/http meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.200.7.2 . 8080, 1 : 10.200.7.9 . 8080 }',
-        // the pair of the endpoint that went stays until the next full rewrite: nothing DNATs to it any more
+        // the pair (and the counters) of the endpoint that went stay until the next full rewrite: nothing
+        // DNATs to it any more
         'add element ip flotilla hairpin-endpoints { 10.200.7.9 . 10.200.7.9 }',
+        'add element ip flotilla traffic-endpoint-connections { 10.200.7.9 . 8080 }',
+        'add element ip flotilla traffic-endpoint-requests { 10.200.7.9 . 8080 }',
         '',
       ].join('\n'),
     );

@@ -11,6 +11,9 @@
 //   filter-prerouting / filter-output ─► service-endpoints-check: reject (or drop) for ports with no endpoint
 //   nat-postrouting ─► masquerading: hairpin (`ip saddr . ip daddr @hairpin-endpoints`) and what carries
 //                      the mark is masqueraded
+//   traffic (filter postrouting) ─► counters per service VIP:port and per endpoint ip:port of new connections
+//                      and of HTTP requests (client packets whose payload starts with a method), read by
+//                      traffic.ts for the request-rate metrics
 //
 // Names are stable (namespace/name/protocol/port), so an update can rewrite only the chains that changed
 // and keep the affinity sets (with their client entries) of the endpoints that stayed. Each Service's
@@ -83,6 +86,8 @@ export interface NftMap {
   elements: Map<string, string>;
   /** A plain set (`set name { type …; }`): the keys are the elements, the values are ''. */
   set?: boolean;
+  /** Each element keeps a packet counter (`counter;` in the declaration): the traffic sets. */
+  counter?: boolean;
 }
 
 /** A UDP flow that may still have conntrack entries: (destination VIP or NodePort) → endpoint. */
@@ -282,6 +287,25 @@ const T = (table: string): string => `ip ${table}`;
 /** The set of `ip . ip` pairs, one per endpoint address, that postrouting masquerades (hairpin). */
 export const hairpinSet = 'hairpin-endpoints';
 
+/** The counter sets of the `traffic` chain (elements `ip . port`, each with a packet counter). */
+export const trafficSets = {
+  serviceConnections: 'traffic-service-connections',
+  serviceRequests: 'traffic-service-requests',
+  endpointConnections: 'traffic-endpoint-connections',
+  endpointRequests: 'traffic-endpoint-requests',
+} as const;
+
+/** Sets whose stale elements an update leaves in place (see renderDiff). */
+const keptElements: ReadonlySet<string> = new Set([hairpinSet, ...Object.values(trafficSets)]);
+
+/**
+ * The first four payload bytes of an HTTP/1.x request, per method (`GET `, `POST`, `PUT `, `HEAD`, `DELE`,
+ * `PATC`, `OPTI`, `CONN`, `TRAC`), as big-endian numbers: what a client packet opening a request carries.
+ */
+const httpMethodPrefixes = ['GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'PATC', 'OPTI', 'CONN', 'TRAC'].map(
+  (m) => `0x${[...m].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('')}`,
+);
+
 /**
  * The part of the ruleset one Service contributes. Fragments are cached by the Service and slice objects
  * they came from (RulesetCache), so a change rebuilds only the Services it touched.
@@ -442,6 +466,16 @@ export function serviceFragment(
       }
     }
 
+    // Traffic counters: new connections (and, for TCP, HTTP requests) per VIP:port and per endpoint.
+    for (const ip of sp.clusterIPs) {
+      elements.push([trafficSets.serviceConnections, `${ip} . ${sp.port}`, '']);
+      if (sp.protocol === 'tcp') elements.push([trafficSets.serviceRequests, `${ip} . ${sp.port}`, '']);
+    }
+    for (const e of usedSorted) {
+      elements.push([trafficSets.endpointConnections, `${e.ip} . ${e.port}`, '']);
+      if (sp.protocol === 'tcp') elements.push([trafficSets.endpointRequests, `${e.ip} . ${e.port}`, '']);
+    }
+
     if (sp.protocol === 'udp') {
       const flow: UdpFlow = {
         id: sp.id,
@@ -517,6 +551,33 @@ function baseChains(mark: string): Array<[string, Chain]> {
       { rules: ['meta l4proto tcp reject with tcp reset', 'reject with icmp type host-unreachable'] },
     ],
     ['mark-for-masquerade', { rules: [`meta mark set meta mark | ${mark}`] }],
+    // Counting only: after DNAT (postrouting), so the endpoint is known; `ct original` names the VIP. A
+    // connection counts once (its first packet); a request counts per client packet that opens one
+    // (HTTP/1.x, a request at the start of a segment: pipelined or HTTP/2 requests are not seen).
+    [
+      'traffic',
+      {
+        hook: 'type filter hook postrouting priority 0; policy accept;',
+        rules: [
+          'ct status & dnat == 0 return',
+          `ct state new ip daddr . th dport @${trafficSets.endpointConnections}`,
+          // `ct original proto-dst` has a size only once the protocol is known: one rule per protocol.
+          `ct state new meta l4proto tcp ct original ip daddr . ct original proto-dst @${trafficSets.serviceConnections}`,
+          `ct state new meta l4proto udp ct original ip daddr . ct original proto-dst @${trafficSets.serviceConnections}`,
+          `ct direction reply return`,
+          `meta l4proto tcp @ih,0,32 { ${httpMethodPrefixes.join(', ')} } jump traffic-requests`,
+        ],
+      },
+    ],
+    [
+      'traffic-requests',
+      {
+        rules: [
+          `ip daddr . th dport @${trafficSets.endpointRequests}`,
+          `meta l4proto tcp ct original ip daddr . ct original proto-dst @${trafficSets.serviceRequests}`,
+        ],
+      },
+    ],
     [
       'masquerading',
       {
@@ -579,6 +640,10 @@ export function buildRuleset(input: RulesetInput, cache?: RulesetCache): Ruleset
     ],
     ['service-ips', { type: 'ipv4_addr . inet_proto . inet_service : verdict', elements: new Map() }],
     ['service-nodeports', { type: 'inet_proto . inet_service : verdict', elements: new Map() }],
+    ...Object.values(trafficSets).map((name): [string, NftMap] => [
+      name,
+      { type: 'ipv4_addr . inet_service', elements: new Map(), set: true, counter: true },
+    ]),
   ]);
   const targets = new Set<string>();
   const udp: UdpFlow[] = [];
@@ -609,6 +674,9 @@ function elementLines(m: NftMap, keys: string[]): string {
 
 const kindOf = (m: NftMap): string => (m.set === true ? 'set' : 'map');
 
+/** `type …;` plus `counter;` for counter sets: the declaration's body. */
+const declOf = (m: NftMap): string => `type ${m.type};${m.counter === true ? ' counter;' : ''}`;
+
 /**
  * The whole table in one script: `table ip T {}` + `delete table ip T` + the full definition, so
  * `nft -f` replaces whatever the table held in one transaction (or creates it).
@@ -619,6 +687,7 @@ export function renderFull(rs: Ruleset): string {
     const m = rs.maps.get(name);
     if (m === undefined) continue;
     out.push(`\t${kindOf(m)} ${name} {`, `\t\ttype ${m.type}`);
+    if (m.counter === true) out.push('\t\tcounter');
     const keys = sortedKeys(m.elements);
     if (keys.length > 0) out.push(`\t\telements = { ${elementLines(m, keys)} }`);
     out.push('\t}');
@@ -730,7 +799,7 @@ function renderDiff(
     for (const name of sortedKeys(next.maps)) {
       const m = next.maps.get(name);
       if (m === undefined) continue;
-      head.push(`add ${kindOf(m)} ${t} ${name} { type ${m.type}; }`, `flush ${kindOf(m)} ${t} ${name}`);
+      head.push(`add ${kindOf(m)} ${t} ${name} { ${declOf(m)} }`, `flush ${kindOf(m)} ${t} ${name}`);
       const keys = sortedKeys(m.elements);
       if (keys.length > 0) adds.push(`add element ${t} ${name} { ${elementLines(m, keys)} }`);
     }
@@ -766,7 +835,7 @@ function renderDiff(
     const m = next.maps.get(name);
     if (m === undefined) continue;
     const old = prev.maps.get(name);
-    if (old === undefined) head.push(`add ${kindOf(m)} ${t} ${name} { type ${m.type}; }`);
+    if (old === undefined) head.push(`add ${kindOf(m)} ${t} ${name} { ${declOf(m)} }`);
     const keys =
       cand === undefined
         ? union(old?.elements.keys() ?? [], m.elements.keys())
@@ -776,10 +845,10 @@ function renderDiff(
     for (const k of keys) {
       const was = old?.elements.get(k);
       const now = m.elements.get(k);
-      // A hairpin pair of an address that is no longer a target matches nothing new (nothing DNATs to
-      // it), and deleting from a large set costs nft a read of all its elements: stale pairs stay until
-      // the next full rewrite (resync), and adding a pair that is still there is no error.
-      if (was !== undefined && was !== now && name !== hairpinSet) gone.push(k);
+      // A hairpin pair or traffic counter of an address that is no longer a target matches nothing new
+      // (nothing DNATs to it), and a deletion costs the transaction the kernel's wait for readers: stale
+      // elements stay until the next full rewrite (resync), and adding one that is still there is no error.
+      if (was !== undefined && was !== now && !keptElements.has(name)) gone.push(k);
       if (now !== undefined && now !== was) added.push(k);
     }
     if (gone.length > 0) head.push(`delete element ${t} ${name} { ${gone.sort().join(', ')} }`);

@@ -37,6 +37,8 @@ export interface Ep {
   serving?: boolean;
   terminating?: boolean;
   node?: string;
+  /** The Pod the endpoint names in its targetRef. */
+  pod?: string;
 }
 
 export function slice(
@@ -66,6 +68,9 @@ export function slice(
         terminating: e.terminating ?? false,
       },
       nodeName: e.node ?? 'node-a',
+      ...(e.pod === undefined
+        ? {}
+        : { targetRef: { kind: 'Pod', namespace: o.ns ?? 'default', name: e.pod } }),
     })),
   };
 }

@@ -8,6 +8,7 @@
 // when it cannot be known (first sample, a container that appeared since, a counter that went back).
 import { readFile } from 'node:fs/promises';
 import { systemClock, type Clock, type TimerHandle } from '../../machinery/clock.js';
+import type { TrafficSummary } from '../proxy/traffic.js';
 import type { ContainerRuntime, ContainerStats, ContainerStatus } from '../runtime/types.js';
 
 // ---- The document (field names as in k8s.io/kubelet/pkg/apis/stats/v1alpha1) ----
@@ -60,6 +61,11 @@ export interface Summary {
    * come from (the `window` of metrics.k8s.io). Absent until two samples exist.
    */
   windowSeconds?: number;
+  /**
+   * Flotilla's addition: connection and request rates this node's service proxy counted, per Service and
+   * per Pod (src/agent/proxy/traffic.ts). Absent without a proxy or before its second reading.
+   */
+  traffic?: TrafficSummary;
 }
 
 // ---- Samples ----
@@ -295,6 +301,8 @@ export interface StatsCollectorOptions {
   sampleHost?: (now: Date) => Promise<HostSample>;
   clock?: Clock;
   log?: (line: string) => void;
+  /** The service proxy's traffic rates, added to the document as `traffic`. */
+  traffic?: { summary(): TrafficSummary | undefined };
 }
 
 export const defaultStatsIntervalMs = 10_000;
@@ -374,6 +382,8 @@ export class StatsCollector {
     if (this.current === undefined) await this.sampleNow();
     const current = this.current;
     if (current === undefined) throw new Error('no stats sample could be taken');
-    return summarize(this.opts.nodeName, current, this.previous);
+    const doc = summarize(this.opts.nodeName, current, this.previous);
+    const traffic = this.opts.traffic?.summary();
+    return traffic === undefined ? doc : { ...doc, traffic };
   }
 }
