@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resources } from '../api/resources.js';
 import { startTestServer, type TestServer } from '../testkit/api-server.js';
-import { aggregatedDiscoveryDoc, aggregatedVersionOf } from './discovery.js';
+import { aggregatedDiscoveryDoc, aggregatedVersionOf, apiResourceListDoc } from './discovery.js';
 
 const kubectlAccept =
   'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json';
@@ -32,7 +32,27 @@ describe('aggregated discovery documents', () => {
       'coordination.k8s.io',
       'scheduling.k8s.io',
       'metrics.k8s.io',
+      'custom.metrics.k8s.io',
     ]);
+    // The custom metrics API: per-metric subresources of pods and services, get only.
+    const custom = doc.items.find((g: any) => g.metadata.name === 'custom.metrics.k8s.io');
+    expect(custom.versions[0].version).toBe('v1beta2');
+    expect(
+      custom.versions[0].resources.map((r: any) => [
+        r.resource,
+        r.subresources.map((x: any) => x.subresource),
+      ]),
+    ).toEqual([
+      ['pods', ['requests-per-second', 'connections-per-second']],
+      ['services', ['requests-per-second', 'connections-per-second']],
+    ]);
+    expect((apiResourceListDoc('custom.metrics.k8s.io', 'v1beta2') as any).resources[0]).toEqual({
+      name: 'pods/requests-per-second',
+      singularName: '',
+      namespaced: true,
+      kind: 'MetricValueList',
+      verbs: ['get'],
+    });
     // The metrics API (served from the agents' stats): read-only, not in the `all` category.
     const metrics = doc.items.find((g: any) => g.metadata.name === 'metrics.k8s.io');
     expect(

@@ -2,6 +2,7 @@
 // aggregated form (apidiscovery.k8s.io/v2 and v2beta1, one response for /api and one for /apis, which
 // kubectl >= 1.26 asks for first) and /version.
 import { apiVersionOf, metricsResources, resources as stored, type ResourceInfo } from '../api/resources.js';
+import { customMetricNames, customMetricsGroup, customMetricsVersion } from './metrics/custom.js';
 import { parseAccept } from './table.js';
 
 /** Everything discovery lists: the stored kinds and the metrics API (apiserver/metrics). */
@@ -25,9 +26,17 @@ export function versionInfo(): Record<string, string> {
   };
 }
 
+/**
+ * custom.metrics.k8s.io/v1beta2 (apiserver/metrics/custom.ts) is listed as a Prometheus adapter lists it:
+ * one `pods/<metric>` and `services/<metric>` entry per metric, kind MetricValueList, verb get.
+ */
+const custom = { group: customMetricsGroup, version: customMetricsVersion } as const;
+const customParents = ['pods', 'services'] as const;
+
 export function groupVersions(): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
   for (const r of resources) seen.set(apiVersionOf(r), { group: r.group, version: r.version });
+  seen.set(`${custom.group}/${custom.version}`, { ...custom });
   return [...seen.values()];
 }
 
@@ -96,6 +105,21 @@ function resourceEntries(r: ResourceInfo): unknown[] {
 }
 
 export function apiResourceListDoc(group: string, version: string): unknown {
+  if (group === custom.group && version === custom.version)
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: `${group}/${version}`,
+      resources: customParents.flatMap((parent) =>
+        customMetricNames.map((m) => ({
+          name: `${parent}/${m}`,
+          singularName: '',
+          namespaced: true,
+          kind: 'MetricValueList',
+          verbs: ['get'],
+        })),
+      ),
+    };
   const list = resources.filter((r) => r.group === group && r.version === version);
   if (list.length === 0) return undefined;
   return {
@@ -172,9 +196,21 @@ function aggregatedGroup(group: string): Record<string, unknown> {
     .filter((gv) => gv.group === group)
     .map((gv) => ({
       version: gv.version,
-      resources: resources
-        .filter((r) => r.group === group && r.version === gv.version)
-        .map(aggregatedResource),
+      resources:
+        group === custom.group
+          ? customParents.map((parent) => ({
+              resource: parent,
+              responseKind: { ...custom, kind: 'MetricValueList' } satisfies GroupVersionKind,
+              scope: 'Namespaced',
+              singularResource: '',
+              verbs: [],
+              subresources: customMetricNames.map((m) => ({
+                subresource: m,
+                responseKind: { ...custom, kind: 'MetricValueList' } satisfies GroupVersionKind,
+                verbs: ['get'],
+              })),
+            }))
+          : resources.filter((r) => r.group === group && r.version === gv.version).map(aggregatedResource),
       freshness: 'Current',
     }));
   const metadata = group === '' ? { creationTimestamp: null } : { name: group, creationTimestamp: null };

@@ -50,6 +50,7 @@ import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } 
 import { ServiceAllocator, type ServiceAllocatorOptions } from './services/service-allocator.js';
 import { repairServiceAllocations } from './services/repair.js';
 import { MetricsApi, parseMetricsPath } from './metrics/api.js';
+import { CustomMetricsApi, parseCustomMetricsPath } from './metrics/custom.js';
 import { agentSummaryFetcher, SummarySource } from './metrics/source.js';
 import {
   apiServerMetrics,
@@ -262,6 +263,8 @@ export class ApiServer {
   readonly nodeProxy: NodeProxy;
   /** metrics.k8s.io/v1beta1 from the agents' stats; `metrics.podMetrics(ns, selector)` for autoscalers. */
   readonly metrics: MetricsApi;
+  /** custom.metrics.k8s.io/v1beta2: request and connection rates from the agents' service proxies. */
+  readonly customMetrics: CustomMetricsApi;
   /**
    * Prometheus metrics served on `GET /metrics`: requests, store latency, and (when the control plane
    * passes it to startControllers) the workqueues of the controllers in this process.
@@ -329,14 +332,29 @@ export class ApiServer {
       });
       return r.items.map((t) => JSON.parse(t) as KubeObject);
     };
+    const summaries = new SummarySource({
+      fetch: agentSummaryFetcher(() => agentClient),
+      now: Date.now,
+      log,
+    });
+    const getPod = (ns: string, name: string): Promise<KubeObject> =>
+      this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name);
     this.metrics = new MetricsApi({
       listNodes: (sel) => list('nodes', undefined, sel),
       allNodes: () => list('nodes', undefined),
       getNode: (name) => this.registry({ group: '', version: 'v1', resource: 'nodes' }).get(undefined, name),
       listPods: (ns, sel, fields) => list('pods', ns, sel, fields),
-      getPod: (ns, name) => this.registry({ group: '', version: 'v1', resource: 'pods' }).get(ns, name),
-      source: new SummarySource({ fetch: agentSummaryFetcher(() => agentClient), now: Date.now, log }),
+      getPod,
+      source: summaries,
       now: () => new Date(),
+    });
+    this.customMetrics = new CustomMetricsApi({
+      allNodes: () => list('nodes', undefined),
+      listPods: (ns, sel) => list('pods', ns, sel),
+      getPod,
+      getService: (ns, name) =>
+        this.registry({ group: '', version: 'v1', resource: 'services' }).get(ns, name),
+      source: summaries,
     });
   }
 
@@ -501,6 +519,14 @@ export class ApiServer {
       const denied = authorize(user, verb, metricsReq.resource, metricsReq.namespace);
       if (denied !== undefined) throw errors.forbidden(`${denied} in API group "metrics.k8s.io"`);
       sendJson(res, 200, await this.metrics.answer(metricsReq, method, url.searchParams));
+      return;
+    }
+    const customReq = parseCustomMetricsPath(pathname);
+    if (customReq !== undefined) {
+      const verb = method !== 'GET' ? verbOfMethod(method) : customReq.name === '*' ? 'list' : 'get';
+      const denied = authorize(user, verb, customReq.resource, customReq.namespace);
+      if (denied !== undefined) throw errors.forbidden(`${denied} in API group "custom.metrics.k8s.io"`);
+      sendJson(res, 200, await this.customMetrics.answer(customReq, method, url.searchParams));
       return;
     }
     const parsed = parseResourcePath(pathname);

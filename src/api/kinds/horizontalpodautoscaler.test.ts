@@ -74,7 +74,9 @@ describe('HorizontalPodAutoscaler validation', () => {
     [
       'minReplicas 0',
       { minReplicas: 0 },
-      ['spec.minReplicas: Invalid value: 0: must be greater than or equal to 1'],
+      [
+        'spec.minReplicas: Invalid value: 0: must be greater than or equal to 1 (scale to zero is opt-in: set the annotation flotilla.dev/scale-to-zero: "true")',
+      ],
     ],
     [
       'maxReplicas below minReplicas',
@@ -129,5 +131,44 @@ describe('HorizontalPodAutoscaler validation', () => {
     ],
   ])('rejects %s', (_n, spec, expected) => {
     expect(create(h, hpa(spec))).toEqual(expected);
+  });
+});
+
+describe('HorizontalPodAutoscaler scale to zero', () => {
+  const scaleToZero = { 'flotilla.dev/scale-to-zero': 'true' };
+  const serviceMetric = {
+    type: 'Object',
+    object: {
+      describedObject: { apiVersion: 'v1', kind: 'Service', name: 'web' },
+      metric: { name: 'requests-per-second' },
+      target: { type: 'AverageValue', averageValue: '5' },
+    },
+  };
+  const withMeta = (spec: Record<string, unknown>, annotations: Record<string, string>) => {
+    const x = hpa(spec);
+    x.metadata.annotations = annotations;
+    return x;
+  };
+
+  it('accepts minReplicas 0 when opted in with an Object metric on a Service', () => {
+    expect(create(h, withMeta({ minReplicas: 0, metrics: [serviceMetric] }, scaleToZero))).toEqual([]);
+  });
+
+  it('refuses it without an Object metric on a Service, naming what is missing', () => {
+    const cpuOnly = [
+      {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } },
+      },
+    ];
+    expect(create(h, withMeta({ minReplicas: 0, metrics: cpuOnly }, scaleToZero))).toEqual([
+      'spec.minReplicas: Invalid value: 0: scale to zero needs an Object metric describing a v1 Service (for example requests-per-second of the Service in front of the target): its traffic wakes the target up',
+    ]);
+  });
+
+  it('refuses a negative minReplicas', () => {
+    expect(create(h, withMeta({ minReplicas: -1, metrics: [serviceMetric] }, scaleToZero))).toEqual([
+      'spec.minReplicas: Invalid value: -1: must be greater than or equal to 0',
+    ]);
   });
 });

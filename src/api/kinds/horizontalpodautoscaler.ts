@@ -240,6 +240,49 @@ function validateRules(rules: Obj | undefined, path: string): StatusCause[] {
   return causes;
 }
 
+/** The annotation that opts an HPA into `minReplicas: 0` (upstream keeps it behind the HPAScaleToZero gate). */
+export const scaleToZeroAnnotation = 'flotilla.dev/scale-to-zero';
+
+/**
+ * The Service whose traffic wakes a target scaled to zero: the first Object metric describing a v1 Service
+ * (the activator holds that Service's new connections). Undefined when there is none.
+ */
+export function activationServiceOf(spec: Record<string, unknown>): string | undefined {
+  for (const [m] of objItems(spec['metrics'])) {
+    if (m['type'] !== 'Object') continue;
+    const d = asObj(asObj(m['object'])?.['describedObject']);
+    const apiVersion = asStr(d?.['apiVersion']) ?? 'v1';
+    if (
+      d?.['kind'] === 'Service' &&
+      (apiVersion === 'v1' || apiVersion === '') &&
+      asStr(d['name']) !== undefined
+    )
+      return asStr(d['name']);
+  }
+  return undefined;
+}
+
+/** minReplicas 0: opted in by annotation, and an Object metric on a Service to wake it up. */
+function validateScaleToZero(hpa: KubeObject, spec: Record<string, unknown>): StatusCause[] {
+  if (hpa.metadata.annotations?.[scaleToZeroAnnotation] !== 'true')
+    return [
+      field.invalid(
+        'spec.minReplicas',
+        0,
+        `must be greater than or equal to 1 (scale to zero is opt-in: set the annotation ${scaleToZeroAnnotation}: "true")`,
+      ),
+    ];
+  if (activationServiceOf(spec) === undefined)
+    return [
+      field.invalid(
+        'spec.minReplicas',
+        0,
+        'scale to zero needs an Object metric describing a v1 Service (for example requests-per-second of the Service in front of the target): its traffic wakes the target up',
+      ),
+    ];
+  return [];
+}
+
 function validateHpa(hpa: KubeObject): StatusCause[] {
   const spec = asObj(hpa.spec);
   if (spec === undefined) return [field.required('spec')];
@@ -249,8 +292,9 @@ function validateHpa(hpa: KubeObject): StatusCause[] {
   else causes.push(...validateObjectRef(ref, 'spec.scaleTargetRef'));
   const min = asNum(spec['minReplicas']);
   const max = asNum(spec['maxReplicas']);
-  if (min !== undefined && min < 1)
-    causes.push(field.invalid('spec.minReplicas', min, 'must be greater than or equal to 1'));
+  if (min !== undefined && min < 0)
+    causes.push(field.invalid('spec.minReplicas', min, 'must be greater than or equal to 0'));
+  else if (min === 0) causes.push(...validateScaleToZero(hpa, spec));
   if (max === undefined) causes.push(field.required('spec.maxReplicas'));
   else if (max < 1) causes.push(field.invalid('spec.maxReplicas', max, 'must be greater than 0'));
   else if (min !== undefined && max < min)

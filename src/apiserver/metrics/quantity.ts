@@ -33,3 +33,8 @@ export function formatGoDuration(seconds: number): string {
   if (m > 0) return `${m}m${sec}`;
   return sec;
 }
+
+/** A value in thousandths as a canonical decimal Quantity: 1500 → "1500m", 2000 → "2", 0 → "0". */
+export function formatMillis(millis: number): string {
+  return formatQuantity({ nanos: BigInt(Math.max(0, Math.round(millis))) * 1_000_000n, format: 'DecimalSI' });
+}

@@ -23,6 +23,20 @@ export interface SummaryDoc {
     }
   >;
   windowSeconds?: number;
+  /** Connection and request rates the node's service proxy counted (src/agent/proxy/traffic.ts). */
+  traffic?: {
+    time: string;
+    windowSeconds: number;
+    services: TrafficRateDoc[];
+    pods: TrafficRateDoc[];
+  };
+}
+
+export interface TrafficRateDoc {
+  namespace: string;
+  name: string;
+  connectionsPerSecond: number;
+  requestsPerSecond: number;
 }
 
 export interface Usage {

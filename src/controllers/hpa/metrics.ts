@@ -83,9 +83,67 @@ export function podMetricsFromList(body: unknown): PodMetricsSample[] {
   });
 }
 
-/** Reads PodMetrics through the API server: GET /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods. */
+/** Resource paths of the custom metrics API per described kind (the API serves Pods and Services). */
+const customResourceOf: Record<string, string> = { Pod: 'pods', Service: 'services' };
+
+/** Parse a MetricValueList (custom.metrics.k8s.io/v1beta1 or v1beta2): name, value in thousandths, time. */
+export function metricValuesFromList(
+  body: unknown,
+): { name: string; valueMilli: number; timestamp: number }[] {
+  const items = isObject(body) && Array.isArray(body['items']) ? body['items'] : [];
+  return items.filter(isObject).map((item) => {
+    const obj = isObject(item['describedObject']) ? item['describedObject'] : {};
+    const ts = typeof item['timestamp'] === 'string' ? Date.parse(item['timestamp']) : NaN;
+    return {
+      name: typeof obj['name'] === 'string' ? obj['name'] : '',
+      valueMilli: millis(item['value']),
+      timestamp: Number.isNaN(ts) ? 0 : ts,
+    };
+  });
+}
+
+/**
+ * Reads PodMetrics (GET /apis/metrics.k8s.io/v1beta1/namespaces/NS/pods) and custom metrics
+ * (GET /apis/custom.metrics.k8s.io/v1beta2/namespaces/NS/{pods/*|services/NAME}/METRIC) through the API
+ * server, as the upstream HPA does through the aggregated APIs.
+ */
 export class HttpMetricsSource implements MetricsSource {
   constructor(private readonly get: GetJson) {}
+
+  async podsMetric(
+    namespace: string,
+    labelSelector: string,
+    metricName: string,
+  ): Promise<{ pod: string; valueMilli: number; timestamp: number }[]> {
+    const q = labelSelector === '' ? '' : `?labelSelector=${encodeURIComponent(labelSelector)}`;
+    const body = await this.get(
+      `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${encodeURIComponent(namespace)}/pods/*/${encodeURIComponent(metricName)}${q}`,
+    );
+    return metricValuesFromList(body).map((v) => ({
+      pod: v.name,
+      valueMilli: v.valueMilli,
+      timestamp: v.timestamp,
+    }));
+  }
+
+  async objectMetric(
+    namespace: string,
+    describedObject: DescribedObject,
+    metricName: string,
+  ): Promise<{ valueMilli: number; timestamp: number }> {
+    const resource = customResourceOf[describedObject.kind];
+    if (resource === undefined)
+      throw new Error(
+        `no custom metrics for kind ${describedObject.kind}: Flotilla serves them for Pods and Services`,
+      );
+    const body = await this.get(
+      `/apis/custom.metrics.k8s.io/v1beta2/namespaces/${encodeURIComponent(namespace)}/${resource}/${encodeURIComponent(describedObject.name)}/${encodeURIComponent(metricName)}`,
+    );
+    const first = metricValuesFromList(body)[0];
+    if (first === undefined)
+      throw new Error(`no value of ${metricName} for ${describedObject.kind} ${describedObject.name}`);
+    return { valueMilli: first.valueMilli, timestamp: first.timestamp };
+  }
 
   async podMetrics(namespace: string, labelSelector: string): Promise<PodMetricsSample[]> {
     const q = labelSelector === '' ? '' : `?labelSelector=${encodeURIComponent(labelSelector)}`;

@@ -332,6 +332,8 @@ async function simulate(opts: {
   want: (seconds: number) => number;
   seconds: number;
   syncSeconds?: number;
+  /** Someone else (the activator) scales a target at zero to one before this sync. */
+  wake?: (seconds: number) => boolean;
 }): Promise<{ t: number; replicas: number; rec: Recommendation }[]> {
   const clock = new VirtualClock(T0);
   const spec = parseHpaSpec({
@@ -357,6 +359,7 @@ async function simulate(opts: {
     if (t > 0) await clock.advance(step);
     const now = clock.now();
     const want = opts.want(t / 1000);
+    if (replicas === 0 && opts.wake?.(t / 1000) === true) replicas = 1;
     const rec = recommendReplicas(
       {
         spec,
@@ -549,5 +552,43 @@ describe('recommendReplicas: behavior over time (docs: configurable scaling beha
     expect(runs[0]?.rec.conditions).toContainEqual(
       expect.objectContaining({ type: 'ScalingActive', status: 'False', reason: 'ScalingDisabled' }),
     );
+  });
+});
+
+describe('recommendReplicas: scale to zero (minReplicas 0, an Object metric)', () => {
+  const behavior = { scaleDown: { stabilizationWindowSeconds: 60 } };
+
+  it('goes to zero only after a whole stabilization window without load, and back up on load', async () => {
+    const out = await simulate({
+      behavior,
+      min: 0,
+      start: 2,
+      want: (t) => (t >= 150 ? 3 : 0),
+      seconds: 180,
+    });
+    const at = (t: number) => out.find((o) => o.t === t)?.replicas;
+    expect(at(45)).toBe(2);
+    expect(at(60)).toBe(0); // the first sync whose window holds only zeros
+    expect(at(135)).toBe(0);
+    expect(at(150)).toBe(3); // from zero: ceil(value / target)
+  });
+
+  it('a target woken by the activator stays up for a window even when the HPA never saw the load', async () => {
+    const out = await simulate({
+      behavior,
+      min: 0,
+      start: 0,
+      want: () => 0,
+      wake: (t) => t === 30,
+      seconds: 150,
+    });
+    const at = (t: number) => out.find((o) => o.t === t)?.replicas;
+    expect(at(15)).toBe(0);
+    expect(at(30)).toBe(1);
+    expect(at(75)).toBe(1);
+    expect(at(90)).toBe(0); // 60 s after the wake-up the window holds only zeros
+    // Never more than one change back down: no flapping.
+    const changes = out.filter((o, i) => i > 0 && o.replicas !== out[i - 1]?.replicas).length;
+    expect(changes).toBe(2);
   });
 });

@@ -71,6 +71,12 @@ export interface ScalingHistory {
   /** Replicas added by each scale-up / removed by each scale-down. */
   scaleUpEvents: TimedReplicas[];
   scaleDownEvents: TimedReplicas[];
+  /**
+   * The target's replicas at the last sync. A target found above zero after being at zero was woken by
+   * someone else (the activator, on a connection to its Service): that counts as a recommendation of its
+   * size, so a scale-down stabilization window passes before it can go back to zero.
+   */
+  lastCurrent?: number;
 }
 
 export const emptyHistory = (): ScalingHistory => ({
@@ -652,11 +658,19 @@ export function recordScale(
 
 export function recommendReplicas(
   input: RecommendInput,
-  history: ScalingHistory,
+  before: ScalingHistory,
   now: number,
 ): Recommendation {
   const settings: HpaSettings = { ...defaultHpaSettings, ...input.settings };
   const { spec, currentReplicas: current } = input;
+  const woken = current > 0 && before.lastCurrent === 0;
+  const history: ScalingHistory = {
+    ...before,
+    lastCurrent: current,
+    recommendations: woken
+      ? [...before.recommendations, { timestampMs: now, replicas: current }]
+      : before.recommendations,
+  };
   const conditions: ConditionUpdate[] = [];
   const events: HpaEvent[] = [];
   const keep = (extra: Partial<Recommendation> = {}): Recommendation => ({
