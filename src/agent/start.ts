@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
+import { Informer, listerWatcherFor } from '../api/client/informer.js';
 import {
   agentMetrics,
   newMetricsRegistry,
@@ -20,6 +21,7 @@ import type { NodeConfig } from './node-status.js';
 import { RuncRuntime } from './runtime/runc.js';
 import { removeNftTable } from './proxy/host.js';
 import { TrafficMeter } from './proxy/traffic.js';
+import { Activator, wakeThroughApi } from './activator/activator.js';
 import { ServiceProxy } from './proxy/proxy.js';
 import type { Balance } from './proxy/ruleset.js';
 import { AgentServer } from './server/server.js';
@@ -65,8 +67,14 @@ export interface AgentFlags {
   dnsUpstreams?: Upstream[];
   /** How often the stats collector samples cgroups for metrics.k8s.io (default 10 s). */
   metricsIntervalMs?: number;
+  /** Scale to zero: how long the activator holds a connection for a pod to become ready (default 60 s). */
+  activatorTimeoutMs?: number;
+  /** Scale to zero: connections held per Service at most (default 100). */
+  activatorMaxHeld?: number;
   log?: (line: string) => void;
 }
+
+const hpaRef = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' } as const;
 
 /** Defaults that let several agents share one machine (tests, simulated clusters) when each sets its own. */
 export function agentPaths(flags: Pick<AgentFlags, 'dataDir' | 'runcRoot'>): {
@@ -141,6 +149,8 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
   // environment variables of new containers all read it.
   const serviceView = new InformerServiceView(client);
   // The Service datapath: this node's nftables table follows the view; deleting pods wait for it.
+  // Scale from zero: the proxy sends a Service at zero replicas to the activator (started below).
+  let activator: Activator | undefined;
   const proxy =
     flags.disableProxy === true
       ? undefined
@@ -151,6 +161,7 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
           balance: flags.proxyBalance ?? 'random',
           acks: { client },
           metrics: proxyMetrics(metrics),
+          activators: () => activator?.addresses() ?? new Map<string, string>(),
           log,
         });
   // Connection and request rates per Service and Pod from the proxy's counters, for /stats/summary.
@@ -251,12 +262,34 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
   await proxy?.start();
   traffic?.start();
   serviceView.start().catch((err: unknown) => log(`agent: service view: ${(err as Error).message}`));
+  let hpaInformer: Informer | undefined;
+  if (proxy !== undefined) {
+    const hpas = new Informer(listerWatcherFor(client, hpaRef, undefined));
+    hpaInformer = hpas;
+    activator = new Activator({
+      address: await network.ensureBridge(),
+      view: serviceView,
+      hpas: {
+        list: () => hpas.list(),
+        onChange: (fn) => hpas.addEventHandler({ onAdd: fn, onUpdate: fn, onDelete: fn }),
+      },
+      wake: wakeThroughApi(client),
+      ...(flags.activatorTimeoutMs === undefined ? {} : { timeoutMs: flags.activatorTimeoutMs }),
+      ...(flags.activatorMaxHeld === undefined ? {} : { maxHeld: flags.activatorMaxHeld }),
+      onAddressesChanged: () => proxy.refresh(),
+      log,
+    });
+    hpas.start();
+    await activator.start();
+  }
   try {
     await agent.start();
   } catch (err) {
     serviceView.stop();
     proxy?.stop();
     traffic?.stop();
+    hpaInformer?.stop();
+    await activator?.stop();
     await dns?.stop();
     throw err;
   }
@@ -270,6 +303,8 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
       // The rules stay: the kernel keeps serving Services while the agent is down.
       proxy?.stop();
       traffic?.stop();
+      hpaInformer?.stop();
+      await activator?.stop();
       serviceView.stop();
       await dns?.stop();
       await client.close();

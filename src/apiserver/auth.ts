@@ -24,7 +24,17 @@ export const viewerGroup = 'flotilla:viewers';
 /** Node agents (`system:node:<name>`): read everything, write what an agent owns. */
 export const nodeGroup = 'system:nodes';
 
-const nodeWrites = new Set(['nodes', 'nodes/status', 'leases', 'events', 'pods/status', 'pods']);
+// deployments/scale and replicasets/scale: the activator wakes a workload scaled to zero (one replica).
+const nodeWrites = new Set([
+  'nodes',
+  'nodes/status',
+  'leases',
+  'events',
+  'pods/status',
+  'pods',
+  'deployments/scale',
+  'replicasets/scale',
+]);
 
 export function parseTokenFile(text: string): TokenEntry[] {
   const entries: TokenEntry[] = [];

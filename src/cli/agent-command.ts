@@ -32,6 +32,8 @@ export interface AgentCliFlags {
   endpointDrainTimeout: string;
   disableProxy?: boolean;
   metricsInterval?: string;
+  activatorTimeout?: string;
+  activatorMaxHeld?: string;
 }
 
 /** `flotilla agent --simulate N`: simulated nodes (docs/simulated-nodes.md). */
@@ -184,6 +186,16 @@ export function addAgentFlags(cmd: Command, opts: { dataDir: boolean }): Command
     )
     .option('--disable-proxy', 'no Service datapath (nftables) on this node')
     .option(
+      '--activator-timeout <seconds>',
+      'scale to zero: how long a connection to a Service at zero replicas is held for a pod to become ready',
+      '60',
+    )
+    .option(
+      '--activator-max-held <n>',
+      'scale to zero: connections held per Service at most while it starts; more get a 503 at once',
+      '100',
+    )
+    .option(
       '--metrics-interval <duration>',
       'how often container CPU and memory are sampled for metrics.k8s.io and kubectl top (e.g. 10s, 1s, 500ms)',
       '10s',
@@ -218,6 +230,13 @@ function drainSeconds(v: string): number {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 3600)
     throw new InvalidArgumentError(`--endpoint-drain-timeout must be seconds between 0 and 3600, got "${v}"`);
+  return n;
+}
+
+function activatorSeconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 1 || n > 3600)
+    throw new InvalidArgumentError(`--activator-timeout must be seconds between 1 and 3600, got "${v}"`);
   return n;
 }
 
@@ -276,6 +295,8 @@ export function agentFlagsFrom(
     endpointDrainSeconds: drainSeconds(f.endpointDrainTimeout),
     disableProxy: f.disableProxy === true,
     metricsIntervalMs: metricsIntervalMs(f.metricsInterval ?? '10s'),
+    activatorTimeoutMs: activatorSeconds(f.activatorTimeout ?? '60') * 1000,
+    activatorMaxHeld: positiveInt('--activator-max-held', f.activatorMaxHeld ?? '100'),
   };
 }
 

@@ -65,6 +65,8 @@ export interface ServiceProxyOptions {
   acks?: { client: ApiClient; minIntervalMs?: number; pollMs?: number };
   /** Sync duration and result for the agent's /metrics. */
   metrics?: ProxySyncRecorder;
+  /** Scale from zero: the activator's listeners by service port id (see RulesetOptions.activators). */
+  activators?: () => ReadonlyMap<string, string>;
   clock?: Clock;
   log?: (line: string) => void;
 }
@@ -173,6 +175,11 @@ export class ServiceProxy implements EndpointDrainer {
     await this.sync();
   }
 
+  /** Programs the current view soon (something outside the view changed: the activator's listeners). */
+  refresh(): void {
+    this.schedule();
+  }
+
   /** A full rewrite now, as the periodic resync does (tests, benchmarks). */
   async resyncNow(): Promise<void> {
     this.forceFull = true;
@@ -261,6 +268,7 @@ export class ServiceProxy implements EndpointDrainer {
             table: this.opts.table,
             balance: this.opts.balance ?? 'random',
             ...(this.opts.clusterCidr === undefined ? {} : { clusterCidr: this.opts.clusterCidr }),
+            ...(this.opts.activators === undefined ? {} : { activators: this.opts.activators() }),
           },
         },
         this.cache,

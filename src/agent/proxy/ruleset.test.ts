@@ -393,3 +393,50 @@ describe('staleConntrack', () => {
     expect(staleConntrack(two, two)).toEqual([]);
   });
 });
+
+describe('scale from zero (activators)', () => {
+  const activators = new Map([['default/web/tcp/http', '10.42.0.1:41234']]);
+  const withActivators = (slices: KubeObject[]): RulesetInput => ({
+    ...input(
+      [
+        svc('web', {
+          clusterIP: '10.43.0.10',
+          type: 'NodePort',
+          ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+        }),
+      ],
+      slices,
+    ),
+    options: { table: 'flotilla', balance: 'random', activators },
+  });
+
+  it('sends a TCP port without endpoints to the activator instead of refusing it', () => {
+    const rs = buildRuleset(withActivators([]));
+    expect(rs.chains.get('svc-default/web/tcp/http')?.rules).toEqual([
+      'meta l4proto tcp dnat to 10.42.0.1:41234',
+    ]);
+    expect(rs.maps.get('service-ips')?.elements.get('10.43.0.10 . tcp . 80')).toBe(
+      'goto svc-default/web/tcp/http',
+    );
+    expect(rs.maps.get('service-nodeports')?.elements.get('tcp . 30080')).toBe(
+      'goto svc-default/web/tcp/http',
+    );
+    expect(rs.maps.get('no-endpoint-services')?.elements.size).toBe(0);
+  });
+
+  it('goes straight to the endpoints once there are some', () => {
+    const rs = buildRuleset(withActivators([slice('web', [{ ip: '10.42.0.7' }])]));
+    expect(rs.chains.get('svc-default/web/tcp/http')?.rules).toEqual([
+      'meta l4proto tcp dnat to 10.42.0.7:8080',
+    ]);
+  });
+
+  it('rebuilds cached fragments when the activators change', () => {
+    const cache = newRulesetCache();
+    const same = withActivators([]);
+    buildRuleset({ ...same, options: { table: 'flotilla', balance: 'random' } }, cache);
+    const rs = buildRuleset(same, cache);
+    expect(cache.rebuilt).toBe(1);
+    expect(rs.chains.get('svc-default/web/tcp/http')?.rules[0]).toContain('10.42.0.1:41234');
+  });
+});

@@ -41,6 +41,11 @@ export interface RulesetOptions {
   clusterCidr?: string;
   /** The packet mark bit that asks for masquerading (default 0x4000, as kube-proxy). */
   masqueradeMark?: number;
+  /**
+   * Scale from zero: service port id → `ip:port` of this node's activator listener. A TCP port without
+   * any endpoint sends its new connections there instead of refusing them.
+   */
+  activators?: ReadonlyMap<string, string>;
 }
 
 export interface RulesetInput {
@@ -352,6 +357,7 @@ interface FragmentContext {
   node: ProxyNodeFacts;
   balance: Balance;
   clusterCidr: string | undefined;
+  activators: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -396,6 +402,7 @@ export function serviceFragment(
     const cluster = usableEndpoints(sp.endpoints);
     const internal = sp.internalLocal ? usableEndpoints(sp.endpoints, ctx.node.nodeName) : cluster;
     const external = sp.externalLocal ? usableEndpoints(sp.endpoints, ctx.node.nodeName) : cluster;
+    const activator = sp.protocol === 'tcp' && cluster.length === 0 ? ctx.activators?.get(sp.id) : undefined;
     const used = new Map<string, EndpointInfo>();
     for (const e of [...internal, ...(npKey === undefined ? [] : external)]) used.set(`${e.ip}:${e.port}`, e);
     const usedSorted = [...used.values()].sort(byIpPort);
@@ -440,6 +447,10 @@ export function serviceFragment(
         },
       ]);
       for (const ip of sp.clusterIPs) elements.push(['service-ips', keyFor(ip), `goto ${svcChain}`]);
+    } else if (activator !== undefined) {
+      // Scaled to zero: the activator holds the connection and wakes the target up.
+      chains.push([svcChain, { rules: [`meta l4proto tcp dnat to ${activator}`] }]);
+      for (const ip of sp.clusterIPs) elements.push(['service-ips', keyFor(ip), `goto ${svcChain}`]);
     } else {
       // No endpoint at all: reject. Endpoints only elsewhere with internalTrafficPolicy Local: drop, as upstream.
       const verdict = cluster.length === 0 ? 'goto reject-chain' : 'drop';
@@ -461,6 +472,8 @@ export function serviceFragment(
           chains.push([extChain, { rules: ['jump mark-for-masquerade', ...spreadRules(external)] }]);
         }
         elements.push(['service-nodeports', npKey, `goto ${extChain}`]);
+      } else if (activator !== undefined) {
+        elements.push(['service-nodeports', npKey, `goto ${svcChain}`]);
       } else {
         elements.push(['no-endpoint-nodeports', npKey, cluster.length === 0 ? 'goto reject-chain' : 'drop']);
       }
@@ -606,8 +619,10 @@ export function buildRuleset(input: RulesetInput, cache?: RulesetCache): Ruleset
     balance: options.balance,
     clusterCidr:
       options.clusterCidr !== undefined && cidr4.test(options.clusterCidr) ? options.clusterCidr : undefined,
+    activators: options.activators,
   };
-  const context = JSON.stringify([node, ctx.balance, ctx.clusterCidr]);
+  // Activators change rarely (a Service opted into scale to zero): a change rebuilds every fragment.
+  const context = JSON.stringify([node, ctx.balance, ctx.clusterCidr, [...(options.activators ?? [])]]);
   const old = cache !== undefined && cache.context === context ? cache.entries : undefined;
   const entries = new Map<string, CacheEntry>();
   const bySvc = slicesByService(input.slices);
