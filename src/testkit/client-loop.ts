@@ -48,7 +48,7 @@ export interface ClientLoopResult {
 export function clientLoop(
   host: string,
   port: number,
-  opts: { gapMs?: number; timeoutMs?: number; maxMs?: number } = {},
+  opts: { gapMs?: number; timeoutMs?: number; maxMs?: number; path?: string } = {},
 ): { stop(): Promise<ClientLoopResult> } {
   let running = true;
   const result: ClientLoopResult = { ok: 0, failed: [], latenciesMs: [] };
@@ -57,7 +57,10 @@ export function clientLoop(
     while (running && Date.now() < deadline) {
       const t0 = Date.now();
       try {
-        await httpGet(host, port, { timeoutMs: opts.timeoutMs ?? 10_000 });
+        await httpGet(host, port, {
+          timeoutMs: opts.timeoutMs ?? 10_000,
+          ...(opts.path === undefined ? {} : { path: opts.path }),
+        });
         result.ok += 1;
         result.latenciesMs.push(Date.now() - t0);
       } catch (err) {

@@ -230,6 +230,12 @@ describe.skipIf(!nftOk)('nftables datapath (real netns)', () => {
     expect(delta(trafficSets.serviceRequests, [vip])).toBe(19);
     expect(delta(trafficSets.endpointConnections, endpoints)).toBe(17);
     expect(delta(trafficSets.endpointRequests, endpoints)).toBe(19);
+    // A periodic resync rewrites the table but keeps the counters (rates do not dip to zero).
+    await proxy.resyncNow();
+    const resynced = await readKernelCounters(table);
+    expect(sum(resynced.get(trafficSets.serviceRequests), [vip])).toBe(
+      sum(after.get(trafficSets.serviceRequests), [vip]),
+    );
   });
 
   it('answers on the NodePort at 127.0.0.1', async () => {

@@ -814,7 +814,10 @@ function renderDiff(
     for (const name of sortedKeys(next.maps)) {
       const m = next.maps.get(name);
       if (m === undefined) continue;
-      head.push(`add ${kindOf(m)} ${t} ${name} { ${declOf(m)} }`, `flush ${kindOf(m)} ${t} ${name}`);
+      head.push(`add ${kindOf(m)} ${t} ${name} { ${declOf(m)} }`);
+      // Counter sets are not flushed: `add element` keeps an existing element's counter, so a resync or an
+      // agent restart does not reset the traffic figures (stale elements stay, as in updates).
+      if (m.counter !== true) head.push(`flush ${kindOf(m)} ${t} ${name}`);
       const keys = sortedKeys(m.elements);
       if (keys.length > 0) adds.push(`add element ${t} ${name} { ${elementLines(m, keys)} }`);
     }
