@@ -175,8 +175,9 @@ export async function main(args: string[]): Promise<number> {
         1_000,
       );
       await eventually(() => httpGet(vip, 80), 30_000);
-      // Let the metric settle at zero before loading again.
-      await new Promise((res) => setTimeout(res, 20_000));
+      // Let the metric settle at zero, then start at a random point of the HPA's 15 s sync cycle (the
+      // previous round's scale-down was itself a sync: a fixed pause would always land on the same phase).
+      await new Promise((res) => setTimeout(res, 20_000 + Math.floor(Math.random() * 15_000)));
       const t0 = Date.now();
       const load = clientLoop(vip, 80, { gapMs: 50, maxMs: 180_000 });
       let target = 1;
