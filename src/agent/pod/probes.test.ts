@@ -266,3 +266,43 @@ describe('PodProber', () => {
     prober.stop();
   });
 });
+
+describe('probes on a starved agent', () => {
+  /** Blocks this process's event loop for `ms`, as a busy agent does. */
+  function block(ms: number): void {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      // spin
+    }
+  }
+
+  it('an answer that arrived in time wins over a timer that fired late', async () => {
+    // The kernel completes the TCP handshake while this process is blocked (a container's server is
+    // another process; an in-process HTTP server could not answer while blocked).
+    const srv = createNetServer((c) => c.destroy());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    const target = { podIP: '127.0.0.1', containerId: 'c', container: {} };
+    const pending = runHandler({ tcpSocket: { port } }, target, deps(), 300);
+    block(600); // the handshake completes meanwhile; the timer is due first when the loop runs again
+    const res = await pending;
+    srv.close();
+    expect(res).toEqual({ ok: true, message: '' });
+  });
+
+  it('a timeout whose timer fired far too late is marked starved, one on time is not', async () => {
+    // Accepts and never answers.
+    const srv = createNetServer(() => undefined);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    const target = { podIP: '127.0.0.1', containerId: 'c', container: {} };
+    const d = deps();
+    const late = runHandler({ httpGet: { path: '/', port } }, target, d, 200);
+    block(800);
+    expect(await late).toMatchObject({ ok: false, starved: true });
+    const onTime = await runHandler({ httpGet: { path: '/', port } }, target, d, 200);
+    expect(onTime.ok).toBe(false);
+    expect(onTime.starved).toBeUndefined();
+    srv.close();
+  });
+});

@@ -32,16 +32,46 @@ export interface HandlerResult {
   ok: boolean;
   /** Why it failed, worded as the kubelet words it. */
   message: string;
+  /**
+   * A timeout that says more about the agent than the container: its timer fired well after the
+   * deadline (the agent's event loop was starved). A probe does not count it either way.
+   */
+  starved?: boolean;
+}
+
+/** A timeout fired this late (ms past its deadline) means the agent, not the container, was slow. */
+export function starvedAfterMs(timeoutMs: number): number {
+  return Math.max(250, timeoutMs / 2);
 }
 
 /** Upstream's probe User-Agent prefix (some applications answer probes by it). */
 const probeUserAgent = 'kube-probe/1.31';
 
-/** Races a promise against a clock timeout; `onTimeout` cleans up and gives the result. */
-async function withTimeout<T>(clock: Clock, ms: number, work: Promise<T>, onTimeout: () => T): Promise<T> {
+/**
+ * Races a promise against a clock timeout; `onTimeout` cleans up and gives the result, told how late
+ * (ms past the deadline) the timer fired. The timeout yields once to pending I/O first: after the event
+ * loop was blocked, timers run before the sockets are read, and an answer that did arrive in time must win.
+ */
+async function withTimeout<T>(
+  clock: Clock,
+  ms: number,
+  work: Promise<T>,
+  onTimeout: (lateMs: number) => T,
+): Promise<T> {
   let handle: ReturnType<Clock['setTimeout']> | undefined;
+  let settled = false;
+  const deadline = clock.now() + ms;
+  void work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   const timeout = new Promise<T>((resolve) => {
-    handle = clock.setTimeout(() => resolve(onTimeout()), ms);
+    handle = clock.setTimeout(() => {
+      const lateMs = clock.now() - deadline;
+      setImmediate(() => {
+        if (!settled) resolve(onTimeout(lateMs));
+      });
+    }, ms);
   });
   try {
     return await Promise.race([work, timeout]);
@@ -109,11 +139,12 @@ export async function httpGetCheck(
     req.on('error', (err) => resolve({ ok: false, message: `Get "${url}": ${dialError(host, port, err)}` }));
     req.end();
   });
-  return withTimeout(clock, timeoutMs, work, () => {
+  return withTimeout(clock, timeoutMs, work, (lateMs) => {
     req?.destroy();
     return {
       ok: false,
       message: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
+      ...(lateMs > starvedAfterMs(timeoutMs) ? { starved: true } : {}),
     };
   });
 }
@@ -136,9 +167,13 @@ export async function tcpCheck(
     });
     socket.once('error', (err) => resolve({ ok: false, message: dialError(host, port, err) }));
   });
-  return withTimeout(clock, timeoutMs, work, () => {
+  return withTimeout(clock, timeoutMs, work, (lateMs) => {
     socket.destroy();
-    return { ok: false, message: `dial tcp ${hostPort(host, port)}: i/o timeout` };
+    return {
+      ok: false,
+      message: `dial tcp ${hostPort(host, port)}: i/o timeout`,
+      ...(lateMs > starvedAfterMs(timeoutMs) ? { starved: true } : {}),
+    };
   });
 }
 
@@ -162,15 +197,21 @@ export async function execCheck(
   collect(session.stdout);
   collect(session.stderr);
   const s = session;
-  const work = s.exit.then((code) => ({ code, timedOut: false }));
-  const res = await withTimeout(clock(deps), timeoutMs, work, () => {
+  const work = s.exit.then((code) => ({ code, timedOut: false, starved: false }));
+  const res = await withTimeout(clock(deps), timeoutMs, work, (lateMs) => {
     s.kill();
-    return { code: -1, timedOut: true };
+    return { code: -1, timedOut: true, starved: lateMs > starvedAfterMs(timeoutMs) };
   });
   // Let the streams deliver what they buffered.
   await new Promise<void>((resolve) => setImmediate(resolve));
   const output = Buffer.concat(chunks).toString('utf8');
-  if (res.timedOut) return { ok: false, message: `command "${command.join(' ')}" timed out`, output };
+  if (res.timedOut)
+    return {
+      ok: false,
+      message: `command "${command.join(' ')}" timed out`,
+      output,
+      ...('starved' in res && res.starved ? { starved: true } : {}),
+    };
   if (res.code === 0) return { ok: true, message: '', output, exitCode: 0 };
   return { ok: false, message: output, output, exitCode: res.code };
 }
@@ -292,6 +333,7 @@ class ContainerProber {
     const firstAt = startedAt + (asNum(probe['initialDelaySeconds']) ?? 0) * 1000;
     let successes = 0;
     let failures = 0;
+    let starved = 0;
     try {
       await clock.sleep(Math.max(0, firstAt - clock.now()), signal);
       for (;;) {
@@ -308,6 +350,13 @@ class ContainerProber {
           timeoutMs,
         );
         if (signal.aborted) return;
+        // A timeout the agent caused by being too busy to read the answer says nothing about the
+        // container: try again next period, unless it keeps happening (then it counts as a failure).
+        if (res.starved === true && ++starved < failureThreshold) {
+          await clock.sleep(periodMs, signal);
+          continue;
+        }
+        starved = 0;
         if (res.ok) {
           successes++;
           failures = 0;
