@@ -591,4 +591,21 @@ describe('recommendReplicas: scale to zero (minReplicas 0, an Object metric)', (
     const changes = out.filter((o, i) => i > 0 && o.replicas !== out[i - 1]?.replicas).length;
     expect(changes).toBe(2);
   });
+
+  it('a target woken right after the HPA took it to zero also stays up for a window', async () => {
+    const out = await simulate({
+      behavior,
+      min: 0,
+      start: 1,
+      want: () => 0,
+      // The HPA takes it to zero at 60 s; the activator wakes it before the next sync.
+      wake: (t) => t === 75,
+      seconds: 150,
+    });
+    const at = (t: number) => out.find((o) => o.t === t)?.replicas;
+    expect(at(60)).toBe(0);
+    expect(at(75)).toBe(1);
+    expect(at(120)).toBe(1);
+    expect(at(135)).toBe(0);
+  });
 });

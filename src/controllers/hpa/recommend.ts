@@ -650,7 +650,13 @@ export function recordScale(
   const down = keep(history.scaleDownEvents, spec.scaleDown);
   if (to > from) up.push({ timestampMs: now, replicas: to - from });
   if (to < from) down.push({ timestampMs: now, replicas: from - to });
-  return { recommendations: history.recommendations, scaleUpEvents: up, scaleDownEvents: down };
+  // The target is at `to` now: a target found above zero at the next sync after going to zero was woken.
+  return {
+    recommendations: history.recommendations,
+    scaleUpEvents: up,
+    scaleDownEvents: down,
+    lastCurrent: to,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
