@@ -26,6 +26,7 @@ import { eventually } from '../src/testkit/eventually.js';
 import { buildBusyboxLayout, pushImage } from '../src/testkit/images.js';
 import { startNodeCluster, type NodeCluster } from '../src/testkit/node.js';
 import { startRegistry, type TestRegistry } from '../src/testkit/registry.js';
+import { httpdDeployment, httpService } from '../src/testkit/workloads.js';
 import { fmt, summarize } from './lib/stats.js';
 
 interface Options {
@@ -61,37 +62,6 @@ const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 const svcRef = { apiVersion: 'v1', kind: 'Service' };
 const hpaRef = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' };
 const podRef = { apiVersion: 'v1', kind: 'Pod' };
-
-function deployment(name: string, image: string): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'web',
-              image,
-              command: [
-                'sh',
-                '-c',
-                'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 8080 -h /www',
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, timeoutSeconds: 5 },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
 
 function hpa(name: string, metric: Record<string, unknown>, min: number, max: number): KubeObject {
   return {
@@ -136,17 +106,12 @@ export async function main(args: string[]): Promise<number> {
         ] ?? 0,
       );
     const service = async (name: string): Promise<string> => {
-      const s = await c.client.create(svcRef, 'default', {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name, namespace: 'default' },
-        spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
-      });
+      const s = await c.client.create(svcRef, 'default', httpService(name));
       return String((s.spec as Record<string, unknown>)['clusterIP']);
     };
 
     // ---- Reaction to load ----
-    await c.client.create(deployRef, 'default', deployment('hits', image));
+    await c.client.create(deployRef, 'default', httpdDeployment('hits', image));
     const vip = await service('hits');
     await c.client.create(
       hpaRef,
@@ -208,7 +173,7 @@ export async function main(args: string[]): Promise<number> {
     }
 
     // ---- Cold start from zero ----
-    await c.client.create(deployRef, 'default', deployment('nap', image));
+    await c.client.create(deployRef, 'default', httpdDeployment('nap', image));
     const napVip = await service('nap');
     await c.client.create(
       hpaRef,

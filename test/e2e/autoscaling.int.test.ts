@@ -18,13 +18,14 @@ import { buildBusyboxLayout, pushImage } from '../../src/testkit/images.js';
 import { Kubectl } from '../../src/testkit/kubectl.js';
 import { startNodeCluster, type NodeCluster } from '../../src/testkit/node.js';
 import { startRegistry, type TestRegistry } from '../../src/testkit/registry.js';
+import { httpdDeployment, httpService } from '../../src/testkit/workloads.js';
 
 const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
 const svcRef = { apiVersion: 'v1', kind: 'Service' };
 const hpaRef = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' };
 const podRef = { apiVersion: 'v1', kind: 'Pod' };
 /** The scale-down stabilization window the HPAs here use (upstream's default is 300 s). */
-const windowSeconds = 30;
+const windowSeconds = 20;
 const activatorTimeoutSeconds = 20;
 
 let cluster: NodeCluster;
@@ -52,50 +53,23 @@ afterAll(async () => {
 }, 240_000);
 
 // busybox httpd; /cgi-bin/burn spins the shell for a while (CPU-bound), / answers at once.
-const webScript = [
+const burnCgi = [
   'mkdir -p /www/cgi-bin',
-  'hostname > /www/index.html',
   // CGI headers must end in CRLF: the outer printf writes `\\r` as `\r`, which the inner one turns into CR.
   `printf '#!/bin/sh\\ni=0; while [ $i -lt 20000 ]; do i=$((i+1)); done\\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n"\\nhostname\\n' > /www/cgi-bin/burn`,
   'chmod +x /www/cgi-bin/burn',
-  'exec httpd -f -p 8080 -h /www',
-].join('; ');
+];
 
 function deployment(name: string, replicas: number, img = image): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: 'web',
-              image: img,
-              command: ['sh', '-c', webScript],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              resources: { requests: { cpu: '100m' }, limits: { cpu: '300m' } },
-              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, timeoutSeconds: 5 },
-            },
-          ],
-        },
-      },
-    },
-  };
+  return httpdDeployment(name, img, {
+    replicas,
+    setup: burnCgi,
+    resources: { requests: { cpu: '100m' }, limits: { cpu: '300m' } },
+  });
 }
 
 async function service(name: string): Promise<string> {
-  const s = await cluster.client.create(svcRef, 'default', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'default' },
-    spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
-  });
+  const s = await cluster.client.create(svcRef, 'default', httpService(name));
   return String((s.spec as Record<string, unknown>)['clusterIP']);
 }
 
@@ -210,7 +184,7 @@ async function loadAndObserve(
     500,
   );
   // Keep the load on long enough for a stable count.
-  await new Promise((r) => setTimeout(r, Math.max(0, loadStart + 75_000 - Date.now())));
+  await new Promise((r) => setTimeout(r, Math.max(0, loadStart + 50_000 - Date.now())));
   const results = await Promise.all(loops.map((l) => l.stop()));
   const loadStop = Date.now();
   await eventually(async () => expect(await replicas(name)).toBe(1), 150_000, 1_000);

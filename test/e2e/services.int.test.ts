@@ -16,6 +16,7 @@ import { buildBusyboxLayout, pushImage } from '../../src/testkit/images.js';
 import { Kubectl } from '../../src/testkit/kubectl.js';
 import { startNodeCluster, type NodeCluster } from '../../src/testkit/node.js';
 import { startRegistry, type TestRegistry } from '../../src/testkit/registry.js';
+import { httpdDeployment, httpService } from '../../src/testkit/workloads.js';
 
 const podRef = { apiVersion: 'v1', kind: 'Pod' };
 const svcRef = { apiVersion: 'v1', kind: 'Service' };
@@ -49,50 +50,10 @@ afterAll(async () => {
 
 /** busybox httpd answering with the pod's name, ready as soon as it serves (named port `http`). */
 function webDeployment(name: string, replicas: number, labels: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      replicas,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [
-            {
-              name: 'web',
-              image,
-              command: [
-                'sh',
-                '-c',
-                'mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 8080 -h /www',
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              // A generous probe timeout: on a loaded 2-core machine a 1 s probe can fail on every pod at once,
-              // which would empty the Service for reasons that have nothing to do with the datapath.
-              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, timeoutSeconds: 5 },
-            },
-          ],
-        },
-      },
-    },
-  };
+  return httpdDeployment(name, image, { replicas, labels, terminationGracePeriodSeconds: 2 });
 }
 
-function service(
-  name: string,
-  selector: Record<string, string>,
-  extra: Record<string, unknown> = {},
-): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'default' },
-    spec: { selector, ports: [{ name: 'http', port: 80, targetPort: 'http' }], ...extra },
-  };
-}
+const service = httpService;
 
 async function readyPods(selector: string): Promise<KubeObject[]> {
   const list = await cluster.client.list(podRef, 'default', { labelSelector: selector });
