@@ -17,16 +17,14 @@
 // metrics-server scrapes every 15 s (--metric-resolution), so a first decision comes 0–30 s after the load
 // starts (a scrape that saw it, then a sync), 15 s on average; request-rate scaling there needs a Prometheus adapter (scrape + query intervals on
 // top) and scale to zero needs Knative. Docker Swarm has no autoscaling at all, so there is no peer run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { KubeObject } from '../src/api/types.js';
 import { clientLoop, httpGet } from '../src/testkit/client-loop.js';
 import { eventually } from '../src/testkit/eventually.js';
-import { buildBusyboxLayout, pushImage } from '../src/testkit/images.js';
-import { startNodeCluster, type NodeCluster } from '../src/testkit/node.js';
-import { startRegistry, type TestRegistry } from '../src/testkit/registry.js';
+import { startBusyboxCluster } from '../src/testkit/busybox-cluster.js';
 import { httpdDeployment, httpService } from '../src/testkit/workloads.js';
+import { runAsScript } from './lib/main.js';
 import { fmt, summarize } from './lib/stats.js';
 
 interface Options {
@@ -85,16 +83,9 @@ function hpa(name: string, metric: Record<string, unknown>, min: number, max: nu
 export async function main(args: string[]): Promise<number> {
   const o = parseArgs(args);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
-  let registry: TestRegistry | undefined;
-  let cluster: NodeCluster | undefined;
-  const layoutDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-as-'));
+  const env = await startBusyboxCluster({ repository: 'bench/busybox' });
   try {
-    registry = await startRegistry();
-    await buildBusyboxLayout(layoutDir, '1');
-    await pushImage(layoutDir, '1', registry, 'bench/busybox:1');
-    const image = `${registry.host}/bench/busybox:1`;
-    cluster = await startNodeCluster();
-    const c = cluster;
+    const { image, cluster: c } = env;
     const spec = async (name: string): Promise<number> =>
       Number(
         ((await c.client.get(deployRef, 'default', name)).spec as Record<string, unknown>)['replicas'] ?? 0,
@@ -245,22 +236,8 @@ export async function main(args: string[]): Promise<number> {
       writeFileSync(o.json, JSON.stringify({ decisions, readies, cold, load, options: o }, null, 2));
     return 0;
   } finally {
-    await cluster?.close();
-    await registry?.stop();
-    rmSync(layoutDir, { recursive: true, force: true });
+    await env.close();
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, main);

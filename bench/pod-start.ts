@@ -20,6 +20,7 @@ import { startNodeCluster } from '../src/testkit/node.js';
 import { startRegistry } from '../src/testkit/registry.js';
 import { findDockerd, startSwarm } from './lib/swarm.js';
 import { summarize, type Summary } from './lib/stats.js';
+import { runAsScript } from './lib/main.js';
 
 interface Options {
   pods: number;
@@ -247,16 +248,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1]?.endsWith('pod-start.js')) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, main);

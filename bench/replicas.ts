@@ -24,6 +24,7 @@ import { parsePeerBenchArgs, type PeerBenchOptions } from './lib/args.js';
 import { pullOnce, removeRootfs, unpackRootfs } from './lib/node-images.js';
 import { loadAverage as loads } from './lib/proc.js';
 import { engineCaller, findDockerd, importRootfs, startSwarm } from './lib/swarm.js';
+import { runAsScript } from './lib/main.js';
 
 type Options = PeerBenchOptions;
 
@@ -280,16 +281,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1]?.endsWith('replicas.js')) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, main);

@@ -30,6 +30,7 @@ import { loadAverage } from './lib/proc.js';
 import { fmt } from './lib/stats.js';
 import { engineCaller, findDockerd, importRootfs, startSwarm, type EngineCall } from './lib/swarm.js';
 import { waitUntil } from './lib/wait.js';
+import { runAsScript } from './lib/main.js';
 
 const usage = 'usage: rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]';
 
@@ -481,16 +482,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1]?.endsWith('rollout.js')) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, main);

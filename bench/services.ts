@@ -27,6 +27,7 @@ import { startNodeCluster, type NodeCluster } from '../src/testkit/node.js';
 import { startRegistry, type TestRegistry } from '../src/testkit/registry.js';
 import { closedLoop, type LoadResult } from './lib/load.js';
 import { fmt, summarize } from './lib/stats.js';
+import { runAsScript } from './lib/main.js';
 
 interface Options {
   requests: number;
@@ -291,16 +292,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, main);

@@ -7,17 +7,14 @@
 //    succeeds (cold start reported) and leaves the Deployment at 1; a Deployment that cannot become ready
 //    gets a 503 that says why once the activator's bound passes, not a hang.
 // The three run side by side on one cluster to keep the suite short.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import type { KubeObject } from '../../src/api/types.js';
 import { clientLoop, httpGet } from '../../src/testkit/client-loop.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { buildBusyboxLayout, pushImage } from '../../src/testkit/images.js';
 import { Kubectl } from '../../src/testkit/kubectl.js';
-import { startNodeCluster, type NodeCluster } from '../../src/testkit/node.js';
-import { startRegistry, type TestRegistry } from '../../src/testkit/registry.js';
+import type { NodeCluster } from '../../src/testkit/node.js';
+import type { TestRegistry } from '../../src/testkit/registry.js';
+import { startBusyboxCluster, type BusyboxCluster } from '../../src/testkit/busybox-cluster.js';
 import { httpdDeployment, httpService } from '../../src/testkit/workloads.js';
 
 const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment' };
@@ -28,28 +25,20 @@ const podRef = { apiVersion: 'v1', kind: 'Pod' };
 const windowSeconds = 20;
 const activatorTimeoutSeconds = 20;
 
+let env: BusyboxCluster;
 let cluster: NodeCluster;
 let registry: TestRegistry;
 let kubectl: Kubectl;
-let layoutDir = '';
 let image = '';
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  layoutDir = mkdtempSync(join(tmpdir(), 'flotilla-bb-'));
-  await buildBusyboxLayout(layoutDir, '1');
-  await pushImage(layoutDir, '1', registry, 'tools/busybox:1');
-  image = `${registry.host}/tools/busybox:1`;
-  cluster = await startNodeCluster({
-    agentArgs: ['--activator-timeout', String(activatorTimeoutSeconds)],
-  });
+  env = await startBusyboxCluster({ agentArgs: ['--activator-timeout', String(activatorTimeoutSeconds)] });
+  ({ cluster, registry, image } = env);
   kubectl = new Kubectl('1.35', cluster.kubeconfig);
 }, 240_000);
 
 afterAll(async () => {
-  await cluster?.close();
-  await registry?.stop();
-  rmSync(layoutDir, { recursive: true, force: true });
+  await env?.close();
 }, 240_000);
 
 // busybox httpd; /cgi-bin/burn spins the shell for a while (CPU-bound), / answers at once.

@@ -225,6 +225,49 @@ describe('PodProber', () => {
     prober.stop();
   });
 
+  it('keeps a ready container ready when one listing cannot tell its state (unknown)', async () => {
+    const clock = new VirtualClock();
+    const runtime = new FakeRuntime(clock);
+    await runtime.createContainer(spec('c1', 'app'));
+    await runtime.startContainer('c1');
+    runtime.onExec(() => ({ exitCode: 0 }));
+    const prober = new PodProber({
+      runtime,
+      clock,
+      recorder: new MemoryEventRecorder(),
+      onChange: () => undefined,
+    });
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'default', uid: 'u' },
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            image: 'busybox:1',
+            readinessProbe: { exec: { command: ['ok'] }, periodSeconds: 1 },
+          },
+        ],
+      },
+    };
+    const listed = await runtime.listContainers();
+    prober.sync(pod, listed, '10.0.0.2');
+    await clock.advance(1500);
+    expect(prober.results()['c1']?.ready).toBe(true);
+    // A listing that could not read the container's state: still ready, same prober.
+    prober.sync(
+      pod,
+      listed.map((c) => ({ ...c, state: 'unknown' as const })),
+      '10.0.0.2',
+    );
+    expect(prober.results()['c1']?.ready).toBe(true);
+    // A listing without it at all (gone): the prober stops.
+    prober.sync(pod, [], '10.0.0.2');
+    expect(prober.results()['c1']).toBeUndefined();
+    prober.stop();
+  });
+
   it('flags a liveness failure after failureThreshold consecutive failures', async () => {
     const clock = new VirtualClock();
     const runtime = new FakeRuntime(clock);

@@ -413,6 +413,13 @@ export class PodProber {
     const specs = new Map(podContainers(pod, 'regular').map((c) => [c.name, c.spec]));
     const running = new Set<string>();
     for (const c of containers) {
+      // `unknown`: the runtime could not tell this time (runc's listing missed it under load). A prober
+      // already running keeps its results; restarting it would turn a ready container unready until its
+      // next probe, and every pod of the node at once when the whole listing was short.
+      if (c.state === 'unknown' && this.probers.has(c.id)) {
+        running.add(c.id);
+        continue;
+      }
       if (c.state !== 'running' || c.labels.kind !== 'regular') continue;
       const spec = specs.get(c.labels.containerName);
       if (spec === undefined) continue;

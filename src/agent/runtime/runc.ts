@@ -475,7 +475,11 @@ export class RuncRuntime implements ContainerRuntime {
       status.exitCode = exit.code;
       status.finishedAt = exit.at;
     } else if (rs === undefined) {
-      state = 'unknown';
+      // runc's listing can miss a container while others are created or deleted beside it. Its conmon
+      // still alive means it still runs (conmon writes the exit file and ends when the process does).
+      const conmon = await readPid(p.conmonPid);
+      state =
+        conmon !== undefined && processAlive(conmon) && meta.startedAt !== undefined ? 'running' : 'unknown';
     } else {
       switch (rs.status) {
         case 'creating':
