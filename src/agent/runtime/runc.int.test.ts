@@ -205,6 +205,8 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     expect(st.oomKilled).toBe(true);
     expect(st.exitCode).toBe(137);
     await rt.removeContainer(s.id);
+    // conmon's `oom` marker went with the container, not into the agent's working directory.
+    expect(existsSync(join(process.cwd(), 'oom'))).toBe(false);
   });
 
   it('holds a busy loop with cpuLimit 500m to about half a core (stats over 3 s)', async () => {

@@ -274,6 +274,9 @@ export class RuncRuntime implements ContainerRuntime {
     const out = openSync(p.conmonLog, 'a');
     try {
       const child = spawn(this.conmonPath, args, {
+        // conmon writes an `oom` file into its working directory when the container is OOM-killed: keep it
+        // in the container's own directory (removed with it), not wherever the agent was started.
+        cwd: p.dir,
         stdio: ['ignore', out, out, 'pipe'],
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
         detached: true,
