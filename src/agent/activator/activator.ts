@@ -10,11 +10,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ApiClient } from '../../api/client/client.js';
 import { isApiError } from '../../api/errors.js';
 import type { KubeObject } from '../../api/types.js';
-import { asArr, asNum, asObj, asStr } from '../../api/validation/access.js';
+import { activationServiceOf, scaleToZeroAnnotation } from '../../api/kinds/horizontalpodautoscaler.js';
+import { asNum, asObj, asStr } from '../../api/validation/access.js';
 import { servicePortsOf, slicesByService, usableEndpoints, type EndpointInfo } from '../proxy/ruleset.js';
 import type { ServiceView } from '../services/view.js';
-
-export const scaleToZeroAnnotation = 'flotilla.dev/scale-to-zero';
 
 export interface ScaleTarget {
   apiVersion: string;
@@ -49,10 +48,8 @@ export function activationsOf(hpas: readonly KubeObject[]): Map<string, Activati
     const kind = asStr(ref['kind']);
     const name = asStr(ref['name']);
     if (kind === undefined || name === undefined) continue;
-    const svc = asArr(spec['metrics'])
-      .map((m) => asObj(asObj(asObj(m)?.['object'])?.['describedObject']))
-      .find((d) => d?.['kind'] === 'Service' && ['v1', '', undefined].includes(asStr(d['apiVersion'])));
-    const service = asStr(svc?.['name']);
+    // The same Service the API's validation accepted the HPA for.
+    const service = activationServiceOf(spec);
     const namespace = h.metadata.namespace ?? 'default';
     if (service === undefined || out.has(`${namespace}/${service}`)) continue;
     out.set(`${namespace}/${service}`, {
