@@ -8,6 +8,7 @@
 //    gets a 503 that says why once the activator's bound passes, not a hang.
 // The three run side by side on one cluster to keep the suite short.
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
+import { quantityToMillis, tryParseQuantity } from '../../src/api/quantity.js';
 import type { KubeObject } from '../../src/api/types.js';
 import { clientLoop, httpGet } from '../../src/testkit/client-loop.js';
 import { eventually } from '../../src/testkit/eventually.js';
@@ -132,12 +133,10 @@ function watchScale(name: string, above: (hpa: KubeObject) => boolean): { stop()
   };
 }
 
-/** A decimal quantity as the HPA writes it ("1500m", "2", "250u") as a number. */
+/** A quantity as the HPA writes it ("1500m", "2") as a number; 0 when absent. */
 function quantity(v: unknown): number {
-  const m = /^(\d+(?:\.\d+)?)([munk]?)$/.exec(typeof v === 'string' ? v : '0');
-  if (m === null) return 0;
-  const scale = { '': 1, m: 1e-3, u: 1e-6, n: 1e-9, k: 1e3 }[m[2] as '' | 'm' | 'u' | 'n' | 'k'];
-  return Number(m[1]) * scale;
+  const q = tryParseQuantity(v);
+  return q === undefined ? 0 : quantityToMillis(q) / 1000;
 }
 
 function currentMetric(h: KubeObject): Record<string, any> | undefined {
