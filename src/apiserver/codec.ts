@@ -24,6 +24,22 @@ export function wireJson(value: string, revision: number): string {
   return `${value.slice(0, insertAt)}"resourceVersion":"${revision}"${empty ? '' : ','}${value.slice(insertAt)}`;
 }
 
+const wireBuffers = new WeakMap<KeyValue, Buffer>();
+
+/**
+ * `wireJson` as UTF-8 bytes, kept for as long as the store keeps this very KeyValue (the SQLite store's
+ * in-memory index hands out the same object until the key changes), so repeated lists of unchanged objects
+ * skip the encoding. Stores that build a new KeyValue per read just pay the encoding each time.
+ */
+export function wireBuffer(kv: KeyValue): Buffer {
+  let buf = wireBuffers.get(kv);
+  if (buf === undefined) {
+    buf = Buffer.from(wireJson(kv.value, kv.modRevision));
+    wireBuffers.set(kv, buf);
+  }
+  return buf;
+}
+
 export function decodeStored(kv: Pick<KeyValue, 'value' | 'modRevision'>): KubeObject {
   const obj = JSON.parse(kv.value) as KubeObject;
   obj.metadata.resourceVersion = String(kv.modRevision);

@@ -148,12 +148,79 @@ function warningHeaders(warnings: string[]): Record<string, string> {
   return { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') };
 }
 
-function listJson(info: ResourceInfo, items: string[], revision: number, continueToken?: string): string {
+function listHead(info: ResourceInfo, revision: number, continueToken?: string): string {
   const meta = JSON.stringify({
     resourceVersion: String(revision),
     ...(continueToken === undefined ? {} : { continue: continueToken }),
   });
-  return `{"kind":"${info.kind}List","apiVersion":"${apiVersionOf(info)}","metadata":${meta},"items":[${items.join(',')}]}`;
+  return `{"kind":"${info.kind}List","apiVersion":"${apiVersionOf(info)}","metadata":${meta},"items":[`;
+}
+
+function listJson(info: ResourceInfo, items: string[], revision: number, continueToken?: string): string {
+  return `${listHead(info, revision, continueToken)}${items.join(',')}]}`;
+}
+
+/** Lists larger than this go out in chunks of about this size (chunked transfer encoding). */
+const LIST_CHUNK_BYTES = 1 << 20;
+const comma = Buffer.from(',');
+
+/**
+ * Send a list. A large one is streamed in ~1 MB chunks, waiting for the socket to drain in between, so a
+ * 30 MB list of pods is never joined into one buffer and the client decodes the first chunks while the
+ * server encrypts the rest.
+ */
+async function sendList(
+  res: ServerResponse,
+  info: ResourceInfo,
+  items: Buffer[],
+  revision: number,
+  continueToken?: string,
+): Promise<void> {
+  let total = 0;
+  for (const item of items) total += item.length + 1;
+  const head = Buffer.from(listHead(info, revision, continueToken));
+  const tail = Buffer.from(']}');
+  if (total <= LIST_CHUNK_BYTES) {
+    const parts: Buffer[] = [head];
+    items.forEach((item, i) => (i === 0 ? parts.push(item) : parts.push(comma, item)));
+    parts.push(tail);
+    const body = Buffer.concat(parts);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.end(body);
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  let parts: Buffer[] = [head];
+  let size = head.length;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as Buffer;
+    if (i > 0) parts.push(comma);
+    parts.push(item);
+    size += item.length + 1;
+    if (size < LIST_CHUNK_BYTES) continue;
+    const flushed = res.write(Buffer.concat(parts));
+    parts = [];
+    size = 0;
+    if (!flushed && !(await drained(res))) return;
+  }
+  parts.push(tail);
+  res.end(Buffer.concat(parts));
+}
+
+/** Wait until `res` can take more data: true once drained, false if the connection closed first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 /** DeleteOptions may ask for a dry run in the body (`"dryRun": ["All"]`, what kubectl sends) or in the query. */
@@ -683,17 +750,17 @@ export class ApiServer {
               throw errors.badRequest(`invalid resourceVersion ${JSON.stringify(rvParam)}`);
             if (match === 'Exact') atRevision = Number(rvParam);
           }
-          const limit = intParam(q, 'limit');
-          const result = await registry.list({
+          const listParams = {
             namespace: p.namespace,
             labelSelector: q.get('labelSelector') ?? undefined,
             fieldSelector: q.get('fieldSelector') ?? undefined,
-            limit,
+            limit: intParam(q, 'limit'),
             continueToken: q.get('continue') ?? undefined,
             resourceVersion: atRevision,
-          });
+          };
           const table = tableOptionsOf(req.headers.accept, q);
           if (table !== undefined) {
+            const result = await registry.list(listParams);
             sendJson(
               res,
               200,
@@ -705,7 +772,8 @@ export class ApiServer {
             );
             return;
           }
-          sendJson(res, 200, listJson(info, result.items, result.revision, result.continueToken));
+          const result = await registry.listWire(listParams);
+          await sendList(res, info, result.items, result.revision, result.continueToken);
           return;
         }
         case 'POST': {

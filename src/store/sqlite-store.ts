@@ -2,7 +2,8 @@
 //
 // One append-only table `kv` holds every write; its INTEGER PRIMARY KEY row id IS the revision. A key's
 // state at revision R is its row with the greatest id ≤ R (a row with deleted = 1 is a tombstone). The
-// table `current` maps each live key to its latest row, for cheap lists at the latest revision. This
+// table `current` maps each live key to its latest row; at startup it fills an in-memory LatestIndex
+// that answers gets and lists at the head (latest-index.ts), while older revisions read the log. This
 // process is the only writer: it assigns revisions, commits writes in groups (one IMMEDIATE transaction,
 // one fsync, for every write requested in the same event-loop turn), and fans committed events out to
 // watchers in memory right after COMMIT. The store's own connection only reads; the writes go through a
@@ -14,6 +15,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { compareKeys, keySuccessor, prefixEnd } from './keys.js';
+import { LatestIndex } from './latest-index.js';
 import {
   openWriter,
   writerMain,
@@ -97,7 +99,6 @@ interface Row {
   old_value: string | null;
 }
 
-type LatestRow = Pick<Row, 'id' | 'create_revision' | 'deleted' | 'value'>;
 
 type WriteRequest =
   | {
@@ -197,6 +198,8 @@ export class SqliteStore implements Store {
   private readonly pending: Array<(reply: WriterReply) => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
   private readonly watchers = new Set<WatchChannel>();
+  /** Every live key's version at the head (`revision`): gets and lists at the head read it, not SQL. */
+  private readonly latest = new LatestIndex();
   private compactChain: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly counters: SqliteStoreStats = {
@@ -209,14 +212,8 @@ export class SqliteStore implements Store {
   };
 
   private readonly stmt: {
-    latestAt: Database.Statement<[string, number], LatestRow>;
-    sequence: Database.Statement<[], { seq: number }>;
     listBounded: Database.Statement<[{ lo: string; hi: string; rev: number; limit: number }], KeyValue>;
     listUnbounded: Database.Statement<[{ lo: string; rev: number; limit: number }], KeyValue>;
-    listCurrentBounded: Database.Statement<[{ lo: string; hi: string; limit: number }], KeyValue>;
-    listCurrentUnbounded: Database.Statement<[{ lo: string; limit: number }], KeyValue>;
-    countBounded: Database.Statement<[{ lo: string; hi: string }], { n: number }>;
-    countUnbounded: Database.Statement<[{ lo: string }], { n: number }>;
     replayBounded: Database.Statement<[{ after: number; rev: number; lo: string; hi: string }], Row>;
     replayUnbounded: Database.Statement<[{ after: number; rev: number; lo: string }], Row>;
     minIdAfter: Database.Statement<[number], { id: number | null }>;
@@ -263,14 +260,13 @@ export class SqliteStore implements Store {
       );
       this.revision = Math.max(sequence.get()?.seq ?? 0, this.compacted);
       this.counters.rebuiltCurrent = buildCurrent(this.db, this.revision);
+      const latest = this.db.prepare<[], KeyValue>(
+        `SELECT ${KV_COLUMNS} FROM current AS c CROSS JOIN kv AS k ON k.id = c.id`,
+      );
+      for (const kv of latest.iterate()) this.latest.set(kv);
       // From here on this connection only reads; the writer thread does every write.
       this.db.pragma('query_only = 1');
       this.stmt = {
-        // A key's latest version at or before @rev (the head): one seek on the (name, id) index.
-        latestAt: this.db.prepare(
-          'SELECT id, create_revision, deleted, value FROM kv WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1',
-        ),
-        sequence,
         listBounded: this.db.prepare(
           `SELECT ${KV_COLUMNS} FROM kv AS k INDEXED BY kv_name_id
            WHERE k.name < @hi AND ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
@@ -279,18 +275,6 @@ export class SqliteStore implements Store {
           `SELECT ${KV_COLUMNS} FROM kv AS k INDEXED BY kv_name_id
            WHERE ${LIST_WHERE} ORDER BY k.name LIMIT @limit`,
         ),
-        // At the latest revision: a range scan over `current`, each row joined to its kv row by id. CROSS
-        // JOIN keeps `current` the outer loop, so the rows come in key order and LIMIT stops the scan.
-        listCurrentBounded: this.db.prepare(
-          `SELECT ${KV_COLUMNS} FROM current AS c CROSS JOIN kv AS k ON k.id = c.id
-           WHERE c.name >= @lo AND c.name < @hi ORDER BY c.name LIMIT @limit`,
-        ),
-        listCurrentUnbounded: this.db.prepare(
-          `SELECT ${KV_COLUMNS} FROM current AS c CROSS JOIN kv AS k ON k.id = c.id
-           WHERE c.name >= @lo ORDER BY c.name LIMIT @limit`,
-        ),
-        countBounded: this.db.prepare('SELECT COUNT(*) AS n FROM current WHERE name >= @lo AND name < @hi'),
-        countUnbounded: this.db.prepare('SELECT COUNT(*) AS n FROM current WHERE name >= @lo'),
         replayBounded: this.db.prepare(
           'SELECT * FROM kv WHERE id > @after AND id <= @rev AND name >= @lo AND name < @hi ORDER BY id',
         ),
@@ -299,16 +283,8 @@ export class SqliteStore implements Store {
         ),
         minIdAfter: this.db.prepare('SELECT MIN(id) AS id FROM kv WHERE id > ?'),
       };
-      // One read transaction (one snapshot) per list. The writer may have committed batches whose replies
-      // this thread has not handled yet; `current` then shows a state newer than `this.revision`, so the
-      // list reads the log at `this.revision` instead (the same result a moment earlier would have had).
+      // Lists below the head read the log, in one read transaction (one snapshot) per list.
       this.readList = this.db.transaction((lo, hi, revision, limit) => {
-        const latest = revision === this.revision && (this.stmt.sequence.get()?.seq ?? 0) === revision;
-        if (latest) {
-          return hi === undefined
-            ? this.stmt.listCurrentUnbounded.all({ lo, limit })
-            : this.stmt.listCurrentBounded.all({ lo, hi, limit });
-        }
         return hi === undefined
           ? this.stmt.listUnbounded.all({ lo, rev: revision, limit })
           : this.stmt.listBounded.all({ lo, hi, rev: revision, limit });
@@ -360,10 +336,8 @@ export class SqliteStore implements Store {
 
   async get(key: string): Promise<KeyValue | undefined> {
     this.assertOpen();
-    // Bounded by the head, so a get never shows a write whose reply (and events) are still in flight.
-    const row = this.stmt.latestAt.get(key, this.revision);
-    if (row === undefined || row.deleted !== 0) return undefined;
-    return { key, value: row.value, createRevision: row.create_revision, modRevision: row.id };
+    // At the head, so a get never shows a write whose reply (and events) are still in flight.
+    return this.latest.get(key);
   }
 
   async list(options: ListOptions): Promise<ListResult> {
@@ -373,7 +347,10 @@ export class SqliteStore implements Store {
     const lo =
       startAfter !== undefined && compareKeys(startAfter, prefix) >= 0 ? keySuccessor(startAfter) : prefix;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : -1;
-    const rows = this.readList(lo, prefixEnd(prefix), revision, limit === -1 ? -1 : limit + 1);
+    const hi = prefixEnd(prefix);
+    const fetch = limit === -1 ? -1 : limit + 1;
+    const rows =
+      revision === this.revision ? this.latest.range(lo, hi, fetch) : this.readList(lo, hi, revision, fetch);
     const more = limit !== -1 && rows.length > limit;
     if (more) rows.length = limit;
     return { items: rows, revision, more };
@@ -381,11 +358,7 @@ export class SqliteStore implements Store {
 
   async count(prefix: string): Promise<number> {
     this.assertOpen();
-    const hi = prefixEnd(prefix);
-    const params = { lo: prefix };
-    const row =
-      hi === undefined ? this.stmt.countUnbounded.get(params) : this.stmt.countBounded.get({ ...params, hi });
-    return row?.n ?? 0;
+    return this.latest.count(prefix, prefixEnd(prefix));
   }
 
   create(key: string, value: string): Promise<number> {
@@ -558,6 +531,7 @@ export class SqliteStore implements Store {
       return;
     }
     this.revision = reply.revision;
+    this.latest.apply(reply.events);
     if (reply.events.length > 0) for (const watcher of this.watchers) watcher.push(reply.events);
     batch.forEach((request, i) => {
       const outcome = reply.outcomes[i];

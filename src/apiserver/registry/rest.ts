@@ -6,7 +6,7 @@ import { applyPatchBody, type PatchType } from './patch.js';
 import { apiVersionOf, resources, storeKey, storePrefix, type ResourceInfo } from '../../api/resources.js';
 import { isObject, type DeleteOptions, type DeletionPropagation, type KubeObject } from '../../api/types.js';
 import { isStoreError, type KeyValue, type Store } from '../../store/store.js';
-import { decodeStored, encodeStored, wireJson } from '../codec.js';
+import { decodeStored, encodeStored, wireBuffer, wireJson } from '../codec.js';
 import { deepEqual, strategyFor, type FieldValidation, type Strategy } from './strategy.js';
 import type { NamespaceCache } from '../namespace-cache.js';
 import { compileSelectors, type ObjectFilter } from './filter.js';
@@ -210,6 +210,17 @@ export class ResourceRegistry {
   // ---------------------------------------------------------------- list
 
   async list(params: ListParams): Promise<ListResultJson> {
+    const r = await this.listKeyValues(params);
+    return { ...r, items: r.items.map((kv) => wireJson(kv.value, kv.modRevision)) };
+  }
+
+  /** The same list as encoded bytes, cached per stored version (what the JSON list response writes). */
+  async listWire(params: ListParams): Promise<Omit<ListResultJson, 'items'> & { items: Buffer[] }> {
+    const r = await this.listKeyValues(params);
+    return { ...r, items: r.items.map(wireBuffer) };
+  }
+
+  private async listKeyValues(params: ListParams): Promise<Omit<ListResultJson, 'items'> & { items: KeyValue[] }> {
     const filter: ObjectFilter | undefined = compileSelectors(
       this.info,
       params.labelSelector,
@@ -224,7 +235,7 @@ export class ResourceRegistry {
       startAfter = c.start;
     }
     const limit = params.limit !== undefined && params.limit > 0 ? params.limit : undefined;
-    const items: string[] = [];
+    const items: KeyValue[] = [];
     const pageSize = limit === undefined ? undefined : Math.max(limit, 500);
     let lastKey: string | undefined;
     let more = false;
@@ -253,7 +264,7 @@ export class ResourceRegistry {
         }
         lastKey = kv.key;
         if (filter !== undefined && !filter(JSON.parse(kv.value) as KubeObject)) continue;
-        items.push(wireJson(kv.value, kv.modRevision));
+        items.push(kv);
       }
       if (more || !page.more) break;
       if (limit !== undefined && items.length >= limit) {
@@ -263,7 +274,7 @@ export class ResourceRegistry {
       startAfter = page.items[page.items.length - 1]?.key;
       if (startAfter === undefined) break;
     }
-    const result: ListResultJson = { items, revision };
+    const result: Omit<ListResultJson, 'items'> & { items: KeyValue[] } = { items, revision };
     if (more && lastKey !== undefined) result.continueToken = encodeContinue(revision, lastKey);
     return result;
   }
