@@ -14,6 +14,8 @@ export interface BackgroundConfig {
   store: Store;
   storeKind: StoreKind;
   url: string;
+  /** The API server's local socket: the controllers and scheduler connect there when set. */
+  localSocket?: string;
   caPem: string | undefined;
   token: string;
   eventTtlSeconds: number;
@@ -99,6 +101,7 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
 
   const controllers: ControllerSet = await startControllers({
     url: config.url,
+    ...(config.localSocket === undefined ? {} : { localSocket: config.localSocket }),
     caPem: config.caPem,
     token: config.token,
     log: config.log,
@@ -114,6 +117,7 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
       ? undefined
       : startScheduler({
           url: config.url,
+          ...(config.localSocket === undefined ? {} : { localSocket: config.localSocket }),
           caPem: config.caPem,
           token: config.token,
           profile: config.schedulerProfile ?? defaultProfile,

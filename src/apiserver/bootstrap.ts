@@ -1,7 +1,7 @@
 // Server start-up as a flat list of named steps (k3s style): data dir, store, PKI, tokens, API, kubeconfig,
 // built-in namespaces, background loops. Each step logs what it did; a failing step names itself.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { KubeObject } from '../api/types.js';
 import { isApiError } from '../api/errors.js';
 import type { Store } from '../store/store.js';
@@ -62,6 +62,15 @@ export interface RunningServer {
 
 export const builtinNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
+/**
+ * The API server's local socket in the data dir, for the controllers and scheduler of this process; none
+ * when the path would be too long for a unix socket (they then use the HTTPS address like anyone else).
+ */
+function localSocketPath(dataDir: string): string | undefined {
+  const path = join(resolve(dataDir), 'apiserver.sock');
+  return Buffer.byteLength(path) <= 100 ? path : undefined;
+}
+
 async function step<T>(name: string, log: (line: string) => void, fn: () => Promise<T> | T): Promise<T> {
   try {
     const out = await fn();
@@ -95,6 +104,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       startApiServer({
         store,
         listen: config.listen,
+        localSocket: localSocketPath(config.dataDir),
         tls: pki === undefined ? undefined : { certPem: pki.certPem, keyPem: pki.keyPem },
         tokens: config.insecure === true ? undefined : tokens.entries,
         log,
@@ -115,6 +125,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         store,
         storeKind: config.store,
         url: running.url,
+        ...(running.localSocket === undefined ? {} : { localSocket: running.localSocket }),
         caPem: pki?.caCertPem,
         token: tokens.adminToken,
         eventTtlSeconds: config.eventTtlSeconds ?? 3600,

@@ -46,6 +46,8 @@ function loggerFrom(log: (line: string) => void): Logger {
 
 export async function startControllers(opts: {
   url: string;
+  /** Connect over the API server's local socket instead of `url` (in-process controllers). */
+  localSocket?: string;
   caPem: string | undefined;
   token: string;
   log: (line: string) => void;
@@ -62,6 +64,7 @@ export async function startControllers(opts: {
     server: opts.url,
     ...(opts.caPem === undefined ? {} : { caPem: opts.caPem }),
     token: opts.token,
+    ...(opts.localSocket === undefined ? {} : { socketPath: opts.localSocket }),
     userAgent: 'flotilla-controller-manager',
   });
   const logger = loggerFrom(opts.log);

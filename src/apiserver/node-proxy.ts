@@ -14,8 +14,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
-import { rejectUpgrade } from '../agent/server/agent-server.js';
+import type { WebSocketServer } from 'ws';
+import { rejectUpgrade } from '../agent/server/reject-upgrade.js';
 import {
   channel,
   encodeFrame,
@@ -235,10 +235,8 @@ function podPath(ns: string, pod: string, container: string): string {
 
 export class NodeProxy {
   private readonly deps: NodeProxyDeps;
-  private readonly wss = new WebSocketServer({
-    noServer: true,
-    handleProtocols: (offered: Set<string>) => negotiateProtocol(offered) ?? false,
-  });
+  /** Made on the first failed exec that needs it: `ws` is loaded only then. */
+  private wss: WebSocketServer | undefined;
 
   constructor(deps: NodeProxyDeps) {
     this.deps = deps;
@@ -477,7 +475,24 @@ export class NodeProxy {
   private failOverWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, message: string): void {
     if (socket.destroyed) return;
     this.deps.log(`node proxy: exec ${req.url ?? ''}: ${message}`);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    void import('ws').then(({ WebSocketServer }) => {
+      if (socket.destroyed) return;
+      this.wss ??= new WebSocketServer({
+        noServer: true,
+        handleProtocols: (offered: Set<string>) => negotiateProtocol(offered) ?? false,
+      });
+      this.completeFailure(this.wss, req, socket, head, message);
+    });
+  }
+
+  private completeFailure(
+    wss: WebSocketServer,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    message: string,
+  ): void {
+    wss.handleUpgrade(req, socket, head, (ws) => {
       const protocol = negotiateProtocol([ws.protocol]) ?? 'channel.k8s.io';
       const payload = errorPayload(protocol, failureStatus(message));
       if (payload !== undefined) ws.send(encodeFrame(channel.error, payload));
@@ -486,6 +501,7 @@ export class NodeProxy {
   }
 
   close(): void {
+    if (this.wss === undefined) return;
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();
   }

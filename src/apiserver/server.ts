@@ -5,6 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { chmodSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -76,6 +77,11 @@ export interface ApiServerOptions extends AdmissionOptions {
   serviceClusterIPRange?: string | undefined;
   /** Service node ports come from this range (`--service-node-port-range`, default 30000-32767). */
   serviceNodePortRange?: string | undefined;
+  /**
+   * Also serve plain HTTP on this unix socket (mode 0600), for the controllers and the scheduler running
+   * in this process: no TLS per request and watch event. Requests on it authenticate like any other.
+   */
+  localSocket?: string | undefined;
 }
 
 /** How often the Service allocation repair pass runs after the one at start (upstream: 3 minutes). */
@@ -84,6 +90,8 @@ const serviceRepairIntervalMs = 3 * 60_000;
 export interface RunningApiServer {
   url: string;
   port: number;
+  /** The local socket, when one was asked for. */
+  localSocket?: string;
   server: Server;
   registries: Map<string, ResourceRegistry>;
   close(): Promise<void>;
@@ -1024,6 +1032,7 @@ export async function startApiServer(
       resolve();
     });
   });
+  const local = options.localSocket === undefined ? undefined : await listenLocal(options.localSocket, api);
   const addr = server.address() as AddressInfo;
   const urlHost =
     addr.family === 'IPv6'
@@ -1037,14 +1046,38 @@ export async function startApiServer(
     url,
     port: addr.port,
     server,
+    ...(options.localSocket === undefined ? {} : { localSocket: options.localSocket }),
     registries: api.registries,
-    close: () =>
-      new Promise<void>((resolve) => {
-        api.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      api.close();
+      await Promise.all([closeServer(server), local === undefined ? undefined : closeServer(local)]);
+      if (options.localSocket !== undefined) rmSync(options.localSocket, { force: true });
+    },
   };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+async function listenLocal(path: string, api: ApiServer): Promise<Server> {
+  // A socket file left by a killed server would make listen fail with EADDRINUSE.
+  rmSync(path, { force: true });
+  const local = createHttpServer(api.handle);
+  local.keepAliveTimeout = 65_000;
+  local.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    local.once('error', reject);
+    local.listen(path, () => {
+      local.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return local;
 }
 
 export function splitListen(listen: string): { host: string; port: number } {

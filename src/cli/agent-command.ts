@@ -5,9 +5,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadKubeconfig } from '../api/client/kubeconfig.js';
 import { parseUpstreamList } from '../agent/dns/config.js';
 import { isValidTableName, type Balance } from '../agent/proxy/ruleset.js';
-import { resetAgent, startAgent, type AgentFlags, type RunningAgent } from '../agent/start.js';
+import type { AgentFlags, RunningAgent } from '../agent/start.js';
 import { parseSimulateFlags, simulateDefaults, type SimulateFlagValues } from '../agent/simulate/options.js';
-import { removeSimulation, startSimulation } from '../agent/simulate/start.js';
 
 export interface AgentCliFlags {
   dataDir: string;
@@ -101,10 +100,12 @@ async function runSimulation(
     throw new InvalidArgumentError((err as Error).message);
   }
   if (f['remove'] === true) {
+    const { removeSimulation } = await import('../agent/simulate/start.js');
     const r = await removeSimulation(conn, settings);
     process.stdout.write(`removed ${r.nodes} simulated nodes, ${r.leases} leases and ${r.pods} pods\n`);
     return;
   }
+  const { startSimulation } = await import('../agent/simulate/start.js');
   const running = await startSimulation(conn, settings);
   process.stdout.write(
     `Flotilla simulated nodes ${running.first} … ${running.last} are running (control plane ${conn.server})\n`,
@@ -366,6 +367,7 @@ Examples:
       await runSimulation(f, cmd, conn);
       return;
     }
+    const { startAgent } = await import('../agent/start.js');
     const running: RunningAgent = await startAgent(agentFlagsFrom(f, conn));
     process.stdout.write(
       `Flotilla agent for node ${running.nodeName} is running (control plane ${conn.server})\n`,
@@ -380,6 +382,7 @@ Examples:
     .action(async (_f: unknown, cmd: Command) => {
       // The agent's own flags (given before or after `reset`) name what to remove.
       const f = cmd.optsWithGlobals<AgentCliFlags>();
+      const { resetAgent } = await import('../agent/start.js');
       const r = await resetAgent({
         dataDir: f.dataDir,
         bridge: f.bridge,

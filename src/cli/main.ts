@@ -2,34 +2,25 @@
 // Exit codes: 0 ok, 1 error (server errors print `Error from server (<Reason>): <message>`), 2 usage.
 import { Command, CommanderError } from 'commander';
 import { isApiError } from '../api/errors.js';
-import { registerApiResources } from './commands/api-resources.js';
-import { registerApply } from './commands/apply.js';
-import { registerDelete } from './commands/delete.js';
-import { registerDescribe } from './commands/describe.js';
-import { registerDiff } from './commands/diff.js';
-import { registerDrain } from './commands/drain.js';
-import { registerEdit } from './commands/edit.js';
-import { registerExec } from './commands/exec.js';
-import { registerExplain } from './commands/explain.js';
-import { registerGet } from './commands/get.js';
-import { registerImage } from './commands/image.js';
-import { registerKubeconfig } from './commands/kubeconfig.js';
-import { registerLabel } from './commands/label.js';
-import { registerLogs } from './commands/logs.js';
-import { registerPatch } from './commands/patch.js';
-import { registerPlan } from './commands/plan.js';
-import { registerRollout } from './commands/rollout.js';
-import { registerScale } from './commands/scale.js';
-import { registerTop } from './commands/top.js';
-import { clientVersion, registerVersion } from './commands/version.js';
-import { registerWait } from './commands/wait.js';
+import { clientVersion } from './commands/version.js';
 import { isCliError, processIO, type CliIO } from './io.js';
 import { errorLine } from './resource-args.js';
-import { registerServerCommands } from './server-command.js';
-import { registerAgentCommands } from './agent-command.js';
 import { Session, type GlobalOptions } from './session.js';
 
-export function buildProgram(io: CliIO, sessions: Session[], reported = { stderr: false }): Command {
+/** Commands that run a long-lived process: they load only their own modules (see `buildProgram`). */
+const daemonCommands = new Set(['server', 'up', 'agent']);
+
+/**
+ * The program. With `daemon` set (the command line starts with `server`, `up` or `agent`) only those
+ * commands are loaded: the client commands' modules (YAML, printers, exec's websocket, undici for logs)
+ * would otherwise stay resident in the API server and the agent for nothing, about 10 MB of RSS.
+ */
+export async function buildProgram(
+  io: CliIO,
+  sessions: Session[],
+  reported = { stderr: false },
+  daemon = false,
+): Promise<Command> {
   const program = new Command('flotilla');
   program
     .description('Flotilla: a container orchestrator that speaks the Kubernetes API')
@@ -75,29 +66,34 @@ Global flags (--kubeconfig, -n, --context, ...) work before or after the command
     return s;
   };
 
-  registerApply(program, session);
-  registerDiff(program, session);
-  registerGet(program, session);
-  registerDescribe(program, session);
-  registerDelete(program, session);
-  registerEdit(program, session);
-  registerPatch(program, session);
-  registerLabel(program, session);
-  registerScale(program, session);
-  registerDrain(program, session);
-  registerPlan(program, session);
-  registerWait(program, session);
-  registerRollout(program, session);
-  registerTop(program, session);
-  registerLogs(program, session);
-  registerExec(program, session);
-  registerExplain(program, session);
-  registerApiResources(program, session);
-  registerKubeconfig(program, io);
-  registerImage(program, io);
-  registerVersion(program, session);
-  registerServerCommands(program);
-  registerAgentCommands(program);
+  if (!daemon) {
+    const commands = await Promise.all([
+      import('./commands/apply.js').then((m) => m.registerApply),
+      import('./commands/diff.js').then((m) => m.registerDiff),
+      import('./commands/get.js').then((m) => m.registerGet),
+      import('./commands/describe.js').then((m) => m.registerDescribe),
+      import('./commands/delete.js').then((m) => m.registerDelete),
+      import('./commands/edit.js').then((m) => m.registerEdit),
+      import('./commands/patch.js').then((m) => m.registerPatch),
+      import('./commands/label.js').then((m) => m.registerLabel),
+      import('./commands/scale.js').then((m) => m.registerScale),
+      import('./commands/drain.js').then((m) => m.registerDrain),
+      import('./commands/plan.js').then((m) => m.registerPlan),
+      import('./commands/wait.js').then((m) => m.registerWait),
+      import('./commands/rollout.js').then((m) => m.registerRollout),
+      import('./commands/top.js').then((m) => m.registerTop),
+      import('./commands/logs.js').then((m) => m.registerLogs),
+      import('./commands/exec.js').then((m) => m.registerExec),
+      import('./commands/explain.js').then((m) => m.registerExplain),
+      import('./commands/api-resources.js').then((m) => m.registerApiResources),
+    ]);
+    for (const register of commands) register(program, session);
+    (await import('./commands/kubeconfig.js')).registerKubeconfig(program, io);
+    (await import('./commands/image.js')).registerImage(program, io);
+    (await import('./commands/version.js')).registerVersion(program, session);
+  }
+  (await import('./server-command.js')).registerServerCommands(program);
+  (await import('./agent-command.js')).registerAgentCommands(program);
   return program;
 }
 
@@ -115,7 +111,7 @@ function exitCodeOf(err: CommanderError): number {
 export async function run(args: string[], io: CliIO): Promise<number> {
   const sessions: Session[] = [];
   const reported = { stderr: false };
-  const program = buildProgram(io, sessions, reported);
+  const program = await buildProgram(io, sessions, reported, daemonCommands.has(args[0] ?? ''));
   if (args.length === 0) {
     io.stdout.write(program.helpInformation());
     return 0;

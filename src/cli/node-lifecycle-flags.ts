@@ -1,7 +1,7 @@
 // The node-lifecycle flags of `flotilla server` / `flotilla up` (declared in server-command.ts) turned into
 // the controller's options. Bad values are usage errors naming the flag.
 import type { NodeLifecycleOptions } from '../controllers/node-lifecycle/controller.js';
-import { parseDuration } from './commands/delete.js';
+import { parseDuration } from './duration.js';
 import { usageError } from './io.js';
 
 export interface NodeLifecycleFlags {

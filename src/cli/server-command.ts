@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { startServer, type RunningServer } from '../apiserver/bootstrap.js';
 import { renderKubeconfig } from '../apiserver/kubeconfig.js';
 import type { StoreKind } from '../apiserver/open-store.js';
-import { startAgent, type RunningAgent } from '../agent/start.js';
+import type { RunningAgent } from '../agent/start.js';
 import { addAgentFlags, agentFlagsFrom, untilSignal, type AgentCliFlags } from './agent-command.js';
-import { parseDuration } from './commands/delete.js';
+import { parseDuration } from './duration.js';
 import { nodeLifecycleFromFlags, type NodeLifecycleFlags } from './node-lifecycle-flags.js';
 import {
   isSchedulerConfigError,
@@ -216,6 +216,8 @@ async function run(flags: ServerFlags & Partial<AgentCliFlags>, role: 'server' |
     });
     renameSync(`${agentKubeconfig}.tmp`, agentKubeconfig);
     try {
+      // Loaded only for `up`: `flotilla server` never pays for the agent's modules.
+      const { startAgent } = await import('../agent/start.js');
       agent = await startAgent(
         agentFlagsFrom(flags as ServerFlags & AgentCliFlags, {
           server: server.url,

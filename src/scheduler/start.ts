@@ -7,6 +7,8 @@ import { Scheduler } from './scheduler.js';
 
 export interface StartSchedulerOptions {
   url: string;
+  /** Connect over the API server's local socket instead of `url` (the scheduler inside the server). */
+  localSocket?: string;
   caPem: string | undefined;
   token: string;
   profile: SchedulerProfile;
@@ -37,6 +39,7 @@ export function startScheduler(opts: StartSchedulerOptions): RunningScheduler {
     server: opts.url,
     ...(opts.caPem === undefined ? {} : { caPem: opts.caPem }),
     token: opts.token,
+    ...(opts.localSocket === undefined ? {} : { socketPath: opts.localSocket }),
     userAgent: 'flotilla-scheduler',
   });
   const logger = lineLogger(opts.log);

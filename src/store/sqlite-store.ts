@@ -99,7 +99,6 @@ interface Row {
   old_value: string | null;
 }
 
-
 type WriteRequest =
   | {
       op: 'create';

@@ -10,6 +10,7 @@
 // Errors before a stream starts are Kubernetes Status JSON with the HTTP code; errors of an exec once the
 // WebSocket is up go on channel 3, where kubectl prints them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { rejectUpgrade } from './reject-upgrade.js';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -93,27 +94,6 @@ const reasons: Record<number, string> = {
 
 function problem(code: number, message: string): Problem {
   return { code, reason: reasons[code] ?? 'InternalError', message };
-}
-
-const statusText: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
-/** Answer an upgrade request with a plain HTTP error and close the socket. */
-export function rejectUpgrade(socket: Duplex, code: number, body: string): void {
-  if (socket.destroyed) return;
-  const text = Buffer.from(body, 'utf8');
-  socket.end(
-    `HTTP/1.1 ${code} ${statusText[code] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${text.length}\r\nConnection: close\r\n\r\n${text.toString('utf8')}`,
-  );
 }
 
 function sendProblem(res: ServerResponse, p: Problem): void {

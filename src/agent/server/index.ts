@@ -1,5 +1,6 @@
 // The agent's streaming server (logs, exec) and the pieces the API server's node proxy reuses.
-export { AgentServer, apiserverClientCN, rejectUpgrade, type AgentServerOptions } from './agent-server.js';
+export { AgentServer, apiserverClientCN, type AgentServerOptions } from './agent-server.js';
+export { rejectUpgrade } from './reject-upgrade.js';
 export * from './channel.js';
 export {
   formatLogTime,

@@ -1,7 +1,7 @@
 // The typed HTTP client every component and the CLI use to talk to the API server.
-// Transport is undici with a per-client Agent (the cluster CA, optional client certificate);
-// non-2xx responses become ApiError rebuilt from the Status body.
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+// Transport (transport.ts): undici with a per-client Agent (the cluster CA, optional client certificate),
+// or plain HTTP over the API server's local socket for components inside its process; non-2xx responses
+// become ApiError rebuilt from the Status body.
 import { ApiError, statusCodes, type Status, type StatusDetails, type StatusReason } from '../errors.js';
 import { findByKind, type ResourceInfo } from '../resources.js';
 import {
@@ -14,6 +14,14 @@ import {
   type WatchEventType,
 } from '../types.js';
 import { loadKubeconfig, type ClientConfig, type LoadKubeconfigOptions } from './kubeconfig.js';
+import {
+  timeoutCodes,
+  undiciTransport,
+  unixSocketTransport,
+  type TlsConnect,
+  type Transport,
+  type TransportResponse,
+} from './transport.js';
 
 /** A resource given by its table entry, or by the apiVersion and kind of an object. */
 export type ResourceRef = ResourceInfo | { apiVersion: string; kind: string };
@@ -88,6 +96,11 @@ export interface ApiClientOptions extends ClientConfig {
   userAgent?: string;
   /** Called with every `Warning` header the server sends (deprecations, unknown fields in Warn mode). */
   onWarning?: (message: string) => void;
+  /**
+   * Talk plain HTTP over this unix socket instead (the API server's local socket, for components in its
+   * own process); `server` then only names the server in messages.
+   */
+  socketPath?: string;
 }
 
 export interface RawResponse {
@@ -276,7 +289,7 @@ export function connectionError(server: string, err: unknown): ApiError {
       options,
     );
   }
-  if (codes.includes('UND_ERR_HEADERS_TIMEOUT') || codes.includes('UND_ERR_BODY_TIMEOUT')) {
+  if (codes.some((c) => timeoutCodes.has(c))) {
     return new ApiError('Timeout', `the server at ${server} did not respond in time`, undefined, options);
   }
   const code = codes.find((c) => connectionCodes.has(c)) ?? codes[0];
@@ -402,7 +415,7 @@ interface SendOptions {
 export class ApiClient {
   readonly server: string;
   readonly namespace: string | undefined;
-  private readonly agent: Agent;
+  private readonly transport: Transport;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
@@ -416,12 +429,16 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.userAgent = options.userAgent ?? 'flotilla';
     this.onWarning = options.onWarning;
-    const connect: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean } = {};
-    if (options.caPem !== undefined) connect.ca = options.caPem;
-    if (options.clientCertPem !== undefined) connect.cert = options.clientCertPem;
-    if (options.clientKeyPem !== undefined) connect.key = options.clientKeyPem;
-    if (options.insecureSkipTlsVerify === true) connect.rejectUnauthorized = false;
-    this.agent = new Agent({ connect });
+    if (options.socketPath !== undefined) {
+      this.transport = unixSocketTransport(options.socketPath);
+    } else {
+      const connect: TlsConnect = {};
+      if (options.caPem !== undefined) connect.ca = options.caPem;
+      if (options.clientCertPem !== undefined) connect.cert = options.clientCertPem;
+      if (options.clientKeyPem !== undefined) connect.key = options.clientKeyPem;
+      if (options.insecureSkipTlsVerify === true) connect.rejectUnauthorized = false;
+      this.transport = undiciTransport(this.server, connect);
+    }
   }
 
   /** A client from the kubeconfig found like kubectl does (see `loadKubeconfig`). */
@@ -435,7 +452,7 @@ export class ApiClient {
   /** Stop every watch and release connections. */
   async close(): Promise<void> {
     for (const w of [...this.watches]) w.close();
-    await this.agent.close();
+    await this.transport.close();
   }
 
   async get<T extends KubeObject = KubeObject>(
@@ -574,7 +591,7 @@ export class ApiClient {
       });
     const controller = new AbortController();
     const res = await this.send('GET', path, { signal: controller.signal, stream: true });
-    const stream = res.body as Dispatcher.ResponseData['body'];
+    const stream = res.body as TransportResponse['body'];
     let done = false;
     const handle: WatchHandle = {
       close: () => {
@@ -637,7 +654,7 @@ export class ApiClient {
       try {
         for await (const chunk of stream) {
           if (done) return;
-          buf += decoder.decode(chunk as Uint8Array, { stream: true });
+          buf += decoder.decode(chunk, { stream: true });
           let nl = buf.indexOf('\n');
           while (nl >= 0) {
             const text = buf.slice(0, nl).trim();
@@ -691,16 +708,16 @@ export class ApiClient {
       const hasContentType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type');
       if (!hasContentType) headers['content-type'] = opts.contentType ?? 'application/json';
     }
-    let res: Dispatcher.ResponseData;
+    let res: TransportResponse;
     try {
-      res = await undiciRequest(this.server + path, {
-        method: method,
+      res = await this.transport.request({
+        path,
+        method,
         headers,
-        body: payload ?? null,
-        dispatcher: this.agent,
-        signal: opts.signal ?? null,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: opts.stream === true ? 0 : this.timeoutMs,
+        body: payload,
+        signal: opts.signal,
+        timeoutMs: this.timeoutMs,
+        stream: opts.stream === true,
       });
     } catch (err) {
       throw connectionError(this.server, err);
@@ -711,7 +728,7 @@ export class ApiClient {
       return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     let text: string;
     try {
-      text = await res.body.text();
+      text = await res.text();
     } catch (err) {
       throw connectionError(this.server, err);
     }

@@ -220,7 +220,9 @@ export class ResourceRegistry {
     return { ...r, items: r.items.map(wireBuffer) };
   }
 
-  private async listKeyValues(params: ListParams): Promise<Omit<ListResultJson, 'items'> & { items: KeyValue[] }> {
+  private async listKeyValues(
+    params: ListParams,
+  ): Promise<Omit<ListResultJson, 'items'> & { items: KeyValue[] }> {
     const filter: ObjectFilter | undefined = compileSelectors(
       this.info,
       params.labelSelector,

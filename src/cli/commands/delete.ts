@@ -1,4 +1,5 @@
 // `flotilla delete`: by file or by type and name; waits until the objects are gone by default.
+import { parseDuration } from '../duration.js';
 import type { Command } from 'commander';
 import type { ApiClient } from '../../api/client/client.js';
 import { isApiError } from '../../api/errors.js';
@@ -53,24 +54,6 @@ export function cascadePolicy(value: string | boolean | undefined): DeletionProp
         `invalid --cascade value "${String(value)}": must be background, foreground or orphan`,
       );
   }
-}
-
-/** `30s`, `5m`, `1h`, `1m30s`, or plain seconds; 0 = no limit. */
-export function parseDuration(text: string): number {
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  let total = 0;
-  let consumed = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    const n = Number(m[1]);
-    const unit = m[2];
-    total += unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-    consumed += m[0].length;
-  }
-  if (consumed !== text.length || text === '')
-    throw usageError(`invalid duration "${text}" (use e.g. 30s, 5m, 1h)`);
-  return total;
 }
 
 async function waitGone(
@@ -265,3 +248,5 @@ Examples:
       await runDelete(session(cmd), args, opts);
     });
 }
+
+export { parseDuration };
