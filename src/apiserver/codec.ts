@@ -8,6 +8,19 @@ import type { KeyValue } from '../store/store.js';
 import type { KubeObject } from '../api/types.js';
 
 export function encodeStored(obj: KubeObject): string {
+  const keys = Object.keys(obj);
+  if (keys[0] === 'apiVersion' && keys[1] === 'kind' && keys[2] === 'metadata') {
+    // Already in the stored order (the usual case): stringify in place, without the resourceVersion,
+    // rather than copying the object and its metadata first.
+    const rv = obj.metadata.resourceVersion;
+    if (rv === undefined) return JSON.stringify(obj);
+    delete obj.metadata.resourceVersion;
+    try {
+      return JSON.stringify(obj);
+    } finally {
+      obj.metadata.resourceVersion = rv;
+    }
+  }
   const { apiVersion, kind, metadata, ...rest } = obj;
   const { resourceVersion: _rv, ...meta } = metadata;
   return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });

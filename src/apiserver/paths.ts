@@ -19,7 +19,23 @@ export type ParsedPath =
   | { kind: 'unknownResource'; group: string; version: string; resource: string }
   | { kind: 'other' };
 
+/** Parsed paths by pathname: every request is parsed twice (metrics labels, then dispatch), most repeat. */
+const memo = new Map<string, ParsedPath>();
+const memoLimit = 1024;
+
+/** The parts of a REST path. The result is frozen and shared between calls: do not modify it. */
 export function parseResourcePath(pathname: string): ParsedPath {
+  const known = memo.get(pathname);
+  if (known !== undefined) return known;
+  const parsed = parseUncached(pathname);
+  if (parsed.kind === 'resource') Object.freeze(parsed.path);
+  Object.freeze(parsed);
+  if (memo.size >= memoLimit) memo.clear();
+  memo.set(pathname, parsed);
+  return parsed;
+}
+
+function parseUncached(pathname: string): ParsedPath {
   let parts: string[];
   try {
     parts = pathname

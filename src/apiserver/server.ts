@@ -491,8 +491,14 @@ export class ApiServer {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.countRequest(req, res);
-    this.dispatch(req, res).catch((err: unknown) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+    } catch {
+      // A malformed URL is answered 400 by dispatch; it counts as a non-resource request.
+    }
+    this.countRequest(req, res, url);
+    this.dispatch(req, res, url).catch((err: unknown) => {
       if (isApiError(err)) {
         sendStatus(res, err.toStatus());
         return;
@@ -505,18 +511,13 @@ export class ApiServer {
   };
 
   /** apiserver_request_total and friends: labelled before dispatch, recorded when the response closes. */
-  private countRequest(req: IncomingMessage, res: ServerResponse): void {
-    const method = req.method ?? 'GET';
-    let pathname = '/';
-    let query = new URLSearchParams();
-    try {
-      const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
-      pathname = url.pathname;
-      query = url.searchParams;
-    } catch {
-      // A malformed URL is answered 400 by dispatch; it counts as a non-resource request.
-    }
-    const info = requestMetricInfo(method, pathname, query, req.headers['content-type']);
+  private countRequest(req: IncomingMessage, res: ServerResponse, url: URL | undefined): void {
+    const info = requestMetricInfo(
+      req.method ?? 'GET',
+      url?.pathname ?? '/',
+      url?.searchParams ?? new URLSearchParams(),
+      req.headers['content-type'],
+    );
     const done = this.requestMetrics.requestStarted(info.labels, info.longRunning, info.mutating);
     res.once('close', () => done(res.statusCode));
   }
@@ -529,13 +530,13 @@ export class ApiServer {
     throw errors.unauthorized();
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
-    } catch {
-      throw errors.badRequest(`malformed request URL ${JSON.stringify(req.url)}`);
-    }
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    parsedUrl: URL | undefined,
+  ): Promise<void> {
+    if (parsedUrl === undefined) throw errors.badRequest(`malformed request URL ${JSON.stringify(req.url)}`);
+    const url = parsedUrl;
     const pathname = url.pathname;
     const method = req.method ?? 'GET';
     const user = this.authenticate(req, pathname);

@@ -115,8 +115,17 @@ export interface ListResultJson {
 
 const nameChars = /^[^/%]+$/;
 
+let nowSecond = -1;
+let nowText = '';
+
+/** The current time as Kubernetes writes timestamps (RFC 3339, whole seconds, UTC). */
 export function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== nowSecond) {
+    nowSecond = second;
+    nowText = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+  }
+  return nowText;
 }
 
 function encodeContinue(revision: number, lastKey: string): string {
