@@ -33,3 +33,27 @@ export function cpuSeconds(pid: number): number {
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
+
+/**
+ * Wait until the process uses less than `busyFraction` of one core over `windowMs` (it has finished the
+ * work our requests caused: the scheduler's attempts, events), at most `maxMs`. Resolves to the time
+ * waited in ms, or NaN when it never got that quiet.
+ */
+export async function untilQuiet(
+  pid: number,
+  opts: { busyFraction?: number; windowMs?: number; maxMs?: number } = {},
+): Promise<number> {
+  const busyFraction = opts.busyFraction ?? 0.05;
+  const windowMs = opts.windowMs ?? 1_000;
+  const maxMs = opts.maxMs ?? 120_000;
+  const start = performance.now();
+  let cpu = cpuSeconds(pid);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = cpuSeconds(pid);
+    if (Number.isNaN(now)) return Number.NaN;
+    if (now - cpu < (busyFraction * windowMs) / 1000) return performance.now() - start - windowMs;
+    cpu = now;
+    if (performance.now() - start > maxMs) return Number.NaN;
+  }
+}

@@ -7,7 +7,8 @@
 //   number of attempts, as upstream's podInitialBackoff/podMaxBackoff) before going back to activeQ.
 // - unschedulable: did not fit anywhere. Stays parked until a cluster event that may help
 //   (`moveAllToActiveOrBackoff`), an update of the pod itself, or until it has been parked for
-//   `unschedulableTimeoutMs` (60 s), then goes to backoffQ (still backing off) or activeQ.
+//   `unschedulableTimeoutMs` (5 minutes, upstream's podMaxInUnschedulablePodsDuration), then goes to
+//   backoffQ (still backing off) or activeQ.
 // A pod handed out by `pop` is "in flight" until the caller says `done` or requeues it. If a move event
 // arrives while a pod is in flight, a failure of that attempt goes to backoffQ instead of being parked,
 // so an event that happened during the attempt is never missed (upstream's moveRequestCycle).
@@ -241,7 +242,7 @@ export class SchedulingQueue {
     this.clock = options.clock;
     this.initialBackoffMs = options.initialBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
-    this.unschedulableTimeoutMs = options.unschedulableTimeoutMs ?? 60_000;
+    this.unschedulableTimeoutMs = options.unschedulableTimeoutMs ?? 300_000;
     this.activeQ = new KeyedHeap<Entry>(
       (a, b) => {
         const pa = podPriority(a.info.pod);
