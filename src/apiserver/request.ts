@@ -7,24 +7,50 @@ import { decodeKubernetesProtobuf, protobufMediaType } from '../api/protobuf/dec
 /** Kubernetes caps request bodies at 3 MiB. */
 export const maxBodyBytes = 3 * 1024 * 1024;
 
-export async function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw errors.tooLarge(limit);
+    return Promise.reject(errors.tooLarge(limit));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      req.resume();
-      throw errors.tooLarge(limit);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // Events rather than `for await`: an async iterator per request was a visible share of a create's CPU.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (buf: Buffer): void => {
+      size += buf.length;
+      if (size > limit) {
+        done();
+        req.resume();
+        reject(errors.tooLarge(limit));
+        return;
+      }
+      chunks.push(buf);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(errors.badRequest(`reading the request body failed: ${err.message}`));
+    };
+    const onClose = (): void => {
+      done();
+      reject(errors.badRequest('the connection closed before the request body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export function mediaType(req: IncomingMessage): string {
