@@ -154,11 +154,18 @@ function sqliteTests(open: (options: SqliteStoreOptions) => SqliteStore, writerT
     }
     expect(await store.compactedRevision()).toBe(head - 10);
     expect(store.stats().lastBackgroundError).toBeUndefined();
-    // Rows at or below the compaction revision: only the versions still visible there.
-    const reader = new Database(path, { readonly: true });
-    const rows = reader.prepare('SELECT COUNT(*) AS n FROM kv').get() as { n: number };
-    reader.close();
-    expect(rows.n).toBe(11); // /auto/a at the compaction revision + the 10 creates after it
+    // Rows at or below the compaction revision: only the versions still visible there. The compaction is
+    // recorded first and its rows deleted in chunks after, so the count is polled until the chunks are done.
+    const countRows = (): number => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        return (reader.prepare('SELECT COUNT(*) AS n FROM kv').get() as { n: number }).n;
+      } finally {
+        reader.close();
+      }
+    };
+    while (countRows() > 11 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(countRows()).toBe(11); // /auto/a at the compaction revision + the 10 creates after it
     expect((await store.get('/auto/a'))?.value).toBe('49');
     await store.close();
 

@@ -21,6 +21,8 @@ export async function startTestCluster(
     eventTtlSeconds?: number;
     /** Node lifecycle tunables, e.g. a short grace period. */
     nodeLifecycle?: NodeLifecycleOptions;
+    /** How often the HPA controller evaluates each HPA (`--hpa-sync-period`). */
+    hpaSyncPeriodMs?: number;
   } = {},
 ): Promise<TestCluster> {
   installKindHooks();
@@ -32,6 +34,7 @@ export async function startTestCluster(
     etcdEndpoints: opts.etcdEndpoints ?? [],
     ...(opts.eventTtlSeconds === undefined ? {} : { eventTtlSeconds: opts.eventTtlSeconds }),
     ...(opts.nodeLifecycle === undefined ? {} : { nodeLifecycle: opts.nodeLifecycle }),
+    ...(opts.hpaSyncPeriodMs === undefined ? {} : { hpaSyncPeriodMs: opts.hpaSyncPeriodMs }),
     log: () => undefined,
   });
   return {

@@ -73,9 +73,12 @@ beforeAll(async () => {
   ensureBuilt();
   // Node n2 of the describe test has no agent: long grace periods (--node-monitor-grace-period,
   // --node-startup-grace-period) keep the node lifecycle controller from marking it Unknown mid-test.
+  // The describe test writes the HPA's status itself; an hour between HPA syncs keeps the controller's
+  // periodic pass (15 s by default) from overwriting it before both describes have run.
   cluster = await startTestCluster({
     store: 'sqlite',
     nodeLifecycle: { nodeMonitorGracePeriodMs: 600_000, nodeStartupGracePeriodMs: 600_000 },
+    hpaSyncPeriodMs: 3_600_000,
   });
   api = callerFor(cluster);
   dir = mkdtempSync(join(tmpdir(), 'flotilla-verbs-'));

@@ -39,7 +39,13 @@ async function createChain(ns: string, name: string): Promise<{ deploy: any; rs:
   const rs = await api.call('POST', `/apis/apps/v1/namespaces/${ns}/replicasets`, {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
-    metadata: { name: `${name}-abc`, ownerReferences: [owner(deploy.body, 'Deployment', 'apps/v1')] },
+    // Labels matching the Deployment's selector, as a Deployment's own ReplicaSets have: without them the
+    // Deployment controller releases the ReplicaSet (upstream does the same), racing the deletion.
+    metadata: {
+      name: `${name}-abc`,
+      labels,
+      ownerReferences: [owner(deploy.body, 'Deployment', 'apps/v1')],
+    },
     spec: { replicas: 1, selector: { matchLabels: labels }, template },
   });
   expect(rs.status).toBe(201);
