@@ -7,6 +7,7 @@ import type { ApiServer } from './server.js';
 import { startControllers, type ControllerSet } from './controllers.js';
 import type { NodeLifecycleOptions } from '../controllers/node-lifecycle/controller.js';
 import { defaultProfile, type SchedulerProfile } from '../scheduler/core.js';
+import type { SchedulerOptions } from '../scheduler/scheduler.js';
 import { startScheduler, type RunningScheduler } from '../scheduler/start.js';
 
 export interface BackgroundConfig {
@@ -35,6 +36,14 @@ export interface BackgroundConfig {
   schedulerProfile?: SchedulerProfile;
   /** Run without the scheduler (`--disable-scheduler`). */
   disableScheduler?: boolean;
+}
+
+function sharedInformers(controllers: ControllerSet): { informers?: SchedulerOptions['informers'] } {
+  const pods = controllers.informer('pods');
+  const nodes = controllers.informer('nodes');
+  const namespaces = controllers.informer('namespaces');
+  if (pods === undefined || nodes === undefined || namespaces === undefined) return {};
+  return { informers: { pods, nodes, namespaces } };
 }
 
 export interface BackgroundLoops {
@@ -118,6 +127,8 @@ export async function startBackgroundLoops(config: BackgroundConfig): Promise<Ba
       : startScheduler({
           url: config.url,
           ...(config.localSocket === undefined ? {} : { localSocket: config.localSocket }),
+          // One parsed copy of every pod, node and namespace in this process, not two.
+          ...sharedInformers(controllers),
           caPem: config.caPem,
           token: config.token,
           profile: config.schedulerProfile ?? defaultProfile,

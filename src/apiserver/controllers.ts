@@ -30,6 +30,8 @@ import { withWorkQueueMetrics } from '../machinery/workqueue.js';
 
 export interface ControllerSet {
   client: ApiClient;
+  /** The shared informer of a resource (by plural name), for other components of this process. */
+  informer(resource: string): Informer | undefined;
   stop(): Promise<void>;
 }
 
@@ -299,6 +301,7 @@ export async function startControllers(opts: {
   nsc.start();
   return {
     client,
+    informer: (resource) => informers.get(resource),
     stop: async () => {
       await gc.stop();
       await nsc.stop();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../api/client/client.js';
+import { Informer, listerWatcherFor } from '../api/client/informer.js';
 import { ApiError } from '../api/errors.js';
 import type { KubeObject } from '../api/types.js';
 import { startServer, type RunningServer } from '../apiserver/bootstrap.js';
@@ -153,6 +154,29 @@ async function boundTo(name: string): Promise<string> {
 }
 
 describe('Scheduler', () => {
+  it('schedules from informers it shares, and leaves them running when it stops', async () => {
+    const inf = (ref: { apiVersion: string; kind: string }): Informer =>
+      new Informer(listerWatcherFor(client, ref, undefined));
+    const informers = {
+      nodes: inf(nodeRef),
+      pods: inf(podRef),
+      namespaces: inf({ apiVersion: 'v1', kind: 'Namespace' }),
+    };
+    try {
+      await createNode('shared', { cpu: '4' });
+      const s = await startScheduler({ informers });
+      await createPod('from-shared', { cpu: '1' });
+      expect(await boundTo('from-shared')).toBe('shared');
+      await s.stop();
+      // Still watching for their owner: a pod created after the scheduler stopped reaches the cache.
+      await createPod('after-stop');
+      await eventually(() => expect(informers.pods.get(ns, 'after-stop')).toBeDefined());
+      expect(nodeOf(await getPod('after-stop'))).toBeUndefined();
+    } finally {
+      for (const i of Object.values(informers)) i.stop();
+    }
+  });
+
   it('binds a pod to a node that fits and says so in an event and the PodScheduled condition', async () => {
     await createNode('small', { cpu: '1' });
     await createNode('big', { cpu: '8' });

@@ -40,8 +40,14 @@ export interface SchedulerOptions {
   random?: () => number;
   /** Binds on the wire at once (default 16). */
   maxBindsInFlight?: number;
-  /** Back-off and parking times of the queue (defaults 1 s, 10 s, 60 s). */
+  /** Back-off and parking times of the queue (defaults 1 s, 10 s, 5 min). */
   queue?: Omit<SchedulingQueueOptions, 'clock'>;
+  /**
+   * Informers someone else owns (the controller manager's, in `flotilla server`): the scheduler adds its
+   * handlers and starts them if needed, but never stops them, and must not modify their objects. Default:
+   * its own, on `client`.
+   */
+  informers?: { nodes: Informer; pods: Informer; namespaces: Informer };
 }
 
 /** What a scheduling attempt led to; for tests and logs. */
@@ -142,6 +148,9 @@ export class Scheduler {
   private readonly pods: Informer;
   /** Namespace labels, for pod affinity terms with a namespaceSelector. */
   private readonly namespaces: Informer;
+  /** The informers belong to someone else: leave them running at stop. */
+  private readonly sharedInformers: boolean;
+  private readonly unsubscribe: Array<() => void> = [];
   private readonly abort = new AbortController();
   /** Binds, status writes and deletes still on the wire (awaited by stop). */
   private readonly pending = new Set<Promise<void>>();
@@ -178,32 +187,41 @@ export class Scheduler {
       if (!(isApiError(err) && err.reason === 'ServiceUnavailable'))
         this.logger.warn(`scheduler: ${what} informer`, { error: describeError(err) });
     };
-    this.nodes = new Informer(listerWatcherFor(this.client, nodeRef, undefined), {
-      onError: onError('node'),
-    });
-    this.pods = new Informer(listerWatcherFor(this.client, podRef, undefined), { onError: onError('pod') });
-    this.namespaces = new Informer(listerWatcherFor(this.client, namespaceRef, undefined), {
-      onError: onError('namespace'),
-    });
-    this.namespaces.addEventHandler({
-      onAdd: (n) => this.cache.upsertNamespace(n),
-      onUpdate: (o, n) => {
-        this.cache.upsertNamespace(n);
-        if (JSON.stringify(o.metadata.labels ?? {}) !== JSON.stringify(n.metadata.labels ?? {}))
-          this.queue.moveAllToActiveOrBackoff(dependsOnOtherPods);
-      },
-      onDelete: (n) => this.cache.removeNamespace(n.metadata.name ?? ''),
-    });
-    this.nodes.addEventHandler({
-      onAdd: (n) => this.onNodeAdd(n),
-      onUpdate: (o, n) => this.onNodeUpdate(o, n),
-      onDelete: (n) => this.cache.removeNode(n.metadata.name ?? ''),
-    });
-    this.pods.addEventHandler({
-      onAdd: (p) => this.onPodAdd(p),
-      onUpdate: (o, p) => this.onPodUpdate(o, p),
-      onDelete: (p) => this.onPodDelete(p),
-    });
+    this.sharedInformers = options.informers !== undefined;
+    this.nodes =
+      options.informers?.nodes ??
+      new Informer(listerWatcherFor(this.client, nodeRef, undefined), { onError: onError('node') });
+    this.pods =
+      options.informers?.pods ??
+      new Informer(listerWatcherFor(this.client, podRef, undefined), { onError: onError('pod') });
+    this.namespaces =
+      options.informers?.namespaces ??
+      new Informer(listerWatcherFor(this.client, namespaceRef, undefined), { onError: onError('namespace') });
+    this.unsubscribe.push(
+      this.namespaces.addEventHandler({
+        onAdd: (n) => this.cache.upsertNamespace(n),
+        onUpdate: (o, n) => {
+          this.cache.upsertNamespace(n);
+          if (JSON.stringify(o.metadata.labels ?? {}) !== JSON.stringify(n.metadata.labels ?? {}))
+            this.queue.moveAllToActiveOrBackoff(dependsOnOtherPods);
+        },
+        onDelete: (n) => this.cache.removeNamespace(n.metadata.name ?? ''),
+      }),
+    );
+    this.unsubscribe.push(
+      this.nodes.addEventHandler({
+        onAdd: (n) => this.onNodeAdd(n),
+        onUpdate: (o, n) => this.onNodeUpdate(o, n),
+        onDelete: (n) => this.cache.removeNode(n.metadata.name ?? ''),
+      }),
+    );
+    this.unsubscribe.push(
+      this.pods.addEventHandler({
+        onAdd: (p) => this.onPodAdd(p),
+        onUpdate: (o, p) => this.onPodUpdate(o, p),
+        onDelete: (p) => this.onPodDelete(p),
+      }),
+    );
   }
 
   /** Start the informers; the loop begins once both have listed. Resolves when it has begun. */
@@ -237,9 +255,12 @@ export class Scheduler {
     this.slotWaiter?.();
     await this.loop;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-    this.namespaces.stop();
-    this.nodes.stop();
-    this.pods.stop();
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    if (!this.sharedInformers) {
+      this.namespaces.stop();
+      this.nodes.stop();
+      this.pods.stop();
+    }
     await this.ownRecorder?.flush();
   }
 

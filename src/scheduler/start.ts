@@ -3,12 +3,14 @@
 import { ApiClient } from '../api/client/client.js';
 import type { Logger } from '../machinery/logger.js';
 import type { SchedulerProfile } from './core.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
 export interface StartSchedulerOptions {
   url: string;
   /** Connect over the API server's local socket instead of `url` (the scheduler inside the server). */
   localSocket?: string;
+  /** Informers to share (the controller manager's, in the same process) instead of the scheduler's own. */
+  informers?: SchedulerOptions['informers'];
   caPem: string | undefined;
   token: string;
   profile: SchedulerProfile;
@@ -43,7 +45,12 @@ export function startScheduler(opts: StartSchedulerOptions): RunningScheduler {
     userAgent: 'flotilla-scheduler',
   });
   const logger = lineLogger(opts.log);
-  const scheduler = new Scheduler({ client, profile: opts.profile, logger });
+  const scheduler = new Scheduler({
+    client,
+    profile: opts.profile,
+    logger,
+    ...(opts.informers === undefined ? {} : { informers: opts.informers }),
+  });
   const ready = scheduler.start();
   ready.catch((err: unknown) => opts.log(`scheduler: could not start: ${(err as Error).message}`));
   let stopped: Promise<void> | undefined;
