@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../api/client/client.js';
 import type { KubeObject, WatchEvent } from '../api/types.js';
+import { httpdDeployment } from '../testkit/workloads.js';
 import { startServer, type RunningServer } from './bootstrap.js';
 
 const cmRef = { apiVersion: 'v1', kind: 'ConfigMap' };
@@ -81,19 +82,7 @@ describe('the local socket', () => {
 
   it('carries the built-in controllers: a Deployment gets its ReplicaSet', async () => {
     const client = local(server.adminToken);
-    await client.create(deployRef, 'default', {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web' },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'c', image: 'busybox' }] },
-        },
-      },
-    });
+    await client.create(deployRef, 'default', httpdDeployment('web', 'busybox'));
     let owned: KubeObject[] = [];
     for (let i = 0; i < 100 && owned.length === 0; i++) {
       owned = (await client.list(rsRef, 'default')).items;
