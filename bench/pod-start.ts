@@ -29,6 +29,8 @@ interface Options {
   json: string | undefined;
 }
 
+const usage = 'usage: pod-start.js [--pods 50] [--dockerd PATH] [--no-peer] [--json FILE]';
+
 function parseArgs(args: string[]): Options {
   const o: Options = { pods: 50, dockerd: undefined, peer: true, json: undefined };
   for (let i = 0; i < args.length; i++) {
@@ -42,10 +44,7 @@ function parseArgs(args: string[]): Options {
     else if (a === '--dockerd') o.dockerd = value();
     else if (a === '--no-peer') o.peer = false;
     else if (a === '--json') o.json = value();
-    else
-      throw new Error(
-        `unknown argument ${a}; usage: pod-start.js [--pods 50] [--dockerd PATH] [--no-peer] [--json FILE]`,
-      );
+    else throw new Error(`unknown argument ${a}; ${usage}`);
   }
   return o;
 }
@@ -248,4 +247,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-runAsScript(import.meta.url, main);
+runAsScript(import.meta.url, main, usage);

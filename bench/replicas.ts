@@ -281,4 +281,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-runAsScript(import.meta.url, main);
+runAsScript(import.meta.url, main, usage);

@@ -11,6 +11,7 @@
 //   anti-affinity  groups of 10 replicas with required pod anti-affinity on kubernetes.io/hostname;
 //   spread         groups of 10 replicas with a DoNotSchedule topology spread on the zone (maxSkew 1).
 // The end-to-end figure through a real API server with simulated nodes is `bench/scale.ts`.
+import { runAsScript } from './lib/main.js';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/api/types.js';
@@ -25,6 +26,9 @@ interface Options {
   json: string | undefined;
 }
 
+const usage =
+  'usage: scheduler.js [--nodes 5000] [--pods 10000] [--modes plain,anti-affinity,spread] [--json FILE]';
+
 function parseArgs(args: string[]): Options {
   const o: Options = {
     nodes: 5000,
@@ -32,8 +36,6 @@ function parseArgs(args: string[]): Options {
     modes: ['plain', 'anti-affinity', 'spread'],
     json: undefined,
   };
-  const usage =
-    'usage: scheduler.js [--nodes 5000] [--pods 10000] [--modes plain,anti-affinity,spread] [--json FILE]';
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = (): string => {
@@ -202,9 +204,11 @@ function main(): void {
   if (opts.json !== undefined) writeFileSync(opts.json, JSON.stringify(results, null, 2));
 }
 
-try {
-  main();
-} catch (err) {
-  process.stderr.write(`benchmark failed: ${(err as Error).message}\n`);
-  process.exit(1);
-}
+runAsScript(
+  import.meta.url,
+  async () => {
+    main();
+    return 0;
+  },
+  usage,
+);

@@ -292,4 +292,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-runAsScript(import.meta.url, main);
+runAsScript(import.meta.url, main, usage);

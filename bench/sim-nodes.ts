@@ -4,6 +4,7 @@
 // [--lease-interval 10s] [--pods P] [-- extra simulator flags]. With --pods, P pods bound to the nodes
 // are created after the idle window and timed until all are Running. Prints one block per N; the machine's load average is shown because the
 // figures are only comparable on a quiet machine.
+import { runAsScript } from './lib/main.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,9 +160,11 @@ async function main(argv: string[]): Promise<void> {
     await measure(n, idle, leaseInterval, extra, pods);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(
-    `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exitCode = 1;
-});
+runAsScript(
+  import.meta.url,
+  async (args) => {
+    await main(args);
+    return 0;
+  },
+  'usage: sim-nodes.js [N ...] [--idle 60] [--lease-interval 10s] [--pods P] [-- extra simulator flags]',
+);

@@ -14,6 +14,12 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { SqliteStore as Current } from '../src/store/sqlite-store.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(
+    'usage: sqlite-store.js [--work-us 0] [--creates 10000] [--clients 50] [--list 10000] [--writer-thread]\n',
+  );
+  process.exit(0);
+}
 const flag = (name: string, fallback: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;

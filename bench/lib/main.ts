@@ -1,10 +1,23 @@
 // The entry point of a benchmark run as a script: its exit code, or 1 with the error on stderr.
 import { pathToFileURL } from 'node:url';
 
-export function runAsScript(moduleUrl: string, main: (args: string[]) => Promise<number>): void {
+/**
+ * Run `main` when this module is the script node was started with. `--help` / `-h` print `usage` (when
+ * given) and exit 0 without running anything.
+ */
+export function runAsScript(
+  moduleUrl: string,
+  main: (args: string[]) => Promise<number>,
+  usage?: string,
+): void {
   const script = process.argv[1];
   if (script === undefined || moduleUrl !== pathToFileURL(script).href) return;
-  main(process.argv.slice(2)).then(
+  const args = process.argv.slice(2);
+  if (usage !== undefined && (args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  main(args).then(
     (code) => {
       process.exitCode = code;
     },
