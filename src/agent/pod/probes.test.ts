@@ -169,37 +169,45 @@ describe('exec probes and hooks', () => {
   });
 });
 
+/** A started container `c1` (named `app`) under a PodProber, and a pod whose container has `probes`. */
+async function proberSetup(
+  probes: Record<string, unknown>,
+  exec: Parameters<FakeRuntime['onExec']>[0],
+  onChange: () => void = () => undefined,
+) {
+  const clock = new VirtualClock();
+  const runtime = new FakeRuntime(clock);
+  await runtime.createContainer(spec('c1', 'app'));
+  await runtime.startContainer('c1');
+  runtime.onExec(exec);
+  const recorder = new MemoryEventRecorder();
+  const prober = new PodProber({ runtime, clock, recorder, onChange });
+  const pod: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'default', uid: 'u' },
+    spec: { containers: [{ name: 'app', image: 'busybox:1', ...probes }] },
+  };
+  return { clock, runtime, recorder, prober, pod };
+}
+
 describe('PodProber', () => {
   it('gates readiness on startup, counts thresholds and records Unhealthy events', async () => {
-    const clock = new VirtualClock();
-    const runtime = new FakeRuntime(clock);
-    await runtime.createContainer(spec('c1', 'app'));
-    await runtime.startContainer('c1');
     let healthy = false;
     let ready = true;
-    runtime.onExec((_id, command) => {
-      if (command[0] === 'started') return { exitCode: healthy ? 0 : 1, stdout: 'starting' };
-      if (command[0] === 'ready') return { exitCode: ready ? 0 : 1, stdout: 'not ready' };
-      return { exitCode: 0 };
-    });
-    const recorder = new MemoryEventRecorder();
     let changes = 0;
-    const prober = new PodProber({ runtime, clock, recorder, onChange: () => changes++ });
-    const pod: KubeObject = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'p', namespace: 'default', uid: 'u' },
-      spec: {
-        containers: [
-          {
-            name: 'app',
-            image: 'busybox:1',
-            startupProbe: { exec: { command: ['started'] }, periodSeconds: 1, failureThreshold: 30 },
-            readinessProbe: { exec: { command: ['ready'] }, periodSeconds: 2, failureThreshold: 2 },
-          },
-        ],
+    const { clock, runtime, recorder, prober, pod } = await proberSetup(
+      {
+        startupProbe: { exec: { command: ['started'] }, periodSeconds: 1, failureThreshold: 30 },
+        readinessProbe: { exec: { command: ['ready'] }, periodSeconds: 2, failureThreshold: 2 },
       },
-    };
+      (_id, command) => {
+        if (command[0] === 'started') return { exitCode: healthy ? 0 : 1, stdout: 'starting' };
+        if (command[0] === 'ready') return { exitCode: ready ? 0 : 1, stdout: 'not ready' };
+        return { exitCode: 0 };
+      },
+      () => changes++,
+    );
     prober.sync(pod, await runtime.listContainers(), '10.0.0.2');
     expect(prober.results()['c1']).toEqual({
       started: false,
@@ -226,31 +234,10 @@ describe('PodProber', () => {
   });
 
   it('keeps a ready container ready when one listing cannot tell its state (unknown)', async () => {
-    const clock = new VirtualClock();
-    const runtime = new FakeRuntime(clock);
-    await runtime.createContainer(spec('c1', 'app'));
-    await runtime.startContainer('c1');
-    runtime.onExec(() => ({ exitCode: 0 }));
-    const prober = new PodProber({
-      runtime,
-      clock,
-      recorder: new MemoryEventRecorder(),
-      onChange: () => undefined,
-    });
-    const pod: KubeObject = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'p', namespace: 'default', uid: 'u' },
-      spec: {
-        containers: [
-          {
-            name: 'app',
-            image: 'busybox:1',
-            readinessProbe: { exec: { command: ['ok'] }, periodSeconds: 1 },
-          },
-        ],
-      },
-    };
+    const { clock, runtime, prober, pod } = await proberSetup(
+      { readinessProbe: { exec: { command: ['ok'] }, periodSeconds: 1 } },
+      () => ({ exitCode: 0 }),
+    );
     const listed = await runtime.listContainers();
     prober.sync(pod, listed, '10.0.0.2');
     await clock.advance(1500);
@@ -269,36 +256,17 @@ describe('PodProber', () => {
   });
 
   it('flags a liveness failure after failureThreshold consecutive failures', async () => {
-    const clock = new VirtualClock();
-    const runtime = new FakeRuntime(clock);
-    await runtime.createContainer(spec('c1', 'app'));
-    await runtime.startContainer('c1');
-    runtime.onExec(() => ({ exitCode: 1, stdout: 'dead' }));
-    const prober = new PodProber({
-      runtime,
-      clock,
-      recorder: new MemoryEventRecorder(),
-      onChange: () => undefined,
-    });
-    const pod: KubeObject = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'p', namespace: 'default', uid: 'u' },
-      spec: {
-        containers: [
-          {
-            name: 'app',
-            image: 'x',
-            livenessProbe: {
-              exec: { command: ['check'] },
-              initialDelaySeconds: 5,
-              periodSeconds: 1,
-              failureThreshold: 3,
-            },
-          },
-        ],
+    const { clock, runtime, prober, pod } = await proberSetup(
+      {
+        livenessProbe: {
+          exec: { command: ['check'] },
+          initialDelaySeconds: 5,
+          periodSeconds: 1,
+          failureThreshold: 3,
+        },
       },
-    };
+      () => ({ exitCode: 1, stdout: 'dead' }),
+    );
     prober.sync(pod, await runtime.listContainers(), '10.0.0.2');
     await clock.advance(4000);
     expect(runtime.calls.filter((c) => c.op === 'exec')).toEqual([]);
