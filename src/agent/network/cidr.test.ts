@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, parseIpv4Cidr } from './cidr.js';
+import { bridgeMacFor, cidrContains, parseIpv4Cidr } from './cidr.js';
 
 describe('parseIpv4Cidr', () => {
   it('gives the subnet and its first address as the gateway', () => {
@@ -28,5 +28,13 @@ describe('parseIpv4Cidr', () => {
     expect(cidrContains(cidr, '10.200.7.254')).toBe(true);
     expect(cidrContains(cidr, '10.200.8.1')).toBe(false);
     expect(cidrContains(cidr, 'nonsense')).toBe(false);
+  });
+});
+
+describe('bridgeMacFor', () => {
+  it('is 0a:58 and the four bytes of the address: fixed per node, unique per pod range', () => {
+    expect(bridgeMacFor('10.42.0.1')).toBe('0a:58:0a:2a:00:01');
+    expect(bridgeMacFor('10.214.92.1')).toBe('0a:58:0a:d6:5c:01');
+    expect(() => bridgeMacFor('10.42.0')).toThrow(/not an IPv4 address/);
   });
 });

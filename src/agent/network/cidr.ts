@@ -57,3 +57,16 @@ export function cidrContains(cidr: Ipv4Cidr, ip: string): boolean {
   const mask = (0xffffffff << (32 - cidr.prefixLength)) >>> 0;
   return (value & mask) >>> 0 === network;
 }
+
+/**
+ * A fixed, locally administered MAC for a bridge whose address is `ip`: 0a:58 followed by the address's
+ * four bytes (the form Kubernetes networking uses). A Linux bridge without a set MAC takes the lowest
+ * MAC of its ports and changes it as pods come and go; the pods' cached gateway MAC then goes stale and
+ * their replies to the node are lost until ARP notices.
+ */
+export function bridgeMacFor(ip: string): string {
+  const value = parseIpv4(ip);
+  if (value === undefined) throw new PodNetworkError('InvalidConfig', `"${ip}" is not an IPv4 address`);
+  const bytes = [0x0a, 0x58, value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

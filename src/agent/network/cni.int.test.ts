@@ -10,6 +10,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeMacFor } from './cidr.js';
 import { runCommand } from './cni-exec.js';
 import { CniPodNetwork } from './cni.js';
 import { sweepNatRules } from './iptables.js';
@@ -434,6 +435,26 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(y).toEqual(pods[0]);
     await Promise.all(uids.map((podUid) => net.tearDown(podUid)));
     for (const podUid of uids) expect(await traces(podUid, net)).toEqual([]);
+  });
+
+  it('pins the bridge MAC: pods coming and going never change the gateway address pods have cached', async () => {
+    const gateway = await net.ensureBridge();
+    const mac = bridgeMacFor(gateway);
+    const sysfs = (file: string): Promise<string> =>
+      readFile(`/sys/class/net/${bridge}/${file}`, 'utf8').then((t) => t.trim());
+    expect(await sysfs('address')).toBe(mac);
+    expect(await sysfs('addr_assign_type')).toBe('3'); // set by us, not taken from a port
+    const uids = Array.from({ length: 6 }, () => uid());
+    for (const [i, podUid] of uids.entries()) {
+      await net.setUp({ podUid, podName: `m${i}`, podNamespace: 'mac', hostPorts: [] });
+      expect(await sysfs('address')).toBe(mac);
+    }
+    for (const podUid of uids) {
+      await net.tearDown(podUid);
+      expect(await sysfs('address')).toBe(mac);
+    }
+    expect(await net.ensureBridge()).toBe(gateway); // idempotent
+    expect(await sysfs('address')).toBe(mac);
   });
 
   it('maps a hostPort on one hostIP only', async () => {

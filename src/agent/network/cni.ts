@@ -9,7 +9,7 @@
 
 import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseIpv4Cidr, type Ipv4Cidr } from './cidr.js';
+import { bridgeMacFor, parseIpv4Cidr, type Ipv4Cidr } from './cidr.js';
 import { cniPluginVersions, execCniPlugin, runCommand, type CniCommand, type CniResult } from './cni-exec.js';
 import { PodNetworkError, isPodNetworkError } from './errors.js';
 import {
@@ -176,6 +176,8 @@ export class CniPodNetwork implements PodNetwork {
    * Creates the bridge with its gateway address (the first address of the pod CIDR) and sets it up, as the
    * CNI bridge plugin would on the first pod, so agent services (cluster DNS) can listen on it before any
    * pod runs. Idempotent; the bridge plugin accepts the bridge and address as they are. Returns the address.
+   * The bridge's MAC is pinned (see `bridgeMacFor`): the bridge plugin pins it only when it adds the
+   * address itself, and a floating MAC stalls pod-to-node replies for seconds whenever a pod goes.
    */
   async ensureBridge(): Promise<string> {
     const add = await runCommand('ip', [
@@ -196,9 +198,13 @@ export class CniPodNetwork implements PodNetwork {
         'CommandFailed',
         `ip addr add ${address} dev ${this.name}: ${addr.stderr.trim()}`,
       );
-    const up = await runCommand('ip', ['link', 'set', this.name, 'up']);
+    const mac = bridgeMacFor(this.cidr.gateway);
+    const up = await runCommand('ip', ['link', 'set', 'dev', this.name, 'address', mac, 'up']);
     if (up.code !== 0)
-      throw new PodNetworkError('CommandFailed', `ip link set ${this.name} up: ${up.stderr.trim()}`);
+      throw new PodNetworkError(
+        'CommandFailed',
+        `ip link set ${this.name} address ${mac} up: ${up.stderr.trim()}`,
+      );
     return this.cidr.gateway;
   }
 
