@@ -263,6 +263,27 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     await rt2.removeContainer(s.id);
   });
 
+  it('a container whose conmon was killed is running while runc says so, then exited with the exit code lost', async () => {
+    const s = spec(['sleep', '1000']);
+    await run(s);
+    await eventually(async () => expect((await rt.containerStatus(s.id))?.state).toBe('running'));
+    const dir = join(rt.root, s.id);
+    const conmonPid = Number((await readFile(join(dir, 'conmon.pid'), 'utf8')).trim());
+    const containerPid = Number((await readFile(join(dir, 'container.pid'), 'utf8')).trim());
+    process.kill(conmonPid, 'SIGKILL');
+    await eventually(() => expect(alive(conmonPid)).toBe(false));
+    // A runtime that never saw this conmon alive (an agent restarted after the kill) asks runc.
+    const fresh = (): RuncRuntime => new RuncRuntime({ root: rt.root, runcRoot: rt.runcRoot });
+    const st = await fresh().containerStatus(s.id);
+    expect(st?.state).toBe('running');
+    expect(st?.pid).toBe(containerPid);
+    process.kill(containerPid, 'SIGKILL');
+    const gone = await exited(s.id, 30_000, fresh());
+    expect(gone.message).toMatch(/conmon\) died: exit code lost/);
+    await rt.removeContainer(s.id);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('remove leaves no mount, cgroup, process or dir behind (and prints conmon RSS)', async () => {
     const s = spec(['sleep', '1000'], { resources: { cpuRequestMilli: 100, memoryLimitBytes: 64 << 20 } });
     await run(s);

@@ -1,6 +1,9 @@
-// RuncRuntime: real OCI containers with runc under conmon. Stateless in memory: everything is read back
-// from disk (meta.json, conmon's exit file, runc's state), so a new RuncRuntime over the same root adopts
-// running containers without touching them, and the agent can be killed and restarted at any time.
+// RuncRuntime: real OCI containers with runc under conmon. Everything is on disk (meta.json, conmon's pid
+// and exit files, runc's state), so a new RuncRuntime over the same root adopts running containers without
+// touching them, and the agent can be killed and restarted at any time. What it keeps in memory is only a
+// cache of those files (meta.json it wrote itself, exit codes once written, conmon's pid once verified):
+// a listing of 100 running containers is then a readdir, a stat and a kill(pid, 0) each, with no runc
+// process spawned unless a container's conmon is gone.
 //
 // Layout (see docs/design/agent-runtime.md):
 //   <root>/<id>/meta.json          labels, image, times, cgroup path, messages, OOM verdict
@@ -13,7 +16,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -79,6 +82,20 @@ function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
 }
 
+/** What the runtime remembers of one container; all of it can be read again from disk. */
+interface Known {
+  meta: ContainerMeta;
+  /** conmon's exit file, once it exists (it never changes after). */
+  exit?: { code: number; at: Date };
+  /** conmon's pid, checked by its command line; re-checked every `verifyConmonMs`. */
+  conmon?: { pid: number; verifiedAt: number };
+  /** The container's init pid (conmon's `-p` file). */
+  pid?: number;
+}
+
+/** How often a cached conmon pid is checked again by its command line (a pid reused after a `kill -9`). */
+const verifyConmonMs = 10_000;
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -96,6 +113,9 @@ export class RuncRuntime implements ContainerRuntime {
   private readonly allowPrivileged: boolean;
   private readonly logSizeMax: number | undefined;
   private layoutPromise: Promise<CgroupLayout> | undefined;
+  private hostFactsPromise:
+    Promise<{ swapAccounting: boolean; nofileLimit: number; availableCapabilities: string[] }> | undefined;
+  private readonly known = new Map<string, Known>();
 
   constructor(options: RuncRuntimeOptions) {
     this.root = resolve(options.root);
@@ -108,6 +128,19 @@ export class RuncRuntime implements ContainerRuntime {
 
   private layout(): Promise<CgroupLayout> {
     return (this.layoutPromise ??= detectCgroupLayout());
+  }
+
+  /** Facts about this host and process that every OCI spec needs; they do not change while we run. */
+  private hostFacts(): Promise<{
+    swapAccounting: boolean;
+    nofileLimit: number;
+    availableCapabilities: string[];
+  }> {
+    return (this.hostFactsPromise ??= (async () => ({
+      swapAccounting: await hasSwapAccounting(await this.layout()),
+      nofileLimit: await nofileLimit(),
+      availableCapabilities: await ownCapabilities(),
+    }))());
   }
 
   private dir(id: string): string {
@@ -149,8 +182,15 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   private async readMeta(id: string): Promise<ContainerMeta | undefined> {
+    const known = this.known.get(id);
+    if (known !== undefined) return known.meta;
     try {
-      return JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as ContainerMeta;
+      const meta = JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as ContainerMeta;
+      // A write of our own may have landed while the file was read: keep the newer record.
+      const raced = this.known.get(id);
+      if (raced !== undefined) return raced.meta;
+      this.known.set(id, { meta });
+      return meta;
     } catch (err) {
       if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
       throw err;
@@ -160,8 +200,11 @@ export class RuncRuntime implements ContainerRuntime {
   private async writeMeta(meta: ContainerMeta): Promise<void> {
     const p = this.paths(meta.id).meta;
     const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(meta, null, 2));
+    await writeFile(tmp, JSON.stringify(meta));
     await rename(tmp, p);
+    const known = this.known.get(meta.id);
+    if (known === undefined) this.known.set(meta.id, { meta });
+    else known.meta = meta;
   }
 
   async info(): Promise<RuntimeInfo> {
@@ -205,9 +248,7 @@ export class RuncRuntime implements ContainerRuntime {
         user,
         arch: process.arch,
         rootfsPath: p.rootfs,
-        swapAccounting: await hasSwapAccounting(layout),
-        nofileLimit: await nofileLimit(),
-        availableCapabilities: await ownCapabilities(),
+        ...(await this.hostFacts()),
         ...(spec.security.privileged ? { hostDevices: await hostDevices() } : {}),
       });
       meta.cgroupsPath = oci.linux.cgroupsPath;
@@ -338,15 +379,49 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   private async exitCode(id: string): Promise<{ code: number; at: Date } | undefined> {
+    const known = this.known.get(id);
+    if (known?.exit !== undefined) return known.exit;
     const f = this.paths(id).exitFile;
     try {
-      const [text, st] = await Promise.all([readFile(f, 'utf8'), stat(f)]);
-      const code = Number.parseInt(text.trim(), 10);
-      if (!Number.isFinite(code)) return undefined;
-      return { code, at: st.mtime };
+      // Most containers run: a synchronous stat of a missing file is far cheaper than a failed async read.
+      const st = statSync(f, { throwIfNoEntry: false });
+      if (st === undefined) return undefined;
+      const code = Number.parseInt((await readFile(f, 'utf8')).trim(), 10);
+      if (!Number.isFinite(code)) return undefined; // conmon is still writing it
+      const exit = { code, at: st.mtime };
+      const k = this.known.get(id);
+      if (k !== undefined) k.exit = exit;
+      return exit;
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Whether the container's conmon lives: true/false, or undefined when there is no pid file (conmon not
+   * started yet, or it failed). A pid is trusted once its command line names conmon and this container,
+   * and checked that way again every `verifyConmonMs`; in between a kill(pid, 0) answers.
+   */
+  private async conmonAlive(id: string): Promise<boolean | undefined> {
+    const known = this.known.get(id);
+    const now = Date.now();
+    const cached = known?.conmon;
+    if (cached !== undefined && now - cached.verifiedAt < verifyConmonMs) return processAlive(cached.pid);
+    const pid = cached?.pid ?? (await readPid(this.paths(id).conmonPid));
+    if (pid === undefined) return undefined;
+    if (!(await isConmonOf(pid, id))) return false;
+    const k = this.known.get(id);
+    if (k !== undefined) k.conmon = { pid, verifiedAt: now };
+    return true;
+  }
+
+  private async containerPid(id: string): Promise<number | undefined> {
+    const known = this.known.get(id);
+    if (known?.pid !== undefined) return known.pid;
+    const pid = await readPid(this.paths(id).containerPid);
+    const k = this.known.get(id);
+    if (k !== undefined && pid !== undefined) k.pid = pid;
+    return pid;
   }
 
   private async waitExit(id: string, timeoutMs: number): Promise<boolean> {
@@ -379,13 +454,16 @@ export class RuncRuntime implements ContainerRuntime {
 
   async removeContainer(id: string): Promise<void> {
     const meta = await this.readMeta(id);
-    const state = await this.runc.state(id);
-    if (
-      state !== undefined &&
-      (state.status === 'running' || state.status === 'created' || state.status === 'paused')
-    ) {
-      await this.runc.kill(id, 'SIGKILL');
-      await this.waitExit(id, 10_000);
+    const status = await this.containerStatus(id);
+    if (status === undefined || status.state !== 'exited') {
+      const state = await this.runc.state(id);
+      if (
+        state !== undefined &&
+        (state.status === 'running' || state.status === 'created' || state.status === 'paused')
+      ) {
+        await this.runc.kill(id, 'SIGKILL');
+        await this.waitExit(id, 10_000);
+      }
     }
     await this.runc.delete(id);
     await this.killConmon(id);
@@ -398,6 +476,7 @@ export class RuncRuntime implements ContainerRuntime {
     await this.unmountAll(p.dir);
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
     await rm(p.dir, { recursive: true, force: true });
+    this.known.delete(id);
   }
 
   private async unmountAll(dir: string): Promise<void> {
@@ -417,8 +496,7 @@ export class RuncRuntime implements ContainerRuntime {
   private async killConmon(id: string): Promise<void> {
     const pid = await readPid(this.paths(id).conmonPid);
     if (pid === undefined) return;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes('conmon') || !cmdline.split('\0').includes(id)) return;
+    if (!(await isConmonOf(pid, id))) return;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -435,22 +513,36 @@ export class RuncRuntime implements ContainerRuntime {
       if (isErrno(err, 'ENOENT')) return [];
       throw err;
     }
-    const states = await this.runc.list();
+    // runc's own listing only for containers whose conmon is gone (one `runc list` at most per call).
+    let states: Promise<Map<string, RuncState>> | undefined;
+    const runcState = async (id: string): Promise<RuncState | undefined> =>
+      (await (states ??= this.runc.list())).get(id);
+    const present = new Set<string>();
     const out: ContainerStatus[] = [];
     for (const name of names) {
       if (!ID_RE.test(name)) continue;
-      const s = await this.statusWith(name, states.get(name));
+      present.add(name);
+      const s = await this.statusWith(name, runcState);
       if (s !== undefined) out.push(s);
     }
+    for (const id of this.known.keys()) if (!present.has(id)) this.known.delete(id);
     return out;
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
     if (!ID_RE.test(id)) return undefined;
-    return this.statusWith(id, await this.runc.state(id));
+    return this.statusWith(id, (x) => this.runc.state(x));
   }
 
-  private async statusWith(id: string, rs: RuncState | undefined): Promise<ContainerStatus | undefined> {
+  /**
+   * A container's state from what is on disk: failed at create → exited (128); conmon's exit file →
+   * exited with its code; conmon alive → running once started, else created. Only when conmon is gone
+   * without an exit file does runc's own state decide (`runcState`, called lazily).
+   */
+  private async statusWith(
+    id: string,
+    runcState: (id: string) => Promise<RuncState | undefined>,
+  ): Promise<ContainerStatus | undefined> {
     const meta = await this.readMeta(id);
     if (meta === undefined) return undefined;
     const p = this.paths(id);
@@ -473,18 +565,20 @@ export class RuncRuntime implements ContainerRuntime {
     }
     const exit = await this.exitCode(id);
     let state: ContainerState;
+    let rs: RuncState | undefined;
     if (exit !== undefined) {
       state = 'exited';
       status.exitCode = exit.code;
       status.finishedAt = exit.at;
-    } else if (rs === undefined) {
-      // runc's listing can miss a container while others are created or deleted beside it. Its conmon
-      // still alive means it still runs (conmon writes the exit file and ends when the process does).
-      const conmon = await readPid(p.conmonPid);
-      state =
-        conmon !== undefined && processAlive(conmon) && meta.startedAt !== undefined ? 'running' : 'unknown';
+    } else if ((await this.conmonAlive(id)) === true) {
+      // conmon lives exactly as long as the container's process, and writes the exit file as it ends.
+      state = meta.startedAt !== undefined ? 'running' : 'created';
     } else {
-      switch (rs.status) {
+      rs = await runcState(id);
+      switch (rs?.status) {
+        case undefined:
+          state = 'unknown';
+          break;
         case 'creating':
         case 'created':
           state = 'created';
@@ -493,17 +587,18 @@ export class RuncRuntime implements ContainerRuntime {
         case 'paused':
           state = 'running';
           break;
-        case 'stopped': {
+        case 'stopped':
           // conmon writes the exit file right after the process ends; without conmon it never will.
-          const conmon = await readPid(p.conmonPid);
-          state = conmon !== undefined && processAlive(conmon) ? 'running' : 'exited';
-          if (state === 'exited') status.message ??= 'the container monitor (conmon) died: exit code lost';
+          state = 'exited';
+          status.message ??= 'the container monitor (conmon) died: exit code lost';
           break;
-        }
       }
     }
     status.state = state;
-    if (state === 'running' && rs !== undefined && rs.pid > 0) status.pid = rs.pid;
+    if (state === 'running') {
+      const pid = rs !== undefined && rs.pid > 0 ? rs.pid : await this.containerPid(id);
+      if (pid !== undefined) status.pid = pid;
+    }
     if (state === 'exited') {
       if (meta.oomKilled === undefined) {
         const kills = await readOomKills(await this.layout(), meta.cgroupsPath);
@@ -654,6 +749,12 @@ async function readPid(file: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `pid` is the conmon of container `id` (by its command line: a pid can be reused). */
+async function isConmonOf(pid: number, id: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('conmon') && cmdline.split('\0').includes(id);
 }
 
 /** Mount points at or below `dir` (from /proc/self/mountinfo). */
