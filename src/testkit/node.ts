@@ -97,7 +97,10 @@ function agentArgs(c: {
 }
 
 async function spawnAgent(args: string[]): Promise<AgentProcess> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // FLOTILLA_AGENT_CPU_PROF=<dir>: a V8 CPU profile of the agent, written there when it stops.
+  const profDir = process.env['FLOTILLA_AGENT_CPU_PROF'];
+  const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -457,6 +457,46 @@ describe.skipIf(skipReason !== undefined)('CniPodNetwork with the real CNI plugi
     expect(await sysfs('address')).toBe(mac);
   });
 
+  it('masquerades pod traffic leaving the pod range with one node-wide rule, not a rule per pod', async () => {
+    // "Outside": a namespace of our own behind a veth, with an address outside the pod range and no route
+    // back to the pod range, so only a reply to the node's address (masqueraded) can come back.
+    const outside = `flo${suffix}-out`;
+    const hostEnd = `flv${suffix}a`;
+    const outerRange = await freeSlash24();
+    const base = outerRange.slice(0, outerRange.lastIndexOf('.'));
+    await sh('ip', ['netns', 'add', outside]);
+    try {
+      await sh('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', outside]);
+      await sh('ip', ['addr', 'add', `${base}.1/24`, 'dev', hostEnd]);
+      await sh('ip', ['link', 'set', hostEnd, 'up']);
+      await sh('ip', ['-n', outside, 'addr', 'add', `${base}.2/24`, 'dev', 'eth1']);
+      await sh('ip', ['-n', outside, 'link', 'set', 'eth1', 'up']);
+      await sh('ip', ['-n', outside, 'link', 'set', 'lo', 'up']);
+      const far = { netnsPath: `/var/run/netns/${outside}`, ips: [`${base}.2`] } as PodNetworkStatus;
+      await serveInPod(far, 8080, 'outside');
+      const pods = await Promise.all(
+        ['o1', 'o2', 'o3'].map((podName) =>
+          net.setUp({ podUid: uid(), podName, podNamespace: 'masq', hostPorts: [] }),
+        ),
+      );
+      for (const pod of pods) {
+        const podNetns = pod.netnsPath.split('/').pop() ?? '';
+        expect(await curlFrom(podNetns, `http://${base}.2:8080/`)).toBe('outside');
+      }
+      const rules = ours(await sh('iptables-save', ['-t', 'nat'])).filter((l) => l.includes('MASQUERADE'));
+      expect(rules).toHaveLength(1);
+      expect(rules[0]).toContain(`-s ${podCidr} ! -d ${podCidr}`);
+      for (const pod of pods) await net.tearDown(pod.podUid);
+      // The node-wide rule outlives its pods; destroy() removes it (see the last test).
+      expect(
+        ours(await sh('iptables-save', ['-t', 'nat'])).filter((l) => l.includes('MASQUERADE')),
+      ).toHaveLength(1);
+    } finally {
+      await runCommand('ip', ['netns', 'delete', outside]);
+      await runCommand('ip', ['link', 'delete', hostEnd]);
+    }
+  });
+
   it('maps a hostPort on one hostIP only', async () => {
     const hostPort = await freeHostPort();
     const pod = await net.setUp({

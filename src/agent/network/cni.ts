@@ -46,6 +46,8 @@ type PluginType = 'loopback' | 'bridge' | 'portmap';
 
 const NETNS_DIR = '/var/run/netns';
 const POD_IFNAME = 'eth0';
+/** The `id` in the comment of the node-wide masquerade rule (a pod's id is its uid). */
+const MASQUERADE_ID = 'node-masquerade';
 /** CNI versions Flotilla speaks, best first; the chain uses the best one every plugin supports. */
 const PREFERRED_CNI_VERSIONS = ['1.0.0', '0.4.0'];
 
@@ -64,6 +66,7 @@ export class CniPodNetwork implements PodNetwork {
   private hostPortLock: Promise<unknown> = Promise.resolve();
   private version: Promise<string> | undefined;
   private forwardingOn = false;
+  private masquerade: Promise<void> | undefined;
 
   constructor(options: CniPodNetworkOptions) {
     this.name = options.name ?? 'flotilla0';
@@ -152,6 +155,7 @@ export class CniPodNetwork implements PodNetwork {
       failures.push(`ip link delete ${this.name}: ${link.stderr.trim()}`);
     }
     try {
+      this.masquerade = undefined;
       await sweepNatRules(this.name);
       await removeUnusedSharedChains();
       // portmap's DEL also runs ip6tables, which (iptables-nft) creates an `ip6 nat` table even for IPv4-only
@@ -180,6 +184,7 @@ export class CniPodNetwork implements PodNetwork {
    * address itself, and a floating MAC stalls pod-to-node replies for seconds whenever a pod goes.
    */
   async ensureBridge(): Promise<string> {
+    await this.ensureMasquerade();
     const add = await runCommand('ip', [
       'link',
       'add',
@@ -229,6 +234,7 @@ export class CniPodNetwork implements PodNetwork {
       await this.tearDownLocked(req.podUid);
     }
     await this.ensureForwarding();
+    await this.ensureMasquerade();
     const cniVersion = await this.cniVersion();
     if (req.hostPorts.length === 0) return this.create(req, cniVersion);
     return this.withHostPortLock(async () => {
@@ -253,6 +259,7 @@ export class CniPodNetwork implements PodNetwork {
       network: this.name,
       cniVersion,
       hostPorts: req.hostPorts.map((m) => ({ ...m })),
+      nodeMasquerade: true,
       plugins,
       phase: 'creating',
       ips: [],
@@ -408,10 +415,13 @@ export class CniPodNetwork implements PodNetwork {
         firstErrors.push(describe(err));
       }
     }
-    try {
-      await sweepNatRules(this.name, containerId);
-    } catch (err) {
-      problems.push(describe(err));
+    // Per-pod nat rules exist only for host ports (portmap) or from bridge's own masquerade (old records).
+    if (record.nodeMasquerade !== true || record.plugins.includes('portmap') || failed.length > 0) {
+      try {
+        await sweepNatRules(this.name, containerId);
+      } catch (err) {
+        problems.push(describe(err));
+      }
     }
     if (netnsExists) {
       // Deleting the namespace also destroys the pod's end of the veth pair, and with it the host end.
@@ -532,7 +542,10 @@ export class CniPodNetwork implements PodNetwork {
           ...base,
           bridge: this.name,
           isGateway: true,
-          ipMasq: true,
+          // One node-wide rule (ensureMasquerade) instead of a chain per pod: with iptables-nft every
+          // per-pod rule change re-reads the whole nat table, which made 100 pod starts spend more CPU in
+          // iptables than in runc. Records from before keep their per-pod rules until DEL removes them.
+          ipMasq: record.nodeMasquerade !== true,
           hairpinMode: true,
           ...(this.mtu === undefined ? {} : { mtu: this.mtu }),
           ipam: {
@@ -580,6 +593,42 @@ export class CniPodNetwork implements PodNetwork {
     })();
     this.version.catch(() => (this.version = undefined));
     return this.version;
+  }
+
+  /**
+   * The one masquerade rule for the whole pod range: traffic from a pod to anything outside the range
+   * leaves with the node's address (what bridge's ipMasq did per pod). Tagged with a comment in the
+   * plugins' form (`name: "<network>" id: "..."`), so `destroy()` sweeps it with the network's rules.
+   */
+  ensureMasquerade(): Promise<void> {
+    return (this.masquerade ??= (async () => {
+      const subnet = this.cidr.subnet;
+      const rule = [
+        'POSTROUTING',
+        '-s',
+        subnet,
+        '!',
+        '-d',
+        subnet,
+        '-m',
+        'comment',
+        '--comment',
+        `name: "${this.name}" id: "${MASQUERADE_ID}"`,
+        '-j',
+        'MASQUERADE',
+      ];
+      const check = await runCommand('iptables', ['-w', '-t', 'nat', '-C', ...rule]);
+      if (check.code === 0) return;
+      const add = await runCommand('iptables', ['-w', '-t', 'nat', '-A', ...rule]);
+      if (add.code !== 0)
+        throw new PodNetworkError(
+          'CommandFailed',
+          `iptables -t nat -A POSTROUTING (masquerade for ${subnet}): ${add.stderr.trim()}`,
+        );
+    })().catch((err: unknown) => {
+      this.masquerade = undefined;
+      throw err;
+    }));
   }
 
   private async ensureForwarding(): Promise<void> {

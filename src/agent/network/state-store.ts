@@ -21,6 +21,11 @@ export interface PodNetworkRecord {
   network: string;
   cniVersion: string;
   hostPorts: HostPortMapping[];
+  /**
+   * True when the node-wide masquerade rule covers this pod (bridge runs with ipMasq false). Records from
+   * before it have no field: their bridge added per-pod masquerade rules, removed with ipMasq on DEL.
+   */
+  nodeMasquerade?: boolean;
   /** The plugins of the chain, in ADD order (portmap only for pods with hostPorts). */
   plugins: ('loopback' | 'bridge' | 'portmap')[];
   phase: 'creating' | 'ready';
