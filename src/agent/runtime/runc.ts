@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,6 +117,8 @@ export class RuncRuntime implements ContainerRuntime {
   private hostFactsPromise:
     Promise<{ swapAccounting: boolean; nofileLimit: number; availableCapabilities: string[] }> | undefined;
   private readonly known = new Map<string, Known>();
+  /** Containers this runtime is creating right now (conmon not up yet): `created` without asking runc. */
+  private readonly creating = new Set<string>();
 
   constructor(options: RuncRuntimeOptions) {
     this.root = resolve(options.root);
@@ -189,7 +192,9 @@ export class RuncRuntime implements ContainerRuntime {
       // A write of our own may have landed while the file was read: keep the newer record.
       const raced = this.known.get(id);
       if (raced !== undefined) return raced.meta;
-      this.known.set(id, { meta });
+      // Another runtime on this root (an agent being replaced) may still start it: cache a record read
+      // from disk only once it is settled (started, or failed at create).
+      if (meta.startedAt !== undefined || meta.failedAt !== undefined) this.known.set(id, { meta });
       return meta;
     } catch (err) {
       if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
@@ -212,6 +217,18 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   async createContainer(spec: ContainerCreateSpec): Promise<void> {
+    let mine = false;
+    try {
+      await this.create(spec, () => {
+        mine = true;
+        this.creating.add(spec.id);
+      });
+    } finally {
+      if (mine) this.creating.delete(spec.id);
+    }
+  }
+
+  private async create(spec: ContainerCreateSpec, claimed: () => void): Promise<void> {
     const p = this.paths(spec.id);
     if (spec.security.privileged && !this.allowPrivileged) {
       throw new RuntimeError('InvalidSpec', 'privileged containers are not allowed on this node');
@@ -225,6 +242,7 @@ export class RuncRuntime implements ContainerRuntime {
         throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`);
       throw err;
     }
+    claimed();
     const layout = await this.layout();
     const user = await resolveUser(spec).catch(async (err: unknown) => {
       await rm(p.dir, { recursive: true, force: true });
@@ -441,15 +459,33 @@ export class RuncRuntime implements ContainerRuntime {
     if (status.state === 'exited') return;
     const meta = await this.mustMeta(id);
     if (status.state === 'running' && timeoutSeconds > 0) {
-      await this.runc.kill(id, meta.stopSignal ?? 'SIGTERM');
+      await this.signal(id, status, meta.stopSignal ?? 'SIGTERM');
       if (await this.waitExit(id, timeoutSeconds * 1000)) return;
     }
-    await this.runc.kill(id, 'SIGKILL');
+    await this.signal(id, status, 'SIGKILL');
     if (!(await this.waitExit(id, 30_000))) {
       throw new RuntimeError('RuntimeFailed', `container ${id} did not exit after SIGKILL`, {
         transient: true,
       });
     }
+  }
+
+  /**
+   * Sends `sig` to the container's init process, as `runc kill` does: directly when its conmon lives
+   * (the pid in conmon's file is then the container's, and no runc process is spawned), else via runc.
+   */
+  private async signal(id: string, status: ContainerStatus, sig: string): Promise<void> {
+    const known = os.constants.signals[sig as keyof typeof os.constants.signals] !== undefined;
+    if (known && status.state === 'running' && status.pid !== undefined && (await this.conmonAlive(id))) {
+      try {
+        process.kill(status.pid, sig);
+        return;
+      } catch (err) {
+        if (isErrno(err, 'ESRCH')) return; // already gone: conmon is writing the exit file
+        throw err;
+      }
+    }
+    await this.runc.kill(id, sig);
   }
 
   async removeContainer(id: string): Promise<void> {
@@ -563,16 +599,23 @@ export class RuncRuntime implements ContainerRuntime {
       status.finishedAt = new Date(meta.failedAt);
       return status;
     }
-    const exit = await this.exitCode(id);
+    let exit = await this.exitCode(id);
     let state: ContainerState;
     let rs: RuncState | undefined;
     if (exit !== undefined) {
       state = 'exited';
       status.exitCode = exit.code;
       status.finishedAt = exit.at;
+    } else if (this.creating.has(id)) {
+      state = 'created';
     } else if ((await this.conmonAlive(id)) === true) {
       // conmon lives exactly as long as the container's process, and writes the exit file as it ends.
       state = meta.startedAt !== undefined ? 'running' : 'created';
+    } else if ((exit = await this.exitCode(id)) !== undefined) {
+      // conmon wrote the exit file and ended between the first look and this one.
+      state = 'exited';
+      status.exitCode = exit.code;
+      status.finishedAt = exit.at;
     } else {
       rs = await runcState(id);
       switch (rs?.status) {
