@@ -265,19 +265,33 @@ export class CniPodNetwork implements PodNetwork {
       ips: [],
       createdAt: new Date().toISOString(),
     };
-    await this.store.write(record);
     const attempted: PluginType[] = [];
     let result: CniResult | undefined;
     try {
-      const add = await runCommand('ip', ['netns', 'add', netnsName]);
+      // The record and the namespace at once: a crash between them leaves a namespace whose name carries
+      // our prefix and the pod uid, which list() reports and tearDown() removes like any other.
+      const [, add] = await Promise.all([
+        this.store.write(record),
+        runCommand('ip', ['netns', 'add', netnsName]),
+      ]);
       if (add.code !== 0) {
         throw new PodNetworkError('CommandFailed', `ip netns add ${netnsName}: ${add.stderr.trim()}`);
       }
-      for (const plugin of plugins) {
+      // loopback only sets up `lo` and its result is not part of the chain's, so it runs beside bridge
+      // (which creates eth0); the rest of the chain runs in order on bridge's result.
+      attempted.push(...plugins.slice(0, 2));
+      // Both settle before a failure is thrown, so the rollback never races a plugin still running.
+      const first = await Promise.allSettled(
+        plugins.slice(0, 2).map((plugin) => this.invoke(plugin, 'ADD', record, undefined)),
+      );
+      const failed = first.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      const bridged = first[1];
+      result = bridged?.status === 'fulfilled' ? bridged.value : undefined;
+      for (const plugin of plugins.slice(2)) {
         attempted.push(plugin);
         const out = await this.invoke(plugin, 'ADD', record, result);
-        // loopback's result describes lo only; the chain's result starts at bridge.
-        if (plugin !== 'loopback' && out !== undefined) result = out;
+        if (out !== undefined) result = out;
       }
       if (result === undefined)
         throw new PodNetworkError('PluginFailed', 'CNI bridge ADD returned no result');

@@ -115,6 +115,15 @@ export class PodWorker {
   private woken = false;
   private wakeup: (() => void) | undefined;
   private lastContainers: ContainerStatus[] = [];
+  /**
+   * Status writes run beside the next pass (a pod's start does not wait for the API round trip of its
+   * intermediate status): one in flight, the newest waiting; `queued` is the last status handed over.
+   */
+  private readonly statusWrites: {
+    running?: Promise<void> | undefined;
+    next?: Obj | undefined;
+    queued?: Obj | undefined;
+  } = {};
   private drainAsked = false;
   /** When this worker first saw the pod, for the pod start latency. */
   private readonly seenAt: number;
@@ -133,6 +142,7 @@ export class PodWorker {
     this.pod = pod;
     this.removed = opts.removed === true;
     this.seenAt = deps.clock.now();
+    if (debugActions) deps.log(`${new Date().toISOString()} pod ${this.describe()}: worker started`);
     this.prober = new PodProber({
       runtime: deps.runtime,
       clock: deps.clock,
@@ -209,6 +219,7 @@ export class PodWorker {
       await this.sleep(wakeAt);
     }
     this.prober.stop();
+    await this.statusWrites.running;
   }
 
   private async sleep(wakeAt: number | undefined): Promise<void> {
@@ -323,6 +334,8 @@ export class PodWorker {
     const actions = res.actions.filter(
       (a) => !((a.type === 'setUpNetwork' || a.type === 'preparePod') && now < this.holdUntil),
     );
+    // A deleting pod's last steps (kill, API delete) wait for the status write in flight.
+    if (res.terminating && actions.length > 0) await this.statusWrites.running;
     if (res.terminating && actions.some((a) => a.type === 'killContainer')) await this.drainEndpoints();
     // Consecutive actions of one type run together (containers start in parallel).
     for (let i = 0; i < actions.length;) {
@@ -384,8 +397,17 @@ export class PodWorker {
   }
 
   private async execute(action: PodAction): Promise<boolean> {
-    if (debugActions)
-      this.deps.log(`${new Date().toISOString()} pod ${this.describe()}: ${JSON.stringify(action)}`);
+    if (!debugActions) return this.executeAction(action);
+    const started = Date.now();
+    this.deps.log(`${new Date(started).toISOString()} pod ${this.describe()}: ${JSON.stringify(action)}`);
+    const ok = await this.executeAction(action);
+    this.deps.log(
+      `${new Date().toISOString()} pod ${this.describe()}: ${action.type} ${ok ? 'done' : 'failed'} in ${Date.now() - started} ms`,
+    );
+    return ok;
+  }
+
+  private async executeAction(action: PodAction): Promise<boolean> {
     try {
       switch (action.type) {
         case 'setUpNetwork':
@@ -694,11 +716,40 @@ export class PodWorker {
       imageIds: this.imageIds,
       now: this.deps.clock.now(),
     });
-    if (sameStatus(status, this.pod.status)) return;
+    const w = this.statusWrites;
+    if (sameStatus(status, w.running !== undefined ? w.queued : this.pod.status)) return;
+    w.queued = status;
+    w.next = status;
+    w.running ??= this.flushStatus();
+  }
+
+  private async flushStatus(): Promise<void> {
+    const w = this.statusWrites;
+    try {
+      for (let status = w.next; status !== undefined; status = w.next) {
+        w.next = undefined;
+        try {
+          await this.sendStatus(status);
+        } catch (err: unknown) {
+          this.deps.log(`pod ${this.describe()}: status write failed: ${errorMessage(err)}`);
+          w.queued = undefined; // the next pass compares with what the API has and tries again
+          this.wake();
+        }
+      }
+    } finally {
+      w.running = undefined;
+    }
+  }
+
+  private async sendStatus(status: Obj): Promise<void> {
     const ns = podNamespace(this.pod);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const written = await this.deps.client.updateStatus(podRef, ns, { ...this.pod, status });
+        if (debugActions)
+          this.deps.log(
+            `${new Date().toISOString()} pod ${this.describe()}: status written (phase ${String(status['phase'])})`,
+          );
         if (podUid(written) === this.uid) this.setPod(written);
         return;
       } catch (err: unknown) {
