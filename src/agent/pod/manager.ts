@@ -51,6 +51,7 @@ export class PodManager {
   private readonly log: (msg: string) => void;
   private stopped = false;
   private listing: { at: number; list: Promise<ContainerStatus[]> } | undefined;
+  private readonly unsubscribeExits: (() => void) | undefined;
 
   constructor(private readonly deps: PodManagerDeps) {
     this.log = deps.log ?? (() => undefined);
@@ -76,6 +77,11 @@ export class PodManager {
     if (deps.endpointDrain !== undefined) this.workerDeps.endpointDrain = deps.endpointDrain;
     if (deps.services !== undefined) this.workerDeps.services = deps.services;
     if (deps.metrics !== undefined) this.workerDeps.metrics = deps.metrics;
+    // An exit wakes its pod's worker at once, with a fresh listing (the restart does not wait for a poll).
+    this.unsubscribeExits = deps.runtime.onExit?.((_id, labels) => {
+      this.listing = undefined;
+      this.workers.get(labels.podUid)?.wake();
+    });
   }
 
   /** Adopts what the runtime and network already have (after an agent restart): no container restarted. */
@@ -134,6 +140,7 @@ export class PodManager {
   /** Stops workers and probes; containers keep running (agent shutdown). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribeExits?.();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
   }

@@ -263,6 +263,30 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     await rt2.removeContainer(s.id);
   });
 
+  it('tells exit listeners as soon as conmon writes the exit file (no polling)', async () => {
+    const s = spec(['sh', '-c', 'sleep 0.5; exit 3']);
+    const heard: string[] = [];
+    let resolveHeard: () => void = () => undefined;
+    const exitHeard = new Promise<void>((r) => (resolveHeard = r));
+    const off = rt.onExit((id, labels) => {
+      heard.push(`${id} ${labels.containerName}`);
+      if (id === s.id) resolveHeard();
+    });
+    try {
+      await run(s);
+      const started = Date.now();
+      await exitHeard;
+      // The listener looks again: by then (or a moment later) the status has the exit code.
+      const st = await exited(s.id, 5_000);
+      expect(st.exitCode).toBe(3);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(heard).toContain(`${s.id} ${s.labels.containerName}`);
+    } finally {
+      off();
+    }
+    await rt.removeContainer(s.id);
+  });
+
   it('a container whose conmon was killed is running while runc says so, then exited with the exit code lost', async () => {
     const s = spec(['sleep', '1000']);
     await run(s);

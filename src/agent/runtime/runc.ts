@@ -16,7 +16,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -119,6 +119,9 @@ export class RuncRuntime implements ContainerRuntime {
   private readonly known = new Map<string, Known>();
   /** Containers this runtime is creating right now (conmon not up yet): `created` without asking runc. */
   private readonly creating = new Set<string>();
+  private readonly exitListeners = new Set<(id: string, labels: ContainerLabels) => void>();
+  /** inotify watches on the exit dirs of containers that have not exited (conmon writes the file there). */
+  private readonly exitWatches = new Map<string, FSWatcher>();
 
   constructor(options: RuncRuntimeOptions) {
     this.root = resolve(options.root);
@@ -277,6 +280,7 @@ export class RuncRuntime implements ContainerRuntime {
       throw err;
     }
     const failure = await this.startConmon(spec);
+    if (failure === undefined) this.watchExit(spec.id, spec.labels);
     if (failure !== undefined) {
       // The container never ran: keep its record (listContainers shows the message) but no mount.
       await this.runc.delete(spec.id).catch(() => undefined);
@@ -513,6 +517,37 @@ export class RuncRuntime implements ContainerRuntime {
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
     await rm(p.dir, { recursive: true, force: true });
     this.known.delete(id);
+    this.unwatchExit(id);
+  }
+
+  onExit(listener: (id: string, labels: ContainerLabels) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /**
+   * Watches the container's exit dir, so listeners hear of an exit as conmon writes it instead of at the
+   * next poll. Not persistent: a watch never keeps the process alive. Dropped once the exit is seen.
+   */
+  private watchExit(id: string, labels: ContainerLabels): void {
+    if (this.exitWatches.has(id)) return;
+    let w: FSWatcher;
+    try {
+      w = watch(this.paths(id).exitDir, { persistent: false }, () => {
+        for (const l of this.exitListeners) l(id, labels);
+      });
+    } catch {
+      return; // the dir is gone: the container is being removed
+    }
+    w.on('error', () => this.unwatchExit(id));
+    this.exitWatches.set(id, w);
+  }
+
+  private unwatchExit(id: string): void {
+    const w = this.exitWatches.get(id);
+    if (w === undefined) return;
+    this.exitWatches.delete(id);
+    w.close();
   }
 
   private async unmountAll(dir: string): Promise<void> {
@@ -638,6 +673,8 @@ export class RuncRuntime implements ContainerRuntime {
       }
     }
     status.state = state;
+    if (state === 'exited') this.unwatchExit(id);
+    else if (state === 'running' || state === 'created') this.watchExit(id, meta.labels);
     if (state === 'running') {
       const pid = rs !== undefined && rs.pid > 0 ? rs.pid : await this.containerPid(id);
       if (pid !== undefined) status.pid = pid;

@@ -162,4 +162,9 @@ export interface ContainerRuntime {
   stats(id: string): Promise<ContainerStats | undefined>;
   /** Removes the pod's cgroup parent once all its containers are gone. Idempotent. */
   removePodCgroup(cgroupParent: string): Promise<void>;
+  /**
+   * Calls `listener` soon after a container's process ended (or may have: the listener looks again).
+   * Optional: without it the agent notices exits by polling. Returns the unsubscribe function.
+   */
+  onExit?(listener: (id: string, labels: ContainerLabels) => void): () => void;
 }
