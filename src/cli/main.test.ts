@@ -1,5 +1,5 @@
 // The CLI end to end against a small in-memory fake of the API server (node:http).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ current-context: x
 
 afterEach(async () => {
   await api.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function flotilla(

@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testDir } from '../testkit/temp-dir.js';
 import { formatProblem, loadManifests, parseManifestText } from './manifest.js';
 
 const deployment = `apiVersion: apps/v1
@@ -94,7 +95,7 @@ describe('parseManifestText', () => {
 
 describe('loadManifests', () => {
   it('reads files, directories (recursively with -R) and stdin', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'manifests-'));
+    const dir = testDir('manifests-');
     writeFileSync(join(dir, 'b.yaml'), deployment);
     writeFileSync(
       join(dir, 'a.json'),

@@ -1,6 +1,6 @@
 // The kubectl-style verbs (label, annotate, scale, patch, wait, diff, edit, explain, api-resources,
 // apply --server-side) end to end against the in-memory fake API server.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,7 @@ current-context: x
 
 afterEach(async () => {
   await api.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function flotilla(

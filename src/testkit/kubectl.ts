@@ -1,9 +1,10 @@
 // Run a pinned real kubectl (fetched by scripts/fetch-kubectl.sh) against a test cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { expectSuccess, runCommand, type CommandResult } from './command.js';
+import { testDir } from './temp-dir.js';
 
 export type KubectlVersion = '1.35' | '1.31';
 
@@ -25,7 +26,7 @@ export type KubectlResult = CommandResult;
 export class Kubectl {
   readonly bin: string;
   private readonly kubeconfig: string;
-  private readonly cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-cache-'));
+  private readonly cacheDir = testDir('kubectl-cache-');
 
   constructor(version: KubectlVersion, kubeconfig: string) {
     this.bin = kubectlPath(version);

@@ -467,7 +467,8 @@ describe('edit', () => {
     const script = join(dir, 'editor.sh');
     writeFileSync(script, '#!/bin/sh\ncp "$1" "$1.seen"\nsed -i "$SEDEXPR" "$1"\n');
     chmodSync(script, 0o755);
-    return { EDITOR: script, KUBE_EDITOR: '', SEDEXPR: sed };
+    // TMPDIR: the file being edited (and the editor's .seen copy) stay in this test's dir.
+    return { EDITOR: script, KUBE_EDITOR: '', SEDEXPR: sed, TMPDIR: dir };
   }
 
   it('applies the edited YAML; an unchanged file cancels', async () => {

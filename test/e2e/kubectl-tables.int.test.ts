@@ -2,13 +2,13 @@
 // served kind, -o wide / custom-columns / jsonpath, get all, get -w; OpenAPI v3 (apply, create -f and
 // edit with validation on, --validate=strict, explain); aggregated discovery (api-resources,
 // api-versions).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../../src/testkit/cluster.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { Kubectl, type KubectlVersion } from '../../src/testkit/kubectl.js';
+import { testDir } from '../../src/testkit/temp-dir.js';
 
 /**
  * Upstream's header lines (kubernetes pkg/printers/internalversion/printers.go column names,
@@ -198,7 +198,7 @@ describe.each<KubectlVersion>(['1.35', '1.31'])('kubectl %s: tables, OpenAPI, di
   beforeAll(async () => {
     cluster = await startTestCluster({ store: 'sqlite' });
     k = new Kubectl(version, cluster.kubeconfig);
-    dir = mkdtempSync(join(tmpdir(), 'kubectl-tables-'));
+    dir = testDir('kubectl-tables-');
   });
   afterAll(async () => {
     await cluster.destroy();

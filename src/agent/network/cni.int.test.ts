@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeMacFor } from './cidr.js';
 import { runCommand } from './cni-exec.js';
 import { CniPodNetwork } from './cni.js';
+import { testDir } from '../../testkit/temp-dir.js';
 import { sweepNatRules } from './iptables.js';
 import type { PodNetworkStatus } from './types.js';
 
@@ -75,7 +76,7 @@ const servers: ChildProcess[] = [];
 
 /** busybox httpd inside the pod's namespace, serving `body` at /. */
 async function serveInPod(status: PodNetworkStatus, port: number, body: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'fl-www-'));
+  const dir = testDir('fl-www-');
   await writeFile(join(dir, 'index.html'), body);
   const netns = status.netnsPath.split('/').pop() ?? '';
   const child = spawn(

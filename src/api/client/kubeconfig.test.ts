@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { testDir } from '../../testkit/temp-dir.js';
 import { isApiError } from '../errors.js';
 import {
   defaultKubeconfigPath,
@@ -92,7 +92,7 @@ describe('parseKubeconfig', () => {
   });
 
   it('reads certificate-authority and tokenFile relative to the kubeconfig', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    const dir = testDir('kc-');
     writeFileSync(join(dir, 'ca.crt'), caPem);
     writeFileSync(join(dir, 'token'), 'from-file\n');
     const text = `clusters:
@@ -126,7 +126,7 @@ describe('loadKubeconfig search order', () => {
   });
 
   it('falls back to ~/.kube/config when the server default is absent', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'home-'));
+    const home = testDir('home-');
     const files = new Map([[join(home, '.kube', 'config'), config()]]);
     const read = (p: string): Promise<string> => {
       const t = files.get(p);
@@ -140,7 +140,7 @@ describe('loadKubeconfig search order', () => {
   });
 
   it('merges $KUBECONFIG files first-wins', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    const dir = testDir('kc-');
     writeFileSync(
       join(dir, 'a'),
       'current-context: other\ncontexts:\n- name: other\n  context: {cluster: mine, user: admin}\nclusters:\n- name: mine\n  cluster: {server: "http://first:1"}\n',
@@ -154,7 +154,7 @@ describe('loadKubeconfig search order', () => {
     expect(await rejection(loadKubeconfig({ path: '/definitely/not/here' }))).toBe(
       'kubeconfig /definitely/not/here: no such file',
     );
-    const home = mkdtempSync(join(tmpdir(), 'home-'));
+    const home = testDir('home-');
     const none = (): Promise<string> => Promise.reject(Object.assign(new Error('x'), { code: 'ENOENT' }));
     expect(await rejection(loadKubeconfig({ env: { HOME: home } }, none))).toMatch(
       /^no kubeconfig found .*flotilla up/,
