@@ -117,6 +117,8 @@ export class RuncRuntime implements ContainerRuntime {
   private hostFactsPromise:
     Promise<{ swapAccounting: boolean; nofileLimit: number; availableCapabilities: string[] }> | undefined;
   private readonly known = new Map<string, Known>();
+  /** Each container's file paths, computed once (listings ask for them on every container). */
+  private readonly pathsById = new Map<string, ReturnType<RuncRuntime['paths']>>();
   /** Containers this runtime is creating right now (conmon not up yet): `created` without asking runc. */
   private readonly creating = new Set<string>();
   private readonly exitListeners = new Set<(id: string, labels: ContainerLabels) => void>();
@@ -169,8 +171,10 @@ export class RuncRuntime implements ContainerRuntime {
     conmonLog: string;
     execDir: string;
   } {
+    const cached = this.pathsById.get(id);
+    if (cached !== undefined) return cached;
     const dir = this.dir(id);
-    return {
+    const paths = {
       dir,
       meta: join(dir, 'meta.json'),
       bundle: join(dir, 'bundle'),
@@ -185,6 +189,8 @@ export class RuncRuntime implements ContainerRuntime {
       conmonLog: join(dir, 'conmon.log'),
       execDir: join(dir, 'exec'),
     };
+    this.pathsById.set(id, paths);
+    return paths;
   }
 
   private async readMeta(id: string): Promise<ContainerMeta | undefined> {
@@ -280,7 +286,6 @@ export class RuncRuntime implements ContainerRuntime {
       throw err;
     }
     const failure = await this.startConmon(spec);
-    if (failure === undefined) this.watchExit(spec.id, spec.labels);
     if (failure !== undefined) {
       // The container never ran: keep its record (listContainers shows the message) but no mount.
       await this.runc.delete(spec.id).catch(() => undefined);
@@ -291,6 +296,7 @@ export class RuncRuntime implements ContainerRuntime {
       await this.writeMeta(meta);
       throw new RuntimeError('RuntimeFailed', failure);
     }
+    this.watchExit(spec.id, spec.labels);
   }
 
   private async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
@@ -495,7 +501,11 @@ export class RuncRuntime implements ContainerRuntime {
   async removeContainer(id: string): Promise<void> {
     const meta = await this.readMeta(id);
     const status = await this.containerStatus(id);
-    if (status === undefined || status.state !== 'exited') {
+    if (status?.state === 'running' || status?.state === 'created') {
+      await this.signal(id, status, 'SIGKILL');
+      await this.waitExit(id, 10_000);
+    } else if (status?.state !== 'exited') {
+      // Unknown to us (no record, or conmon gone): runc decides whether something still runs.
       const state = await this.runc.state(id);
       if (
         state !== undefined &&
@@ -517,6 +527,7 @@ export class RuncRuntime implements ContainerRuntime {
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
     await rm(p.dir, { recursive: true, force: true });
     this.known.delete(id);
+    this.pathsById.delete(id);
     this.unwatchExit(id);
   }
 
@@ -597,6 +608,7 @@ export class RuncRuntime implements ContainerRuntime {
       if (s !== undefined) out.push(s);
     }
     for (const id of this.known.keys()) if (!present.has(id)) this.known.delete(id);
+    for (const id of this.pathsById.keys()) if (!present.has(id)) this.pathsById.delete(id);
     return out;
   }
 
