@@ -6,8 +6,10 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generatePki } from '../../apiserver/certs.js';
+import { testDir } from '../../testkit/temp-dir.js';
 import { ApiError, isApiError } from '../errors.js';
 import { findByKind } from '../resources.js';
 import type { KubeObject, WatchEvent } from '../types.js';
@@ -414,6 +416,44 @@ describe('watch', () => {
     expect(err.code).toBe(410);
     expect(err.message).toBe('too old resource version: 1 (50)');
     expect(events).toEqual(['a']);
+  });
+
+  it('over the local socket, an ERROR that ends the stream closes the watch without an uncaught abort', async () => {
+    // The in-process controllers watch over the API server's unix socket; after a compaction every one of
+    // their watches gets ERROR 410 and the server ends the response. Closing such a finished request used
+    // to raise an AbortError nobody could catch, which crashes a process.
+    const socketPath = join(testDir('flotilla-client-'), 'api.sock');
+    const server = createHttpServer((req, res) => {
+      if (req.url?.includes('watch=true') === true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+        return;
+      }
+      json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items: [] });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => {
+      uncaught.push(err);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      const c = client('http://localhost', { socketPath });
+      for (let i = 0; i < 5; i++) {
+        const err = await new Promise<ApiError>((resolve) => {
+          void c.watch(pods, 'default', { resourceVersion: '1' }, () => undefined, resolve);
+        });
+        expect(err.reason).toBe('Expired');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      // The client's kept-alive connection still serves requests afterwards.
+      const list = (await c.list(pods, 'default')) as { metadata: { resourceVersion: string } };
+      expect(list.metadata.resourceVersion).toBe('7');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
   });
 
   it('rejects with Expired when the server answers 410', async () => {

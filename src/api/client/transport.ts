@@ -91,8 +91,26 @@ export function unixSocketTransport(socketPath: string): Transport {
           path: r.path,
           method: r.method,
           headers,
-          ...(r.signal === undefined ? {} : { signal: r.signal }),
         });
+        // The abort is handled here rather than through http.request's `signal` option: that option destroys
+        // the request with an AbortError, and once the response has ended (a watch closed right after its
+        // last event, e.g. an ERROR 410 after compaction) that error is emitted where nobody listens and
+        // becomes an uncaught exception. Destroying without an error ends the body stream for its reader.
+        if (r.signal !== undefined) {
+          const signal = r.signal;
+          if (signal.aborted) {
+            reject(abortError());
+            return;
+          }
+          const onAbort = (): void => {
+            req.destroy();
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          req.once('close', () => {
+            signal.removeEventListener('abort', onAbort);
+            reject(abortError());
+          });
+        }
         const timeout = (): void => {
           const err = Object.assign(new Error(`no answer within ${r.timeoutMs} ms`), {
             code: 'FLOTILLA_REQUEST_TIMEOUT',
@@ -119,6 +137,10 @@ export function unixSocketTransport(socketPath: string): Transport {
       agent.destroy();
     },
   };
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('the request was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
 async function readText(res: IncomingMessage): Promise<string> {
