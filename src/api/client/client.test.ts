@@ -426,7 +426,10 @@ describe('watch', () => {
     const server = createHttpServer((req, res) => {
       if (req.url?.includes('watch=true') === true) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+        res.end(
+          JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) +
+            '\n',
+        );
         return;
       }
       json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items: [] });
