@@ -92,7 +92,10 @@ function containerId(p: any, index = 0): string {
 const webCommand = [
   'sh',
   '-c',
-  'echo "hello from $HOSTNAME" > /index.html; echo from-$HOSTNAME > /tmp/own.txt; exec httpd -f -p 8080 -h /',
+  // What the process saw the moment it started: /etc/hosts with the pod IP and eth0 up (the agent creates the
+  // container while the CNI plugins run, and starts it only once both are in place).
+  'cp /etc/hosts /hosts.txt; ip -4 addr show dev eth0 > /addr.txt 2>&1; ' +
+    'echo "hello from $HOSTNAME" > /index.html; echo from-$HOSTNAME > /tmp/own.txt; exec httpd -f -p 8080 -h /',
 ];
 
 describe('pods on a real node', () => {
@@ -120,6 +123,12 @@ describe('pods on a real node', () => {
     // Each container has its own writable layer: A's file is not in B, and vice versa.
     expect((await httpGet(`http://${a.status.podIP}:8080/tmp/own.txt`)).body).toBe('from-web-a\n');
     expect((await httpGet(`http://${b.status.podIP}:8080/tmp/own.txt`)).body).toBe('from-web-b\n');
+    expect((await httpGet(`http://${a.status.podIP}:8080/hosts.txt`)).body).toContain(
+      `${a.status.podIP}\tweb-a\n`,
+    );
+    expect((await httpGet(`http://${a.status.podIP}:8080/addr.txt`)).body).toContain(
+      `inet ${a.status.podIP}/`,
+    );
 
     // Both share the image's read-only layers: the same lower dirs in their overlay mounts.
     const overlays = readFileSync('/proc/self/mountinfo', 'utf8')

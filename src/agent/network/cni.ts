@@ -21,7 +21,7 @@ import {
 } from './host-ports.js';
 import { readNatTable, removeUnusedSharedChains, ruleOwner, sweepNatRules } from './iptables.js';
 import { PodStateStore, type PodNetworkRecord } from './state-store.js';
-import type { PodNetwork, PodNetworkRequest, PodNetworkStatus } from './types.js';
+import type { PodNetwork, PodNetworkHooks, PodNetworkRequest, PodNetworkStatus } from './types.js';
 
 export interface CniPodNetworkOptions {
   /** Network and bridge name (a Linux interface name: at most 15 characters). Default 'flotilla0'. */
@@ -107,9 +107,9 @@ export class CniPodNetwork implements PodNetwork {
     return `${this.prefix}${podUid.slice(0, 12)}`;
   }
 
-  async setUp(req: PodNetworkRequest): Promise<PodNetworkStatus> {
+  async setUp(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus> {
     checkPodUid(req.podUid);
-    return this.withPodLock(req.podUid, () => this.setUpLocked(req));
+    return this.withPodLock(req.podUid, () => this.setUpLocked(req, hooks));
   }
 
   async tearDown(podUid: string): Promise<void> {
@@ -215,7 +215,7 @@ export class CniPodNetwork implements PodNetwork {
 
   // ---- setUp -------------------------------------------------------------------------------------------
 
-  private async setUpLocked(req: PodNetworkRequest): Promise<PodNetworkStatus> {
+  private async setUpLocked(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus> {
     const existing = await this.store.read(req.podUid);
     if (existing?.phase === 'ready' && (await exists(existing.netnsPath))) {
       if (!this.verifyExisting) return statusOf(existing);
@@ -236,14 +236,18 @@ export class CniPodNetwork implements PodNetwork {
     await this.ensureForwarding();
     await this.ensureMasquerade();
     const cniVersion = await this.cniVersion();
-    if (req.hostPorts.length === 0) return this.create(req, cniVersion);
+    if (req.hostPorts.length === 0) return this.create(req, cniVersion, hooks);
     return this.withHostPortLock(async () => {
       await this.checkHostPorts(req);
-      return this.create(req, cniVersion);
+      return this.create(req, cniVersion, hooks);
     });
   }
 
-  private async create(req: PodNetworkRequest, cniVersion: string): Promise<PodNetworkStatus> {
+  private async create(
+    req: PodNetworkRequest,
+    cniVersion: string,
+    hooks: PodNetworkHooks | undefined,
+  ): Promise<PodNetworkStatus> {
     const netnsName = this.netnsNameFor(req.podUid);
     const plugins: PluginType[] =
       req.hostPorts.length > 0 ? ['loopback', 'bridge', 'portmap'] : ['loopback', 'bridge'];
@@ -277,6 +281,7 @@ export class CniPodNetwork implements PodNetwork {
       if (add.code !== 0) {
         throw new PodNetworkError('CommandFailed', `ip netns add ${netnsName}: ${add.stderr.trim()}`);
       }
+      hooks?.namespaceReady?.(record.netnsPath);
       // loopback only sets up `lo` and its result is not part of the chain's, so it runs beside bridge
       // (which creates eth0); the rest of the chain runs in order on bridge's result.
       attempted.push(...plugins.slice(0, 2));

@@ -1,7 +1,7 @@
 // FakeNetwork: a PodNetwork for unit tests and simulated nodes. Hands out IPv4 addresses from a CIDR
 // (the first host address is the gateway), remembers them per pod; no namespaces are made.
 
-import type { PodNetwork, PodNetworkRequest, PodNetworkStatus } from './types.js';
+import type { PodNetwork, PodNetworkHooks, PodNetworkRequest, PodNetworkStatus } from './types.js';
 
 export class FakeNetwork implements PodNetwork {
   readonly setUps: string[] = [];
@@ -24,15 +24,21 @@ export class FakeNetwork implements PodNetwork {
     this.base = n - (n % this.size);
   }
 
+  /** How long setUp takes after the namespace exists (0: at once). */
+  delayMs = 0;
+
   /** setUp fails with this message until called with undefined. */
   failSetUp(message: string | undefined): void {
     this.failure = message;
   }
 
-  async setUp(req: PodNetworkRequest): Promise<PodNetworkStatus> {
+  async setUp(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus> {
     const have = this.pods.get(req.podUid);
     if (have !== undefined) return { ...have, ips: [...have.ips] };
     this.setUps.push(req.podUid);
+    hooks?.namespaceReady?.(`/var/run/netns/fake-${req.podUid}`);
+    // The plugins take a moment, as real ones do: what the caller starts in the namespace overlaps them.
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failure !== undefined) throw new Error(this.failure);
     const used = new Set([...this.pods.values()].map((p) => p.ips[0]));
     for (let i = 2; i < this.size - 1; i++) {

@@ -23,9 +23,17 @@ export interface PodNetworkStatus {
   ips: string[];
 }
 
+export interface PodNetworkHooks {
+  namespaceReady?: (netnsPath: string) => void;
+}
+
 export interface PodNetwork {
-  /** Creates the netns and runs CNI ADD; idempotent for a pod already set up (returns its status). */
-  setUp(req: PodNetworkRequest): Promise<PodNetworkStatus>;
+  /**
+   * Creates the netns and runs CNI ADD; idempotent for a pod already set up (returns its status).
+   * `hooks.namespaceReady` is called once the pod's namespace exists and before the plugins run, so the
+   * caller can create containers in it meanwhile; it is not called when the pod was already set up.
+   */
+  setUp(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus>;
   /** CNI DEL and netns removal; always safe to call (also for pods the agent no longer knows). */
   tearDown(podUid: string): Promise<void>;
   status(podUid: string): Promise<PodNetworkStatus | undefined>;

@@ -28,6 +28,8 @@ let images: FakeImageService;
 let network: FakeNetwork;
 let recorder: MemoryEventRecorder;
 let cleaned: string[];
+/** What the fake spec builder, and the wrappers of `traceOrder`, saw happen, in order. */
+let order: string[];
 let managers: PodManager[];
 
 /** A spec builder that touches no disk: the container runs the pod's command. */
@@ -40,6 +42,9 @@ function fakeBuilder(): SpecBuilder {
         resolvConfFile: '/tmp/resolv',
         hostnameFile: '/tmp/hostname',
       };
+    },
+    async refreshPodFiles(ctx) {
+      order.push(`refresh ${ctx.podIPs.join(',')}`);
     },
     async buildContainerSpec(a): Promise<ContainerCreateSpec> {
       const command = (a.container['command'] as string[] | undefined) ?? a.image.config.Cmd ?? [];
@@ -123,6 +128,26 @@ async function createPod(
   return client.create(podRef, 'default', obj);
 }
 
+/** Logs container creates and starts and the end of each network setUp into `order`. */
+function traceOrder(): void {
+  const setUp = network.setUp.bind(network);
+  network.setUp = async (req, hooks) => {
+    const s = await setUp(req, hooks);
+    order.push(`network ${s.ips.join(',')}`);
+    return s;
+  };
+  const create = runtime.createContainer.bind(runtime);
+  runtime.createContainer = async (spec) => {
+    order.push(`create ${spec.labels.containerName} netns=${spec.netnsPath ?? ''}`);
+    await create(spec);
+  };
+  const start = runtime.startContainer.bind(runtime);
+  runtime.startContainer = async (id) => {
+    order.push(`start ${runtime.spec(id)?.labels.containerName ?? id}`);
+    await start(id);
+  };
+}
+
 async function getPod(name: string): Promise<any> {
   return client.get(podRef, 'default', name);
 }
@@ -140,6 +165,7 @@ beforeEach(async () => {
   network = new FakeNetwork('10.88.0.0/24');
   recorder = new MemoryEventRecorder();
   cleaned = [];
+  order = [];
   managers = [];
 });
 
@@ -182,6 +208,88 @@ describe('PodManager', () => {
     expect(cs.state.running.startedAt).toBeDefined();
     expect(recorder.reasons()).toEqual(expect.arrayContaining(['Pulling', 'Pulled', 'Created', 'Started']));
     expect(m.podCount()).toBe(1);
+  });
+
+  it("creates a fresh pod's containers while its network is set up, and starts them once /etc/hosts has the pod IP", async () => {
+    network.delayMs = 150;
+    traceOrder();
+    const m = newManager();
+    await m.start();
+    const pod = await createPod('early', {
+      containers: [
+        { name: 'a', image: 'busybox:1', command: ['sleep', '3600'] },
+        { name: 'b', image: 'busybox:1', command: ['sleep', '3600'] },
+      ],
+    });
+    m.upsert(pod);
+    const running = await eventually(async () => {
+      const p = await getPod('early');
+      expect(p.status.phase).toBe('Running');
+      return p;
+    });
+    const ip = running.status.podIP as string;
+    const netns = `/var/run/netns/fake-${pod.metadata.uid}`;
+    // Both containers are created in the pod's namespace before its network is ready; they start only after
+    // the pod files were rewritten with the IP.
+    const at = (entry: string): number => order.indexOf(entry);
+    expect(order).toHaveLength(6);
+    expect(at(`create a netns=${netns}`)).toBeLessThan(at(`network ${ip}`));
+    expect(at(`create b netns=${netns}`)).toBeLessThan(at(`network ${ip}`));
+    expect(at(`network ${ip}`)).toBeLessThan(at(`refresh ${ip}`));
+    expect(at(`refresh ${ip}`)).toBeLessThan(at('start a'));
+    expect(at(`refresh ${ip}`)).toBeLessThan(at('start b'));
+    expect(running.status.containerStatuses.map((c: any) => c.restartCount)).toEqual([0, 0]);
+  });
+
+  it('creates the containers after the network when the env needs the pod IP', async () => {
+    network.delayMs = 50;
+    traceOrder();
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod('needs-ip', {
+        containers: [
+          {
+            name: 'app',
+            image: 'busybox:1',
+            command: ['sleep', '3600'],
+            env: [{ name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+          },
+        ],
+      }),
+    );
+    const running = await eventually(async () => {
+      const p = await getPod('needs-ip');
+      expect(p.status.phase).toBe('Running');
+      return p;
+    });
+    expect(order.map((o) => o.split(' ')[0])).toEqual(['network', 'create', 'start']);
+    expect(order[0]).toBe(`network ${running.status.podIP}`);
+  });
+
+  it('removes the containers created early when the pod network fails, and counts no restart', async () => {
+    network.delayMs = 50;
+    network.failSetUp('failed to set up bridge');
+    const m = newManager();
+    await m.start();
+    m.upsert(
+      await createPod('no-net', {
+        containers: [{ name: 'app', image: 'busybox:1', command: ['sleep', '3600'] }],
+      }),
+    );
+    await eventually(async () => {
+      expect(recorder.events.some((e) => e.reason === 'FailedCreatePodSandBox')).toBe(true);
+      expect(runtime.calls.some((c) => c.op === 'remove')).toBe(true);
+    });
+    expect(runtime.all()).toEqual([]);
+    network.failSetUp(undefined);
+    const running = await eventually(async () => {
+      const p = await getPod('no-net');
+      expect(p.status.phase).toBe('Running');
+      return p;
+    });
+    expect(running.status.containerStatuses[0].restartCount).toBe(0);
+    expect(runtime.all()).toHaveLength(1);
   });
 
   it('restarts a crashing container with back-off and shows CrashLoopBackOff', async () => {

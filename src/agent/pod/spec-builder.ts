@@ -16,12 +16,15 @@ import {
   type PodContext,
   type PreparedPod,
 } from './container-spec.js';
+import { writePodFiles } from './pod-files.js';
 import { pullCredentials } from './pull-secrets.js';
 
 export type { ObjectLookup, PodContext, PreparedPod } from './container-spec.js';
 
 export interface SpecBuilder {
   preparePod(ctx: PodContext, lookup: ObjectLookup): Promise<PreparedPod>;
+  /** Rewrites /etc/hosts, resolv.conf and hostname in place (the pod IP became known after preparePod). */
+  refreshPodFiles(ctx: PodContext): Promise<void>;
   buildContainerSpec(args: {
     ctx: PodContext;
     prepared: PreparedPod;
@@ -43,6 +46,9 @@ export interface SpecBuilder {
 
 export const defaultSpecBuilder: SpecBuilder = {
   preparePod,
+  async refreshPodFiles(ctx) {
+    await writePodFiles(ctx);
+  },
   buildContainerSpec,
   containerSpecHash,
   newContainerId,

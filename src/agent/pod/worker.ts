@@ -80,6 +80,13 @@ export function allContainersStarted(pod: KubeObject, containers: readonly Conta
 }
 
 const podRef = { apiVersion: 'v1', kind: 'Pod' } as const;
+
+/** A container created while its pod's network was being set up, to start once the pod has its IP. */
+interface EarlyContainer {
+  c: PodContainer;
+  id: string;
+  imageId: string;
+}
 /** Pull failures back off 10 s doubling to 300 s (the kubelet's image back-off). */
 const pullBackoff = { initialMs: 10_000, maxMs: 300_000 };
 /** Config/create failures are retried sooner: a missing ConfigMap is often created a moment later. */
@@ -462,16 +469,31 @@ export class PodWorker {
         hostPorts.push(m);
       }
     }
-    try {
-      this.network = await this.deps.network.setUp({
+    const early = this.earlyStartContainers();
+    let namespaceReady: (netnsPath: string | undefined) => void = () => undefined;
+    const namespace = new Promise<string | undefined>((resolve) => (namespaceReady = resolve));
+    const setUp = this.deps.network.setUp(
+      {
         podUid: this.uid,
         podName: podName(this.pod),
         podNamespace: podNamespace(this.pod),
         hostPorts,
-      });
+      },
+      early.length > 0 ? { namespaceReady } : undefined,
+    );
+    // Without the hook (an adopted network, or no early start) nothing waits for the namespace.
+    setUp.then(
+      () => namespaceReady(undefined),
+      () => namespaceReady(undefined),
+    );
+    const created = namespace.then((netnsPath) =>
+      netnsPath === undefined ? [] : this.createEarly(netnsPath, early),
+    );
+    try {
+      this.network = await setUp;
       this.holdMs = 0;
-      return true;
     } catch (err: unknown) {
+      await this.discardEarly(await created);
       this.deps.recorder.record(
         this.pod,
         'Warning',
@@ -480,6 +502,76 @@ export class PodWorker {
       );
       this.hold();
       return false;
+    }
+    const ready = await created;
+    if (ready.length > 0) await this.startEarly(ready);
+    return true;
+  }
+
+  /**
+   * The containers a fresh pod can create while its network is set up: podStep's next steps would be
+   * preparePod and then starting every regular container at attempt 0, and nothing in them needs the pod IP
+   * except /etc/hosts, which is rewritten in place before they start. Not for pods with init containers,
+   * containers already there (adoption, restarts), earlier failures, or env from `status.podIP(s)`.
+   */
+  private earlyStartContainers(): PodContainer[] {
+    const pod = this.pod;
+    if (this.removed || pod.metadata.deletionTimestamp !== undefined || isHostNetwork(pod)) return [];
+    if (this.prepared !== undefined || this.lastContainers.length > 0) return [];
+    if (Object.keys(this.startFailures).length > 0) return [];
+    if (podContainers(pod, 'init').length > 0) return [];
+    const regulars = podContainers(pod, 'regular');
+    const wantsPodIP = regulars.some((c) =>
+      asArr(c.spec['env']).some((e) => {
+        const path = asObj(asObj(asObj(e)?.['valueFrom'])?.['fieldRef'])?.['fieldPath'];
+        return typeof path === 'string' && path.startsWith('status.podIP');
+      }),
+    );
+    return wantsPodIP ? [] : regulars;
+  }
+
+  /** In the new namespace, before the pod has an IP: the pod's files and its containers, created. */
+  private async createEarly(netnsPath: string, containers: PodContainer[]): Promise<EarlyContainer[]> {
+    const ctx = { ...this.context(), netnsPath, podIPs: [] };
+    let prepared: PreparedPod;
+    try {
+      prepared = await this.deps.specBuilder.preparePod(ctx, this.deps.lookup);
+    } catch {
+      return []; // preparePod runs again as its own step and reports the failure there
+    }
+    this.prepared = prepared;
+    const made = await Promise.all(
+      containers.map(async (c) => {
+        const info = await this.resolveImage(c);
+        const id = info === undefined ? undefined : await this.createInstance(c, 0, info, ctx, prepared);
+        return id === undefined || info === undefined ? undefined : { c, id, imageId: info.id };
+      }),
+    );
+    return made.filter((m) => m !== undefined);
+  }
+
+  /** The network is up: the pod's files get its IP, then the containers created early start. */
+  private async startEarly(ready: EarlyContainer[]): Promise<void> {
+    try {
+      await this.deps.specBuilder.refreshPodFiles(this.context());
+    } catch (err: unknown) {
+      this.deps.log(`pod ${this.describe()}: pod files with the pod IP: ${errorMessage(err)}`);
+      await this.discardEarly(ready);
+      return;
+    }
+    await Promise.all(ready.map(({ c, id }) => this.startInstance(c, id)));
+  }
+
+  /** Containers created early whose pod network failed: removed, so the next attempt starts afresh. */
+  private async discardEarly(ready: EarlyContainer[]): Promise<void> {
+    this.prepared = undefined;
+    for (const { id, imageId } of ready) {
+      try {
+        await this.deps.runtime.removeContainer(id);
+        this.deps.images.release(imageId, id);
+      } catch (err: unknown) {
+        this.deps.log(`pod ${this.describe()}: removing container ${id}: ${errorMessage(err)}`);
+      }
     }
   }
 
@@ -512,13 +604,20 @@ export class PodWorker {
 
   /** Pull (per policy), build the spec, create, start, then the postStart hook. */
   private async startContainer(name: string, kind: 'regular' | 'init', attempt: number): Promise<boolean> {
-    const { recorder, images, runtime, clock, specBuilder } = this.deps;
-    const pod = this.pod;
-    const c = podContainers(pod, kind).find((x) => x.name === name);
+    const c = podContainers(this.pod, kind).find((x) => x.name === name);
     if (c === undefined || this.prepared === undefined) return false;
-    const image = c.image;
+    const info = await this.resolveImage(c);
+    if (info === undefined) return false;
+    const id = await this.createInstance(c, attempt, info, this.context(), this.prepared);
+    if (id === undefined) return false;
+    return this.startInstance(c, id);
+  }
 
-    // 1. The image.
+  /** 1. The image, per pull policy: its info, or undefined after recording the failure. */
+  private async resolveImage(c: PodContainer): Promise<ImageInfo | undefined> {
+    const { recorder, images, clock, specBuilder } = this.deps;
+    const pod = this.pod;
+    const image = c.image;
     const policyRaw = c.spec['imagePullPolicy'];
     const policy: PullPolicy =
       policyRaw === 'Always' || policyRaw === 'Never' || policyRaw === 'IfNotPresent'
@@ -553,6 +652,7 @@ export class PodWorker {
         );
       }
       this.rememberImage(info);
+      return info;
     } catch (err: unknown) {
       if (pullStarted !== undefined) this.deps.metrics?.imagePulled('failure', clock.now() - pullStarted);
       const reason = (err as { reason?: unknown }).reason;
@@ -567,17 +667,27 @@ export class PodWorker {
         recorder.record(pod, 'Warning', 'Failed', 'Error: ErrImagePull');
         this.fail(c, 'ErrImagePull', message, pullBackoff);
       }
-      return false;
+      return undefined;
     }
+  }
 
-    // 2. The spec, 3. create.
-    const id = specBuilder.newContainerId(this.uid, name, attempt);
+  /** 2. The spec, 3. create: the new container's id, or undefined after recording the failure. */
+  private async createInstance(
+    c: PodContainer,
+    attempt: number,
+    info: ImageInfo,
+    ctx: PodContext,
+    prepared: PreparedPod,
+  ): Promise<string | undefined> {
+    const { recorder, images, runtime, specBuilder } = this.deps;
+    const pod = this.pod;
+    const id = specBuilder.newContainerId(this.uid, c.name, attempt);
     try {
       const spec = await specBuilder.buildContainerSpec({
-        ctx: this.context(),
-        prepared: this.prepared,
+        ctx,
+        prepared,
         container: c.spec,
-        kind,
+        kind: c.kind,
         attempt,
         id,
         image: info,
@@ -587,9 +697,9 @@ export class PodWorker {
         podUid: this.uid,
         podName: podName(pod),
         podNamespace: podNamespace(pod),
-        containerName: name,
+        containerName: c.name,
         attempt,
-        kind,
+        kind: c.kind,
         specHash: specBuilder.containerSpecHash(c.spec),
       };
       await runtime.createContainer(spec);
@@ -600,13 +710,19 @@ export class PodWorker {
       const message = errorMessage(err);
       recorder.record(pod, 'Warning', 'Failed', `Error: ${message}`);
       this.fail(c, r, message, configBackoff);
-      return false;
+      return undefined;
     }
-    delete this.startFailures[name];
+    delete this.startFailures[c.name];
     images.markUsed(info.id, id);
-    recorder.record(pod, 'Normal', 'Created', `Created container: ${name}`);
+    recorder.record(pod, 'Normal', 'Created', `Created container: ${c.name}`);
+    return id;
+  }
 
-    // 4. start.
+  /** 4. start, 5. the postStart hook. */
+  private async startInstance(c: PodContainer, id: string): Promise<boolean> {
+    const { recorder, runtime, clock } = this.deps;
+    const pod = this.pod;
+    const name = c.name;
     try {
       await runtime.startContainer(id);
     } catch (err: unknown) {
@@ -617,7 +733,7 @@ export class PodWorker {
     }
     recorder.record(pod, 'Normal', 'Started', `Started container ${name}`);
 
-    // 5. postStart: the container does not count as running until its hook returned.
+    // The container does not count as running until its postStart hook returned.
     const postStart = asObj(asObj(c.spec['lifecycle'])?.['postStart']);
     if (postStart !== undefined) {
       const grace = asNum((pod.spec as Obj | undefined)?.['terminationGracePeriodSeconds']) ?? 30;
@@ -634,7 +750,7 @@ export class PodWorker {
         return false;
       }
     }
-    if (kind === 'regular') this.startedContainer = true;
+    if (c.kind === 'regular') this.startedContainer = true;
     return true;
   }
 
