@@ -74,6 +74,8 @@ const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleS
 interface Figures {
   start: Summary;
   monitorKiB: Summary;
+  /** Every pod's start latency in order (ms), for the JSON file. */
+  samples: number[];
 }
 
 async function benchFlotilla(
@@ -145,10 +147,13 @@ async function benchFlotilla(
       stdio: 'ignore',
     });
     return {
-      figures: { start: summarize(samples), monitorKiB: summarize(ours) },
+      figures: { start: summarize(samples), monitorKiB: summarize(ours), samples },
       rootfs: join(rootfs, 'bundle', 'rootfs'),
     };
   } finally {
+    // FLOTILLA_BENCH_AGENT_LOG=<file>: the agent's output (with FLOTILLA_AGENT_DEBUG=1, every pod action timed).
+    const agentLog = process.env['FLOTILLA_BENCH_AGENT_LOG'];
+    if (agentLog !== undefined) writeFileSync(agentLog, cluster.agent.output());
     await cluster.close().catch((err: unknown) => log(`flotilla cleanup: ${(err as Error).message}`));
     await registry.stop();
     rmSync(layout, { recursive: true, force: true });
@@ -207,7 +212,7 @@ async function benchDocker(o: Options, rootfs: string, log: (l: string) => void)
     }
     const shims = rssOf((c) => c.includes('containerd-shim'));
     for (const id of ids) await call('DELETE', `/containers/${id}?force=true`);
-    return { start: summarize(samples), monitorKiB: summarize(shims) };
+    return { start: summarize(samples), monitorKiB: summarize(shims), samples };
   } finally {
     const notes = await engine.stop();
     for (const n of notes) log(`peer cleanup: ${n}`);

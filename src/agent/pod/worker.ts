@@ -206,7 +206,7 @@ export class PodWorker {
       let progressed = false;
       let wakeAt: number | undefined;
       try {
-        const r = await this.sync();
+        const r = await this.sync(immediate < 20);
         if (r.done) {
           this.finished = true;
           break;
@@ -304,7 +304,12 @@ export class PodWorker {
     this.imageIds[info.id] = info.repoDigests[0] ?? info.id;
   }
 
-  private async sync(): Promise<{ done: boolean; progressed: boolean; wakeAt?: number }> {
+  /**
+   * One pass. `again`: a pass that makes progress is followed at once by another, which writes the status
+   * after this pass's actions; this pass then writes the status before them (a pod shows ContainerCreating
+   * while its image is pulled) and not after, so the next pass's fresher status does not queue behind it.
+   */
+  private async sync(again: boolean): Promise<{ done: boolean; progressed: boolean; wakeAt?: number }> {
     const pod = this.pod;
     const { clock } = this.deps;
     const terminating = this.removed || pod.metadata.deletionTimestamp !== undefined;
@@ -343,6 +348,10 @@ export class PodWorker {
     );
     // A deleting pod's last steps (kill, API delete) wait for the status write in flight.
     if (res.terminating && actions.length > 0) await this.statusWrites.running;
+    const writeFirst = again && !res.terminating && !this.removed && actions.length > 0;
+    if (writeFirst && !isTerminalPhase(podStatusOf(pod)['phase'])) {
+      await this.writeStatus(containers, res.waiting, res.initialized, res.initFailed);
+    }
     if (res.terminating && actions.some((a) => a.type === 'killContainer')) await this.drainEndpoints();
     // Consecutive actions of one type run together (containers start in parallel).
     for (let i = 0; i < actions.length;) {
@@ -363,7 +372,12 @@ export class PodWorker {
     this.countStart(after, res.terminating);
     // A terminal pod whose containers are gone (cleaned up before an agent restart) keeps its last status.
     const keepTerminal = isTerminalPhase(podStatusOf(pod)['phase']) && after.length === 0;
-    if (!this.removed && !(res.done && allOk) && !keepTerminal) {
+    // A failure's reason (ErrImagePull, RunContainerError) is known only to this pass: written after all,
+    // and not merged away by the next pass's status (the write before the actions goes first).
+    const failureShown = Object.keys(this.overlay).length > 0;
+    const deferred = writeFirst && allOk && !failureShown;
+    if (writeFirst && failureShown) await this.statusWrites.running;
+    if (!this.removed && !(res.done && allOk) && !keepTerminal && !deferred) {
       await this.writeStatus(after, { ...res.waiting, ...this.overlay }, res.initialized, res.initFailed);
     }
     const out: { done: boolean; progressed: boolean; wakeAt?: number } = {
