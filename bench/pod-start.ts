@@ -151,9 +151,6 @@ async function benchFlotilla(
       rootfs: join(rootfs, 'bundle', 'rootfs'),
     };
   } finally {
-    // FLOTILLA_BENCH_AGENT_LOG=<file>: the agent's output (with FLOTILLA_AGENT_DEBUG=1, every pod action timed).
-    const agentLog = process.env['FLOTILLA_BENCH_AGENT_LOG'];
-    if (agentLog !== undefined) writeFileSync(agentLog, cluster.agent.output());
     await cluster.close().catch((err: unknown) => log(`flotilla cleanup: ${(err as Error).message}`));
     await registry.stop();
     rmSync(layout, { recursive: true, force: true });

@@ -107,6 +107,10 @@ export class CniPodNetwork implements PodNetwork {
     return `${this.prefix}${podUid.slice(0, 12)}`;
   }
 
+  namespacePath(podUid: string): string {
+    return join(NETNS_DIR, this.netnsNameFor(podUid));
+  }
+
   async setUp(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus> {
     checkPodUid(req.podUid);
     return this.withPodLock(req.podUid, () => this.setUpLocked(req, hooks));

@@ -36,7 +36,7 @@ export class FakeNetwork implements PodNetwork {
     const have = this.pods.get(req.podUid);
     if (have !== undefined) return { ...have, ips: [...have.ips] };
     this.setUps.push(req.podUid);
-    hooks?.namespaceReady?.(`/var/run/netns/fake-${req.podUid}`);
+    hooks?.namespaceReady?.(this.namespacePath(req.podUid));
     // The plugins take a moment, as real ones do: what the caller starts in the namespace overlaps them.
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failure !== undefined) throw new Error(this.failure);
@@ -46,13 +46,17 @@ export class FakeNetwork implements PodNetwork {
       if (used.has(ip)) continue;
       const status: PodNetworkStatus = {
         podUid: req.podUid,
-        netnsPath: `/var/run/netns/fake-${req.podUid}`,
+        netnsPath: this.namespacePath(req.podUid),
         ips: [ip],
       };
       this.pods.set(req.podUid, status);
       return { ...status, ips: [ip] };
     }
     throw new Error('no IP addresses available in range set');
+  }
+
+  namespacePath(podUid: string): string {
+    return `/var/run/netns/fake-${podUid}`;
   }
 
   async tearDown(podUid: string): Promise<void> {

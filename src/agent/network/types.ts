@@ -36,6 +36,8 @@ export interface PodNetwork {
   setUp(req: PodNetworkRequest, hooks?: PodNetworkHooks): Promise<PodNetworkStatus>;
   /** CNI DEL and netns removal; always safe to call (also for pods the agent no longer knows). */
   tearDown(podUid: string): Promise<void>;
+  /** Where setUp puts the pod's namespace (its `netnsPath`), known before setUp runs. */
+  namespacePath(podUid: string): string;
   status(podUid: string): Promise<PodNetworkStatus | undefined>;
   /** Pod uids that have a network on this node (from disk), for orphan cleanup after a restart. */
   list(): Promise<string[]>;

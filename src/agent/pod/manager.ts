@@ -70,7 +70,7 @@ export class PodManager {
       log: this.log,
       specBuilder: deps.specBuilder ?? defaultSpecBuilder,
       lookup: apiObjectLookup(deps.client),
-      listContainers: (fresh) => this.listContainers(fresh, pollIntervalMs / 2),
+      listContainers: (podUid) => this.deps.runtime.listContainers({ podUid }),
       pollIntervalMs,
     };
     if (deps.clusterDns !== undefined) this.workerDeps.clusterDns = deps.clusterDns;

@@ -14,6 +14,7 @@ import type { AgentMetrics } from '../../machinery/prom/index.js';
 import { ImageError, type ImageInfo, type ImageService, type PullPolicy } from '../image/types.js';
 import type { PodNetwork, PodNetworkStatus, HostPortMapping } from '../network/types.js';
 import type { EndpointDrainer } from '../proxy/proxy.js';
+import { isRuntimeError } from '../runtime/errors.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import {
   isHostNetwork,
@@ -51,8 +52,8 @@ export interface PodWorkerDeps {
   log: (msg: string) => void;
   specBuilder: SpecBuilder;
   lookup: ObjectLookup;
-  /** Every runtime container (fresh = not from a cache). */
-  listContainers: (fresh: boolean) => Promise<ContainerStatus[]>;
+  /** The runtime's containers of one pod, as they are now. */
+  listContainers: (podUid: string) => Promise<ContainerStatus[]>;
   pollIntervalMs: number;
   /**
    * Graceful endpoint removal: before the containers of a deleting pod are stopped, wait (at most
@@ -283,8 +284,8 @@ export class PodWorker {
     return ctx;
   }
 
-  private async observe(fresh: boolean): Promise<ContainerStatus[]> {
-    const all = await this.deps.listContainers(fresh);
+  private async observe(): Promise<ContainerStatus[]> {
+    const all = await this.deps.listContainers(this.uid);
     const mine = all.filter((c) => c.labels.podUid === this.uid);
     this.lastContainers = mine;
     for (const c of mine) {
@@ -313,7 +314,7 @@ export class PodWorker {
     const pod = this.pod;
     const { clock } = this.deps;
     const terminating = this.removed || pod.metadata.deletionTimestamp !== undefined;
-    const containers = await this.observe(false);
+    const containers = await this.observe();
     if (!isHostNetwork(pod) && !this.networkChecked) {
       // Adoption: a network set up before an agent restart is used as it is.
       this.network = await this.deps.network.status(this.uid);
@@ -368,7 +369,7 @@ export class PodWorker {
       }
       i = j;
     }
-    const after = actions.length > 0 ? await this.observe(true) : containers;
+    const after = actions.length > 0 ? await this.observe() : containers;
     this.countStart(after, res.terminating);
     // A terminal pod whose containers are gone (cleaned up before an agent restart) keeps its last status.
     const keepTerminal = isTerminalPhase(podStatusOf(pod)['phase']) && after.length === 0;
@@ -495,14 +496,26 @@ export class PodWorker {
       },
       early.length > 0 ? { namespaceReady } : undefined,
     );
-    // Without the hook (an adopted network, or no early start) nothing waits for the namespace.
+    // Without the hook (a network set up before) nothing waits for the namespace.
     setUp.then(
       () => namespaceReady(undefined),
       () => namespaceReady(undefined),
     );
-    const created = namespace.then((netnsPath) =>
-      netnsPath === undefined ? [] : this.createEarly(netnsPath, early),
-    );
+    let preparing: Promise<PreparedPod | undefined> = Promise.resolve(undefined);
+    let created: Promise<EarlyContainer[]> = Promise.resolve([]);
+    if (early.length > 0) {
+      const netnsPath = this.deps.network.namespacePath(this.uid);
+      // runc joins the namespace by its path: the containers' processes wait until it exists.
+      const inNamespace = namespace.then((path) => {
+        if (path !== netnsPath) throw new Error(`the pod's network namespace ${netnsPath} was not created`);
+      });
+      inNamespace.catch(() => undefined);
+      const ctx = { ...this.context(), netnsPath, podIPs: [] };
+      preparing = this.deps.specBuilder.preparePod(ctx, this.deps.lookup).catch(() => undefined);
+      created = preparing.then((prepared) =>
+        prepared === undefined ? [] : this.createEarly(ctx, prepared, early, inNamespace),
+      );
+    }
     try {
       this.network = await setUp;
       this.holdMs = 0;
@@ -517,8 +530,23 @@ export class PodWorker {
       this.hold();
       return false;
     }
+    const prepared = await preparing;
+    if (prepared === undefined) {
+      // preparePod runs as its own step, which reports a failure; anything created early is not used.
+      await this.discardEarly(await created);
+      return true;
+    }
+    try {
+      // The pod IP into /etc/hosts, while the containers may still be being created (rewritten in place).
+      await this.deps.specBuilder.refreshPodFiles(this.context());
+    } catch (err: unknown) {
+      this.deps.log(`pod ${this.describe()}: pod files with the pod IP: ${errorMessage(err)}`);
+      await this.discardEarly(await created);
+      return true;
+    }
+    this.prepared = prepared;
     const ready = await created;
-    if (ready.length > 0) await this.startEarly(ready);
+    await Promise.all(ready.map(({ c, id }) => this.startInstance(c, id)));
     return true;
   }
 
@@ -544,39 +572,29 @@ export class PodWorker {
     return wantsPodIP ? [] : regulars;
   }
 
-  /** In the new namespace, before the pod has an IP: the pod's files and its containers, created. */
-  private async createEarly(netnsPath: string, containers: PodContainer[]): Promise<EarlyContainer[]> {
-    const ctx = { ...this.context(), netnsPath, podIPs: [] };
-    let prepared: PreparedPod;
-    try {
-      prepared = await this.deps.specBuilder.preparePod(ctx, this.deps.lookup);
-    } catch {
-      return []; // preparePod runs again as its own step and reports the failure there
-    }
-    this.prepared = prepared;
+  /**
+   * Before the pod has an IP: its containers, created with their files and rootfs ready while the namespace
+   * is being made, and their processes once it exists (`inNamespace`).
+   */
+  private async createEarly(
+    ctx: PodContext,
+    prepared: PreparedPod,
+    containers: PodContainer[],
+    inNamespace: Promise<void>,
+  ): Promise<EarlyContainer[]> {
     const made = await Promise.all(
       containers.map(async (c) => {
         const info = await this.resolveImage(c);
-        const id = info === undefined ? undefined : await this.createInstance(c, 0, info, ctx, prepared);
-        return id === undefined || info === undefined ? undefined : { c, id, imageId: info.id };
+        if (info === undefined) return undefined;
+        const id = await this.createInstance(c, 0, info, ctx, prepared, inNamespace);
+        return id === undefined ? undefined : { c, id, imageId: info.id };
       }),
     );
     return made.filter((m) => m !== undefined);
   }
 
-  /** The network is up: the pod's files get its IP, then the containers created early start. */
-  private async startEarly(ready: EarlyContainer[]): Promise<void> {
-    try {
-      await this.deps.specBuilder.refreshPodFiles(this.context());
-    } catch (err: unknown) {
-      this.deps.log(`pod ${this.describe()}: pod files with the pod IP: ${errorMessage(err)}`);
-      await this.discardEarly(ready);
-      return;
-    }
-    await Promise.all(ready.map(({ c, id }) => this.startInstance(c, id)));
-  }
-
-  /** Containers created early whose pod network failed: removed, so the next attempt starts afresh. */
+  /** Containers created early that will not be started (the network or the pod files failed): removed, so the
+   * next attempt starts afresh. */
   private async discardEarly(ready: EarlyContainer[]): Promise<void> {
     this.prepared = undefined;
     for (const { id, imageId } of ready) {
@@ -692,6 +710,7 @@ export class PodWorker {
     info: ImageInfo,
     ctx: PodContext,
     prepared: PreparedPod,
+    after?: Promise<void>,
   ): Promise<string | undefined> {
     const { recorder, images, runtime, specBuilder } = this.deps;
     const pod = this.pod;
@@ -716,8 +735,10 @@ export class PodWorker {
         kind: c.kind,
         specHash: specBuilder.containerSpecHash(c.spec),
       };
-      await runtime.createContainer(spec);
+      await runtime.createContainer(spec, after === undefined ? {} : { after });
     } catch (err: unknown) {
+      // Called off because the pod's network did not come: setUpNetwork reports that, not the container.
+      if (isRuntimeError(err) && err.code === 'Cancelled') return undefined;
       const reason = (err as { reason?: unknown }).reason;
       const r =
         reason === 'CreateContainerConfigError' ? 'CreateContainerConfigError' : 'CreateContainerError';
@@ -875,10 +896,11 @@ export class PodWorker {
     const ns = podNamespace(this.pod);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
+        const sent = Date.now();
         const written = await this.deps.client.updateStatus(podRef, ns, { ...this.pod, status });
         if (debugActions)
           this.deps.log(
-            `${new Date().toISOString()} pod ${this.describe()}: status written (phase ${String(status['phase'])})`,
+            `${new Date().toISOString()} pod ${this.describe()}: status written (phase ${String(status['phase'])}) in ${Date.now() - sent} ms`,
           );
         if (podUid(written) === this.uid) this.setPod(written);
         return;

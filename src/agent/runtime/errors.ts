@@ -10,7 +10,9 @@ export type RuntimeErrorCode =
   /** runc or conmon refused or failed (the message carries runc's own words). */
   | 'RuntimeFailed'
   /** The container is not in a state that allows the operation (e.g. exec in an exited container). */
-  | 'InvalidState';
+  | 'InvalidState'
+  /** The create was called off by its caller (`CreateOptions.after` rejected); nothing was left behind. */
+  | 'Cancelled';
 
 export class RuntimeError extends Error {
   readonly code: RuntimeErrorCode;

@@ -6,13 +6,16 @@ import { PassThrough } from 'node:stream';
 import type { Clock, TimerHandle } from '../../machinery/clock.js';
 import type {
   ContainerCreateSpec,
+  ContainerFilter,
   ContainerRuntime,
+  CreateOptions,
   ContainerStats,
   ContainerStatus,
   ExecOptions,
   ExecSession,
   RuntimeInfo,
 } from './types.js';
+import { RuntimeError } from './errors.js';
 
 /** How one container instance behaves. */
 export interface FakeContainerScript {
@@ -114,9 +117,17 @@ export class FakeRuntime implements ContainerRuntime {
     return { name: 'fake', version: '0.0.0', cgroupVersion: 2 };
   }
 
-  async createContainer(spec: ContainerCreateSpec): Promise<void> {
+  async createContainer(spec: ContainerCreateSpec, opts: CreateOptions = {}): Promise<void> {
+    opts.after?.catch(() => undefined);
     this.calls.push({ op: 'create', id: spec.id, name: spec.labels.containerName });
     if (this.containers.has(spec.id)) throw new Error(`container "${spec.id}" already exists`);
+    if (opts.after !== undefined) {
+      try {
+        await opts.after;
+      } catch (err) {
+        throw new RuntimeError('Cancelled', `container ${spec.id} was not created: ${String(err)}`);
+      }
+    }
     const found = this.scripts.find((s) => matches(s.selector, spec));
     const script =
       found === undefined ? {} : typeof found.script === 'function' ? found.script(spec) : found.script;
@@ -207,8 +218,8 @@ export class FakeRuntime implements ContainerRuntime {
     this.containers.delete(id);
   }
 
-  async listContainers(): Promise<ContainerStatus[]> {
-    return this.all();
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
+    return this.all().filter((c) => filter.podUid === undefined || c.labels.podUid === filter.podUid);
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../testkit/eventually.js';
 import { detectCgroupLayout, cgroupDirs } from './cgroups.js';
-import { isRuntimeError } from './errors.js';
+import { isRuntimeError, type RuntimeError } from './errors.js';
 import { mountPointsUnder, RuncRuntime } from './runc.js';
 import { busyboxSpec, makeBusyboxLayer, realRuntimeUnavailable, uniqueId } from './testing.js';
 import type { ContainerCreateSpec, ContainerStatus, ExecSession } from './types.js';
@@ -96,6 +96,36 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     await rt.removeContainer(s.id);
   });
 
+  it('makes the process only once `after` settled, and leaves nothing behind when it rejects', async () => {
+    // The pod worker prepares a container while the pod's network namespace is still being created.
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (go = r));
+    const s = spec(['sh', '-c', 'echo ran']);
+    const creating = rt.createContainer(s, { after: gate });
+    const dir = join(rt.root, s.id);
+    // The rootfs is mounted while the process waits for the gate; conmon has not been started.
+    await eventually(async () => expect(await mountPointsUnder(dir)).not.toEqual([]));
+    expect(existsSync(join(dir, 'conmon.pid'))).toBe(false);
+    expect((await rt.containerStatus(s.id))?.state).toBe('created');
+    go();
+    await creating;
+    await rt.startContainer(s.id);
+    expect((await exited(s.id)).exitCode).toBe(0);
+    await rt.removeContainer(s.id);
+
+    const cancelled = spec(['sh', '-c', 'echo never']);
+    const err = await rt
+      .createContainer(cancelled, { after: Promise.reject(new Error('no network namespace')) })
+      .then(
+        () => undefined,
+        (e: unknown) => e as RuntimeError,
+      );
+    expect(err?.code).toBe('Cancelled');
+    expect(err?.message).toMatch(/no network namespace/);
+    expect(existsSync(join(rt.root, cancelled.id))).toBe(false);
+    expect(await rt.containerStatus(cancelled.id)).toBeUndefined();
+  });
+
   it('stops a container on SIGTERM, and SIGKILLs one that ignores it after the timeout', async () => {
     const polite = spec(['sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']);
     // PID 1 of a pid namespace ignores SIGTERM unless it handles it: plain `sleep` is SIGKILLed.
@@ -171,8 +201,12 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
   it('two containers from one layer dir do not see each other’s files; removal discards them', async () => {
     const a = spec(['sh', '-c', 'echo secret > /data.txt; sleep 1000']);
     const b = spec(['sleep', '1000']);
+    b.labels = { ...b.labels, podUid: '0000-other-pod' };
     await run(a);
     await run(b);
+    // A pod's own listing (what its worker asks for) has its containers only.
+    expect((await rt.listContainers({ podUid: '0000-other-pod' })).map((c) => c.id)).toEqual([b.id]);
+    expect((await rt.listContainers()).map((c) => c.id)).toEqual(expect.arrayContaining([a.id, b.id]));
     await eventually(async () => {
       const r = await runExec(
         await rt.exec(a.id, { command: ['cat', '/data.txt'], tty: false, stdin: false }),

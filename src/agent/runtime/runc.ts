@@ -35,8 +35,10 @@ import {
 import { execFailureExitCode, runCommand, runcMessage, Runc, type RuncState } from './runc-cli.js';
 import type {
   ContainerCreateSpec,
+  ContainerFilter,
   ContainerLabels,
   ContainerRuntime,
+  CreateOptions,
   ContainerState,
   ContainerStats,
   ContainerStatus,
@@ -119,6 +121,8 @@ export class RuncRuntime implements ContainerRuntime {
   private readonly known = new Map<string, Known>();
   /** Each container's file paths, computed once (listings ask for them on every container). */
   private readonly pathsById = new Map<string, ReturnType<RuncRuntime['paths']>>();
+  /** Each container's pod uid (labels never change), for a pod's own listing without reading every meta. */
+  private readonly podById = new Map<string, string>();
   /** Containers this runtime is creating right now (conmon not up yet): `created` without asking runc. */
   private readonly creating = new Set<string>();
   private readonly exitListeners = new Set<(id: string, labels: ContainerLabels) => void>();
@@ -198,6 +202,7 @@ export class RuncRuntime implements ContainerRuntime {
     if (known !== undefined) return known.meta;
     try {
       const meta = JSON.parse(await readFile(this.paths(id).meta, 'utf8')) as ContainerMeta;
+      this.podById.set(id, meta.labels.podUid);
       // A write of our own may have landed while the file was read: keep the newer record.
       const raced = this.known.get(id);
       if (raced !== undefined) return raced.meta;
@@ -216,6 +221,7 @@ export class RuncRuntime implements ContainerRuntime {
     const tmp = `${p}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(meta));
     await rename(tmp, p);
+    this.podById.set(meta.id, meta.labels.podUid);
     const known = this.known.get(meta.id);
     if (known === undefined) this.known.set(meta.id, { meta });
     else known.meta = meta;
@@ -225,10 +231,12 @@ export class RuncRuntime implements ContainerRuntime {
     return { name: 'runc', version: await this.runc.version(), cgroupVersion: (await this.layout()).version };
   }
 
-  async createContainer(spec: ContainerCreateSpec): Promise<void> {
+  async createContainer(spec: ContainerCreateSpec, opts: CreateOptions = {}): Promise<void> {
+    // Awaited later, after the files: a rejection before then is not an unhandled one.
+    opts.after?.catch(() => undefined);
     let mine = false;
     try {
-      await this.create(spec, () => {
+      await this.create(spec, opts, () => {
         mine = true;
         this.creating.add(spec.id);
       });
@@ -237,7 +245,7 @@ export class RuncRuntime implements ContainerRuntime {
     }
   }
 
-  private async create(spec: ContainerCreateSpec, claimed: () => void): Promise<void> {
+  private async create(spec: ContainerCreateSpec, opts: CreateOptions, claimed: () => void): Promise<void> {
     const p = this.paths(spec.id);
     if (spec.security.privileged && !this.allowPrivileged) {
       throw new RuntimeError('InvalidSpec', 'privileged containers are not allowed on this node');
@@ -284,6 +292,18 @@ export class RuncRuntime implements ContainerRuntime {
     } catch (err) {
       await this.cleanupFiles(spec.id, meta.cgroupsPath).catch(() => undefined);
       throw err;
+    }
+    if (opts.after !== undefined) {
+      try {
+        await opts.after;
+      } catch (err) {
+        await this.cleanupFiles(spec.id, meta.cgroupsPath).catch(() => undefined);
+        throw new RuntimeError(
+          'Cancelled',
+          `container ${spec.id} was not created: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
+      }
     }
     const failure = await this.startConmon(spec);
     if (failure !== undefined) {
@@ -527,6 +547,7 @@ export class RuncRuntime implements ContainerRuntime {
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
     await rm(p.dir, { recursive: true, force: true });
     this.known.delete(id);
+    this.podById.delete(id);
     this.pathsById.delete(id);
     this.unwatchExit(id);
   }
@@ -587,7 +608,7 @@ export class RuncRuntime implements ContainerRuntime {
     for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(50);
   }
 
-  async listContainers(): Promise<ContainerStatus[]> {
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
     let names: string[];
     try {
       names = await readdir(this.root);
@@ -604,11 +625,19 @@ export class RuncRuntime implements ContainerRuntime {
     for (const name of names) {
       if (!ID_RE.test(name)) continue;
       present.add(name);
+      // A pod's own listing looks at its containers only.
+      if (filter.podUid !== undefined) {
+        const pod = this.podById.get(name) ?? (await this.readMeta(name))?.labels.podUid;
+        if (pod !== filter.podUid) continue;
+      }
       const s = await this.statusWith(name, runcState);
       if (s !== undefined) out.push(s);
     }
-    for (const id of this.known.keys()) if (!present.has(id)) this.known.delete(id);
-    for (const id of this.pathsById.keys()) if (!present.has(id)) this.pathsById.delete(id);
+    if (filter.podUid === undefined) {
+      for (const id of this.known.keys()) if (!present.has(id)) this.known.delete(id);
+      for (const id of this.pathsById.keys()) if (!present.has(id)) this.pathsById.delete(id);
+      for (const id of this.podById.keys()) if (!present.has(id)) this.podById.delete(id);
+    }
     return out;
   }
 

@@ -144,10 +144,25 @@ export interface RuntimeInfo {
   cgroupVersion: 1 | 2;
 }
 
+/** Which containers a listing returns (all when unset). */
+export interface ContainerFilter {
+  /** Only the containers of this pod (label `podUid`). */
+  podUid?: string;
+}
+
+export interface CreateOptions {
+  /**
+   * The container's process is made only once this settles; its files and rootfs are prepared meanwhile
+   * (the pod's network namespace is still being created, say). A rejection cancels the create: it rejects
+   * with code `Cancelled` and leaves nothing behind.
+   */
+  after?: Promise<unknown>;
+}
+
 export interface ContainerRuntime {
   info(): Promise<RuntimeInfo>;
   /** Creates the bundle (rootfs overlay, config.json) and the container under its monitor; state 'created'. */
-  createContainer(spec: ContainerCreateSpec): Promise<void>;
+  createContainer(spec: ContainerCreateSpec, opts?: CreateOptions): Promise<void>;
   /** Starts a created container; rejects with a clear message when the process cannot start. */
   startContainer(id: string): Promise<void>;
   /** SIGTERM (or the image's StopSignal), then SIGKILL after timeoutSeconds; resolves once it exited. */
@@ -155,7 +170,7 @@ export interface ContainerRuntime {
   /** Removes an exited (or created) container: runc delete, unmount, cgroup, bundle dir, log file. Idempotent. */
   removeContainer(id: string): Promise<void>;
   /** Every container this runtime manages (from disk), including exited ones not yet removed. */
-  listContainers(): Promise<ContainerStatus[]>;
+  listContainers(filter?: ContainerFilter): Promise<ContainerStatus[]>;
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
   /** Runs a command inside a running container. */
   exec(id: string, opts: ExecOptions): Promise<ExecSession>;
