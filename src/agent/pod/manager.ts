@@ -1,7 +1,7 @@
 // PodManager: the API the agent wiring calls. One PodWorker per pod bound to this node; adoption of what
 // the runtime and network already run after an agent restart (the workers observe existing containers
 // by their labels and restart nothing that runs); orphan cleanup once the informer's initial list is
-// known; a shared, coalesced runtime listing for all workers.
+// known. Each worker lists its own pod's containers; the node-wide listing is for start and resync.
 
 import { readdir } from 'node:fs/promises';
 import type { ApiClient } from '../../api/client/client.js';
@@ -10,7 +10,7 @@ import type { Clock } from '../../machinery/clock.js';
 import type { EventRecorder } from '../../machinery/event-recorder.js';
 import type { ImageService } from '../image/types.js';
 import type { PodNetwork } from '../network/types.js';
-import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
+import type { ContainerRuntime } from '../runtime/types.js';
 import { podSpec, podUid } from './pod-view.js';
 import { apiObjectLookup, defaultSpecBuilder, type PodContext, type SpecBuilder } from './spec-builder.js';
 import { PodWorker, type PodWorkerDeps } from './worker.js';
@@ -50,7 +50,6 @@ export class PodManager {
   private readonly workerDeps: PodWorkerDeps;
   private readonly log: (msg: string) => void;
   private stopped = false;
-  private listing: { at: number; list: Promise<ContainerStatus[]> } | undefined;
   private readonly unsubscribeExits: (() => void) | undefined;
 
   constructor(private readonly deps: PodManagerDeps) {
@@ -77,9 +76,8 @@ export class PodManager {
     if (deps.endpointDrain !== undefined) this.workerDeps.endpointDrain = deps.endpointDrain;
     if (deps.services !== undefined) this.workerDeps.services = deps.services;
     if (deps.metrics !== undefined) this.workerDeps.metrics = deps.metrics;
-    // An exit wakes its pod's worker at once, with a fresh listing (the restart does not wait for a poll).
+    // An exit wakes its pod's worker at once (the restart does not wait for a poll).
     this.unsubscribeExits = deps.runtime.onExit?.((_id, labels) => {
-      this.listing = undefined;
       this.workers.get(labels.podUid)?.wake();
     });
   }
@@ -88,7 +86,7 @@ export class PodManager {
   async start(): Promise<void> {
     // Workers adopt containers by their labels when the informer hands them their pods; nothing runs
     // until then. Listing once here surfaces a broken runtime early.
-    const containers = await this.listContainers(true, 0);
+    const containers = await this.deps.runtime.listContainers();
     const uids = new Set(containers.map((c) => c.labels.podUid));
     this.log(`pod manager: ${containers.length} containers of ${uids.size} pods found in the runtime`);
   }
@@ -185,7 +183,7 @@ export class PodManager {
         spec: { nodeName: this.deps.nodeName, terminationGracePeriodSeconds: 10 },
       });
     };
-    for (const c of await this.listContainers(true, 0))
+    for (const c of await this.deps.runtime.listContainers())
       add(c.labels.podUid, c.labels.podName, c.labels.podNamespace);
     for (const uid of await this.deps.network.list()) add(uid);
     try {
@@ -201,19 +199,5 @@ export class PodManager {
       this.log(`pod manager: removing orphaned pod ${uid}`);
       this.spawn(pod, true);
     }
-  }
-
-  /** Coalesced runtime listing: concurrent and recent (within maxAgeMs on the clock) calls share one. */
-  private listContainers(fresh: boolean, maxAgeMs: number): Promise<ContainerStatus[]> {
-    const now = this.deps.clock.now();
-    const cached = this.listing;
-    if (cached !== undefined && !fresh && now - cached.at < maxAgeMs) return cached.list;
-    const list = this.deps.runtime.listContainers();
-    const entry = { at: now, list };
-    this.listing = entry;
-    list.catch(() => {
-      if (this.listing === entry) this.listing = undefined;
-    });
-    return list;
   }
 }

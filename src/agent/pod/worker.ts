@@ -285,8 +285,7 @@ export class PodWorker {
   }
 
   private async observe(): Promise<ContainerStatus[]> {
-    const all = await this.deps.listContainers(this.uid);
-    const mine = all.filter((c) => c.labels.podUid === this.uid);
+    const mine = await this.deps.listContainers(this.uid);
     this.lastContainers = mine;
     for (const c of mine) {
       if (this.imageIds[c.imageId] !== undefined || this.imageLookups.has(c.imageId)) continue;
