@@ -469,13 +469,18 @@ describe('PodManager', () => {
     expect(runtime.calls.filter((c) => c.op === 'start')).toHaveLength(1);
   });
 
-  it('adopts running containers after an agent restart without restarting any', async () => {
+  it('adopts running containers after an agent restart without restarting any, and the pod stays Running and Ready', async () => {
     const m1 = newManager();
     await m1.start();
     m1.upsert(
       await createPod('keep', {
         containers: [
-          { name: 'a', image: 'busybox:1' },
+          // A readiness probe that runs once at start and not again within this test.
+          {
+            name: 'a',
+            image: 'busybox:1',
+            readinessProbe: { exec: { command: ['ok'] }, periodSeconds: 300 },
+          },
           { name: 'b', image: 'busybox:1' },
         ],
       }),
@@ -487,12 +492,29 @@ describe('PodManager', () => {
     });
     await m1.stop();
     const callsBefore = runtime.calls.length;
+    // Every status the restarted agent writes: a Service must not lose this pod meanwhile.
+    const seen: string[] = [];
+    const watch = await client.watch(
+      podRef,
+      'default',
+      {
+        fieldSelector: 'metadata.name=keep',
+        resourceVersion: (await getPod('keep')).metadata.resourceVersion,
+      },
+      (e) => {
+        const st = (e.object.status ?? {}) as any;
+        seen.push(`${st.phase} Ready=${st.conditions?.find((c: any) => c.type === 'Ready')?.status}`);
+      },
+      () => undefined,
+    );
     const m2 = newManager();
     await m2.start();
     const pod = await getPod('keep');
     m2.upsert(pod);
     m2.resync([pod]);
     await new Promise((r) => setTimeout(r, 600));
+    watch.close();
+    expect(seen.filter((s) => s !== 'Running Ready=True')).toEqual([]);
     const after = runtime.calls.slice(callsBefore).map((c) => c.op);
     expect(after.filter((op) => op !== 'exec')).toEqual([]);
     expect(runtime.running().filter((c) => c.labels.podName === 'keep')).toHaveLength(2);

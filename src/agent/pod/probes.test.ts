@@ -255,6 +255,42 @@ describe('PodProber', () => {
     prober.stop();
   });
 
+  it('after an agent restart, keeps the reported results of the same container until a probe says otherwise', async () => {
+    let ready = true;
+    const { clock, runtime, prober, pod } = await proberSetup(
+      {
+        startupProbe: { exec: { command: ['started'] }, periodSeconds: 1 },
+        readinessProbe: { exec: { command: ['ready'] }, periodSeconds: 1, failureThreshold: 2 },
+      },
+      (_id, command) => ({ exitCode: command[0] === 'ready' && !ready ? 1 : 0, stdout: 'no' }),
+    );
+    const reported = (id: string, started: boolean, isReady: boolean): KubeObject => ({
+      ...pod,
+      status: { containerStatuses: [{ name: 'app', containerID: `runc://${id}`, started, ready: isReady }] },
+    });
+    // The pod's status says this very instance was started and ready: it stays so from the first look.
+    prober.sync(reported('c1', true, true), await runtime.listContainers(), '10.0.0.2');
+    expect(prober.results()['c1']).toMatchObject({ started: true, ready: true });
+    // A probe that fails now takes it out as usual (failureThreshold 2).
+    ready = false;
+    await clock.advance(2500);
+    expect(prober.results()['c1']?.ready).toBe(false);
+    prober.stop();
+
+    // A report about another instance, or an unready one, gives nothing.
+    for (const pod2 of [reported('c0', true, true), reported('c1', true, false)]) {
+      const p2 = new PodProber({
+        runtime,
+        clock,
+        recorder: new MemoryEventRecorder(),
+        onChange: () => undefined,
+      });
+      p2.sync(pod2, await runtime.listContainers(), '10.0.0.2');
+      expect(p2.results()['c1']?.ready).toBe(false);
+      p2.stop();
+    }
+  });
+
   it('flags a liveness failure after failureThreshold consecutive failures', async () => {
     const { clock, runtime, prober, pod } = await proberSetup(
       {

@@ -13,6 +13,7 @@ import type { Clock } from '../../machinery/clock.js';
 import type { EventRecorder } from '../../machinery/event-recorder.js';
 import type { ContainerRuntime, ContainerStatus } from '../runtime/types.js';
 import { podContainers, podFullName } from './pod-view.js';
+import { runtimeIdPrefix } from './status.js';
 import type { ProbeState } from './step.js';
 
 export interface HandlerTarget {
@@ -293,6 +294,16 @@ export interface ProberDeps extends HandlerDeps {
   onChange: () => void;
 }
 
+/** The pod's reported status of container `name` when it describes the instance `id`. */
+function reportedStatus(pod: KubeObject, name: string, id: string): Obj | undefined {
+  const statuses = asArr(asObj(pod.status)?.['containerStatuses']);
+  for (const s of statuses) {
+    const o = asObj(s);
+    if (o !== undefined && o['name'] === name && o['containerID'] === runtimeIdPrefix + id) return o;
+  }
+  return undefined;
+}
+
 /** The probes of one running container. */
 class ContainerProber {
   readonly state: ProbeState;
@@ -306,9 +317,12 @@ class ContainerProber {
     private readonly deps: ProberDeps,
   ) {
     const has = (t: ProbeType): boolean => asObj(container[probeField[t]]) !== undefined;
+    // The same container instance as the pod's last reported status (an agent restart adopted it): its
+    // results so far hold until a probe says otherwise, so a ready pod does not leave its Services.
+    const reported = reportedStatus(pod, asStr(container['name']) ?? '', status.id);
     this.state = {
-      started: !has('startup'),
-      ready: !has('readiness') && !has('startup'),
+      started: !has('startup') || reported?.['started'] === true,
+      ready: (!has('readiness') && !has('startup')) || reported?.['ready'] === true,
       livenessFailed: false,
       startupFailed: false,
     };

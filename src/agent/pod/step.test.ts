@@ -99,6 +99,17 @@ describe('podStep: setting a pod up', () => {
     expect(types(podStep(input({ pod: p })).actions)).toEqual(['start:a:0', 'start:b:0']);
   });
 
+  it('counts a pod adopted after an agent restart as initialized while its files are prepared again', () => {
+    const fresh = podStep(input({ prepared: false }));
+    expect(fresh.initialized).toBe(false);
+    const adopted = podStep(input({ prepared: false, containers: [ctr('app', 'running')] }));
+    expect(types(adopted.actions)).toEqual(['preparePod']);
+    expect(adopted.initialized).toBe(true);
+    expect(podStep(input({ network: undefined, containers: [ctr('app', 'running')] })).initialized).toBe(
+      true,
+    );
+  });
+
   it('needs no network for a hostNetwork pod', () => {
     const r = podStep(input({ pod: pod({ spec: { hostNetwork: true } }), network: undefined }));
     expect(types(r.actions)).toEqual(['start:app:0']);

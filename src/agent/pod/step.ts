@@ -222,19 +222,23 @@ export function podStep(input: StepInput): StepResult {
     return result;
   }
 
+  const anyRegularRan = regulars.some((c) => instancesOf(byName, 'regular', c.name).length > 0);
+  // Network and pod files come first. A pod adopted after an agent restart has its containers already:
+  // it was initialized before, and its status must not fall back to Pending while they are re-checked.
   if (!hostNetwork && input.network === undefined) {
     result.actions.push({ type: 'setUpNetwork' });
     setDefaultWaiting();
+    result.initialized = anyRegularRan;
     return result;
   }
   if (!input.prepared) {
     result.actions.push({ type: 'preparePod' });
     setDefaultWaiting();
+    result.initialized = anyRegularRan;
     return result;
   }
 
   const policy = restartPolicy(pod);
-  const anyRegularRan = regulars.some((c) => instancesOf(byName, 'regular', c.name).length > 0);
 
   // Init containers: strictly in order, each to success.
   let initDone = true;
