@@ -55,9 +55,16 @@ export interface ResourceInfo {
   actionSubresources: ActionSubresourceInfo[];
   /** Field selectors beyond metadata.name / metadata.namespace. */
   fieldSelectors: string[];
+  /**
+   * Why the verbs missing from `verbs` are refused: said in the 405 MethodNotAllowed a client gets for
+   * one of them (e.g. what sets the objects instead). Without it the 405 lists the supported verbs.
+   */
+  refusedVerbsReason?: string;
 }
 
 const allVerbs: Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+/** Resources clients may only read; the server writes them itself (through its registry). */
+const readVerbs: Verb[] = ['get', 'list', 'watch'];
 const statusVerbs: Verb[] = ['get', 'patch', 'update'];
 
 function status(group: string, version: string, kind: string): SubresourceInfo {
@@ -83,6 +90,7 @@ function r(
       | 'connectSubresources'
       | 'actionSubresources'
       | 'fieldSelectors'
+      | 'refusedVerbsReason'
     >
   > = {},
 ): ResourceInfo {
@@ -100,6 +108,7 @@ function r(
     connectSubresources: extra.connectSubresources ?? [],
     actionSubresources: extra.actionSubresources ?? [],
     fieldSelectors: extra.fieldSelectors ?? [],
+    ...(extra.refusedVerbsReason === undefined ? {} : { refusedVerbsReason: extra.refusedVerbsReason }),
   };
 }
 
@@ -190,6 +199,12 @@ export const resources: readonly ResourceInfo[] = [
   r('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, {}),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, {}),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, { shortNames: ['pc'] }),
+  // One object, `kubernetes`, written by the API server from --service-cluster-ip-range at start.
+  r('networking.k8s.io', 'v1', 'ServiceCIDR', 'servicecidrs', false, {
+    verbs: readVerbs,
+    refusedVerbsReason:
+      'servicecidrs are read-only; the Service ClusterIP range is set by the API server flag --service-cluster-ip-range',
+  }),
 ];
 
 /**
@@ -200,6 +215,21 @@ export const metricsResources: readonly ResourceInfo[] = [
   r('metrics.k8s.io', 'v1beta1', 'NodeMetrics', 'nodes', false, { verbs: ['get', 'list'] }),
   r('metrics.k8s.io', 'v1beta1', 'PodMetrics', 'pods', true, { verbs: ['get', 'list'] }),
 ];
+
+/** Whether `verb` is one of the REST verbs a resource may serve (not `head`, `options`...). */
+export function isVerb(verb: string): verb is Verb {
+  return (allVerbs as readonly string[]).includes(verb);
+}
+
+/**
+ * The 405 MethodNotAllowed message for a verb `info` does not serve, e.g. `create is not allowed on
+ * servicecidrs.networking.k8s.io: servicecidrs are read-only; ...`.
+ */
+export function refusedVerbMessage(info: ResourceInfo, verb: string): string {
+  const name = info.group === '' ? info.resource : `${info.resource}.${info.group}`;
+  const why = info.refusedVerbsReason ?? `the supported verbs are ${info.verbs.join(', ')}`;
+  return `${verb} is not allowed on ${name}: ${why}`;
+}
 
 export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): string {
   return info.group === '' ? info.version : `${info.group}/${info.version}`;

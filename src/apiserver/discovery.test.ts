@@ -31,6 +31,7 @@ describe('aggregated discovery documents', () => {
       'discovery.k8s.io',
       'coordination.k8s.io',
       'scheduling.k8s.io',
+      'networking.k8s.io',
       'metrics.k8s.io',
       'custom.metrics.k8s.io',
     ]);
@@ -156,6 +157,45 @@ describe('discovery over HTTP', () => {
     expect(beta.headers.get('content-type')).toBe(
       'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList',
     );
+  });
+
+  it('lists networking.k8s.io/v1 servicecidrs, cluster-scoped, with get, list and watch only', async () => {
+    const groups = (await (await fetch(`${s.url}/apis`)).json()) as any;
+    const networking = {
+      kind: 'APIGroup',
+      apiVersion: 'v1',
+      name: 'networking.k8s.io',
+      versions: [{ groupVersion: 'networking.k8s.io/v1', version: 'v1' }],
+      preferredVersion: { groupVersion: 'networking.k8s.io/v1', version: 'v1' },
+    };
+    expect(groups.groups).toContainEqual(networking);
+    expect(await (await fetch(`${s.url}/apis/networking.k8s.io`)).json()).toEqual(networking);
+    const list = (await (await fetch(`${s.url}/apis/networking.k8s.io/v1`)).json()) as any;
+    expect(list.groupVersion).toBe('networking.k8s.io/v1');
+    expect(list.resources).toEqual([
+      {
+        name: 'servicecidrs',
+        singularName: 'servicecidr',
+        namespaced: false,
+        kind: 'ServiceCIDR',
+        verbs: ['get', 'list', 'watch'],
+        storageVersionHash: '',
+      },
+    ]);
+    const aggregated = (await (
+      await fetch(`${s.url}/apis`, { headers: { Accept: kubectlAccept } })
+    ).json()) as any;
+    const group = aggregated.items.find((g: any) => g.metadata.name === 'networking.k8s.io');
+    expect(group.versions.map((v: any) => v.version)).toEqual(['v1']);
+    expect(group.versions[0].resources).toEqual([
+      {
+        resource: 'servicecidrs',
+        responseKind: { group: 'networking.k8s.io', version: 'v1', kind: 'ServiceCIDR' },
+        scope: 'Cluster',
+        singularResource: 'servicecidr',
+        verbs: ['get', 'list', 'watch'],
+      },
+    ]);
   });
 
   it('keeps the legacy documents for other clients', async () => {

@@ -31,11 +31,15 @@ function patchOpOf(doc: Doc, gvk: { group: string; version: string; kind: string
 }
 
 describe('OpenAPI v3 documents', () => {
-  it('have, for every served kind, a PATCH op kubectl accepts for --validate and apply', () => {
+  it('have, for every writable kind, a PATCH op kubectl accepts for --validate and apply', () => {
     for (const r of resources) {
       const doc = docFor(r.group, r.version);
       const gvk = { group: r.group, version: r.version, kind: r.kind };
       const op = patchOpOf(doc, gvk);
+      if (!r.verbs.includes('patch')) {
+        expect(op, `${r.kind} PATCH`).toBeUndefined();
+        continue;
+      }
       expect(op, `${r.kind} PATCH`).toBeDefined();
       const params = (op.parameters as { name: string; in: string }[]).filter((p) => p.in === 'query');
       expect(params.map((p) => p.name)).toEqual(
@@ -134,6 +138,25 @@ describe('OpenAPI v3 documents', () => {
     ).toBeDefined();
   });
 
+  it('give read-only servicecidrs only the get, list and watch operations', () => {
+    const doc = docFor('networking.k8s.io', 'v1');
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/apis/networking.k8s.io/v1/servicecidrs',
+      '/apis/networking.k8s.io/v1/servicecidrs/{name}',
+    ]);
+    const list = doc.paths['/apis/networking.k8s.io/v1/servicecidrs']!;
+    expect(Object.keys(list).sort()).toEqual(['get', 'parameters']);
+    expect(list['get']['operationId']).toBe('listNetworkingV1ServiceCIDR');
+    const item = doc.paths['/apis/networking.k8s.io/v1/servicecidrs/{name}']!;
+    expect(Object.keys(item).sort()).toEqual(['get', 'parameters']);
+    expect(item['get']['operationId']).toBe('readNetworkingV1ServiceCIDR');
+    const schema = doc.components.schemas['io.k8s.api.networking.v1.ServiceCIDR'];
+    expect(schema['x-kubernetes-group-version-kind']).toEqual([
+      { group: 'networking.k8s.io', version: 'v1', kind: 'ServiceCIDR' },
+    ]);
+    expect(schema['description']).toContain('--service-cluster-ip-range');
+  });
+
   it('resolve every reference inside the document', () => {
     for (const r of resources) {
       const doc = docFor(r.group, r.version);
@@ -154,6 +177,7 @@ describe('OpenAPI v3 documents', () => {
       'apis/autoscaling/v2',
       'apis/coordination.k8s.io/v1',
       'apis/discovery.k8s.io/v1',
+      'apis/networking.k8s.io/v1',
       'apis/scheduling.k8s.io/v1',
     ]);
     expect(paths['apis/apps/v1']!.serverRelativeURL).toBe(

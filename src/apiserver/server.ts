@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ApiError, errors, isApiError, type Status } from '../api/errors.js';
-import { apiVersionOf, resources, type ResourceInfo } from '../api/resources.js';
+import { apiVersionOf, isVerb, refusedVerbMessage, resources, type ResourceInfo } from '../api/resources.js';
 import { isObject, type DeleteOptions, type KubeObject } from '../api/types.js';
 import type { Store } from '../store/store.js';
 import { authorize, TokenAuthenticator, type TokenEntry, type UserInfo } from './auth.js';
@@ -50,6 +50,7 @@ import { NodeProxy, rejectUpgradeWith, type AgentClientCredentials } from './nod
 import { ensureSystemPriorityClasses, installAdmission, type AdmissionOptions } from './admission-plugins.js';
 import { ServiceAllocator, type ServiceAllocatorOptions } from './services/service-allocator.js';
 import { repairServiceAllocations } from './services/repair.js';
+import { ensureKubernetesServiceCIDR } from './services/service-cidr.js';
 import { MetricsApi, parseMetricsPath } from './metrics/api.js';
 import { CustomMetricsApi, parseCustomMetricsPath } from './metrics/custom.js';
 import { agentSummaryFetcher, SummarySource } from './metrics/source.js';
@@ -100,6 +101,7 @@ export interface RunningApiServer {
 const podsInfo = { group: '', version: 'v1', resource: 'pods' };
 const servicesInfo = { group: '', version: 'v1', resource: 'services' };
 const priorityClassesInfo = { group: 'scheduling.k8s.io', version: 'v1', resource: 'priorityclasses' };
+const serviceCIDRsInfo = { group: 'networking.k8s.io', version: 'v1', resource: 'servicecidrs' };
 
 const anonymousPaths = [/^\/version\/?$/, /^\/healthz(\/.*)?$/, /^\/readyz(\/.*)?$/, /^\/livez(\/.*)?$/];
 
@@ -456,9 +458,17 @@ export class ApiServer {
     for (const registry of this.registries.values()) registry.namespaceCache = this.namespaces;
   }
 
-  /** Objects every cluster has, created when missing: the system-* priority classes. */
+  /**
+   * Objects every cluster has: the system-* priority classes (created when missing) and the `kubernetes`
+   * ServiceCIDR, which holds this server's --service-cluster-ip-range (created, or replaced when it changed).
+   */
   async ensureBuiltins(): Promise<void> {
     await ensureSystemPriorityClasses(this.registry(priorityClassesInfo));
+    await ensureKubernetesServiceCIDR(
+      this.registry(serviceCIDRsInfo),
+      [this.serviceAllocator.cidr.cidr],
+      this.log,
+    );
   }
 
   /**
@@ -632,6 +642,9 @@ export class ApiServer {
       p.namespace,
     );
     if (denied !== undefined) throw errors.forbidden(denied);
+    // The resource table says which verbs a resource serves (servicecidrs: get, list, watch only).
+    if (p.subresource === undefined && isVerb(verb) && !p.info.verbs.includes(verb))
+      throw errors.methodNotAllowed(refusedVerbMessage(p.info, verb));
     if (proxied !== undefined && p.name !== undefined) {
       const ns = p.namespace ?? 'default';
       if (proxied === 'log' && method !== 'GET') throw errors.methodNotAllowed('pods/log supports only GET');

@@ -645,10 +645,11 @@ describe('api-resources and api-versions', () => {
       'horizontalpodautoscalers',
       'leases',
       'endpointslices',
+      'servicecidrs',
       'priorityclasses',
     ]);
     expect((await flotilla(['api-resources', '--namespaced=false', '-o', 'name'])).out).toBe(
-      'namespaces\nnodes\npriorityclasses.scheduling.k8s.io\n',
+      'namespaces\nnodes\nservicecidrs.networking.k8s.io\npriorityclasses.scheduling.k8s.io\n',
     );
     expect((await flotilla(['api-resources', '--api-group=apps', '--no-headers'])).out).toMatch(
       /^deployments +deploy +apps\/v1 +true +Deployment\nreplicasets +rs +apps\/v1 +true +ReplicaSet\n$/,
@@ -658,9 +659,13 @@ describe('api-resources and api-versions', () => {
     expect(wide.out).toMatch(
       /\npods +po +v1 +true +Pod +create,delete,deletecollection,get,list,patch,update,watch +all\n/,
     );
+    // Read-only: the API server writes the kubernetes ServiceCIDR itself.
+    expect((await flotilla(['api-resources', '-o', 'wide', '--api-group=networking.k8s.io'])).out).toMatch(
+      /\nservicecidrs +networking\.k8s\.io\/v1 +false +ServiceCIDR +get,list,watch\n$/,
+    );
     expect((await flotilla(['api-resources', '-o', 'yaml'])).code).toBe(2);
     expect((await flotilla(['api-versions'])).out).toBe(
-      'apps/v1\nautoscaling/v2\ncoordination.k8s.io/v1\ndiscovery.k8s.io/v1\nscheduling.k8s.io/v1\nv1\n',
+      'apps/v1\nautoscaling/v2\ncoordination.k8s.io/v1\ndiscovery.k8s.io/v1\nnetworking.k8s.io/v1\nscheduling.k8s.io/v1\nv1\n',
     );
   });
 });

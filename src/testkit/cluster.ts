@@ -23,6 +23,8 @@ export async function startTestCluster(
     nodeLifecycle?: NodeLifecycleOptions;
     /** How often the HPA controller evaluates each HPA (`--hpa-sync-period`). */
     hpaSyncPeriodMs?: number;
+    /** `--service-cluster-ip-range` (default 10.43.0.0/16). */
+    serviceClusterIPRange?: string;
   } = {},
 ): Promise<TestCluster> {
   installKindHooks();
@@ -35,6 +37,9 @@ export async function startTestCluster(
     ...(opts.eventTtlSeconds === undefined ? {} : { eventTtlSeconds: opts.eventTtlSeconds }),
     ...(opts.nodeLifecycle === undefined ? {} : { nodeLifecycle: opts.nodeLifecycle }),
     ...(opts.hpaSyncPeriodMs === undefined ? {} : { hpaSyncPeriodMs: opts.hpaSyncPeriodMs }),
+    ...(opts.serviceClusterIPRange === undefined
+      ? {}
+      : { serviceClusterIPRange: opts.serviceClusterIPRange }),
     log: () => undefined,
   });
   return {

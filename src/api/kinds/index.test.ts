@@ -126,6 +126,22 @@ const samples: KubeObject[] = [
     value: 1000,
     description: 'for the web tier',
   },
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'ServiceCIDR',
+    metadata: { name: 'kubernetes' },
+    spec: { cidrs: ['10.43.0.0/16', 'fd00:10:43::/108'] },
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'ServiceClusterIPRange',
+          lastTransitionTime: '2024-05-01T10:00:00Z',
+        },
+      ],
+    },
+  },
 ];
 
 describe('kindHandlers', () => {

@@ -16,6 +16,7 @@ import { replicaSetHandler } from './replicaset.js';
 import { scaleHandler } from './scale.js';
 import { secretHandler } from './secret.js';
 import { serviceHandler } from './service.js';
+import { serviceCIDRHandler } from './servicecidr.js';
 
 export type { KindHandler } from './handler.js';
 export { defaultPodSpec, podQosClass, validatePodSpec, validatePodTemplateSpec, imageTag } from './pod.js';
@@ -27,6 +28,7 @@ export {
   systemPriorityClassPrefix,
   type SystemPriorityClass,
 } from './priorityclass.js';
+export { kubernetesServiceCIDRName, kubernetesServiceCIDRObject } from './servicecidr.js';
 
 export const kindHandlers: Readonly<Record<string, KindHandler>> = {
   'v1/Namespace': namespaceHandler,
@@ -44,6 +46,7 @@ export const kindHandlers: Readonly<Record<string, KindHandler>> = {
   'discovery.k8s.io/v1/EndpointSlice': endpointSliceHandler,
   'coordination.k8s.io/v1/Lease': leaseHandler,
   'scheduling.k8s.io/v1/PriorityClass': priorityClassHandler,
+  'networking.k8s.io/v1/ServiceCIDR': serviceCIDRHandler,
 };
 
 /** The handler for an apiVersion and kind, or undefined. */

@@ -23,7 +23,7 @@ describe('schemaFor', () => {
     expect(schemaFor('v1', 'Binding')?.required).toEqual(['target']);
     expect(schemaFor('policy/v1', 'Eviction')?.properties['deleteOptions']?.type).toBe('object');
     expect(schemaFor('v1', 'Deployment')).toBeUndefined();
-    expect(Object.keys(kindSchemas)).toHaveLength(18);
+    expect(Object.keys(kindSchemas)).toHaveLength(19);
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { binding, configMap, endpoints, event, namespace, node, pod, secret, ser
 import { endpointSlice, lease } from './discovery.js';
 import type { ObjectSchema } from './dsl.js';
 import { status } from './meta.js';
+import { serviceCIDR } from './networking.js';
 import { eviction } from './policy.js';
 import { priorityClass } from './scheduling.js';
 
@@ -33,6 +34,7 @@ export const kindSchemas: Readonly<Record<string, ObjectSchema>> = {
   'coordination.k8s.io/v1/Lease': lease,
   'policy/v1/Eviction': eviction,
   'scheduling.k8s.io/v1/PriorityClass': priorityClass,
+  'networking.k8s.io/v1/ServiceCIDR': serviceCIDR,
 };
 
 /** The schema of a kind, or undefined when Flotilla does not serve it. */

@@ -147,6 +147,8 @@ const kindDescriptions: Record<string, string> = {
     'EndpointSlice represents a set of service endpoints. Most EndpointSlices are created by the EndpointSlice controller to represent the Pods selected by Service objects.',
   Lease: 'Lease defines a lease concept.',
   PriorityClass: 'PriorityClass maps a priority class name to the integer priority of the pods that name it.',
+  ServiceCIDR:
+    'ServiceCIDR defines a range of IP addresses using CIDR format (e.g. 192.168.0.0/24 or 2001:db2::/64). This range is used to allocate ClusterIPs to Service objects. In Flotilla it is read-only: the API server keeps one object, `kubernetes`, holding its --service-cluster-ip-range.',
   Binding: 'Binding ties one object to another; for example, a pod is bound to a node by a scheduler.',
   Eviction:
     'Eviction asks for a pod to leave its node: POST it to .../pods/{name}/eviction. Flotilla has no PodDisruptionBudgets, so an eviction is always allowed and deletes the pod gracefully.',

@@ -417,6 +417,12 @@ describe('tables', () => {
       '5m',
     ]);
     expect(
+      cells('networking.k8s.io/v1', 'ServiceCIDR', { spec: { cidrs: ['10.43.0.0/16', 'fd00:43::/108'] } }),
+    ).toEqual(['x', '10.43.0.0/16,fd00:43::/108', '5m']);
+    expect(
+      tablePrinterFor('networking.k8s.io', 'ServiceCIDR').columns.map((c) => c.name.toUpperCase()),
+    ).toEqual(['NAME', 'CIDRS', 'AGE']);
+    expect(
       cells('discovery.k8s.io/v1', 'EndpointSlice', {
         addressType: 'IPv4',
         ports: [{ port: 80 }, { name: 'metrics' }],

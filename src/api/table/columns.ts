@@ -862,6 +862,23 @@ const priorityClassPrinter: TablePrinter = {
   ],
 };
 
+const serviceCIDRPrinter: TablePrinter = {
+  columns: [
+    nameCol,
+    col(
+      'CIDRs',
+      'string',
+      'CIDRs defines the IP blocks in CIDR notation (e.g. "192.168.0.0/24" or "2001:db8::/64") from which to assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable.',
+    ),
+    ageCol,
+  ],
+  cells: (obj, now) => [
+    obj.metadata.name ?? '',
+    arr(rec(obj.spec)['cidrs']).map(str).join(','),
+    creationAge(obj, now),
+  ],
+};
+
 /** autoscaling/v1 Scale (`kubectl get deploy/x --subresource=scale`); its NAME has no `name` format upstream. */
 const scalePrinter: TablePrinter = {
   columns: [
@@ -899,6 +916,7 @@ const printers: Record<string, TablePrinter> = {
   'discovery.k8s.io/EndpointSlice': endpointSlicePrinter,
   'coordination.k8s.io/Lease': leasePrinter,
   'scheduling.k8s.io/PriorityClass': priorityClassPrinter,
+  'networking.k8s.io/ServiceCIDR': serviceCIDRPrinter,
   'autoscaling/Scale': scalePrinter,
 };
 

@@ -219,6 +219,64 @@ export function isCIDR(value: string): boolean {
   return false;
 }
 
+/** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 tail gives the last two). */
+function ipv6Groups(value: string): number[] {
+  let text = value;
+  const tail: number[] = [];
+  const lastColon = text.lastIndexOf(':');
+  const last = text.slice(lastColon + 1);
+  if (last.includes('.')) {
+    const [a = 0, b = 0, c = 0, d = 0] = last.split('.').map(Number);
+    tail.push(a * 256 + b, c * 256 + d);
+    // `1:2:3:4:5:6:` loses its last colon; `::` and `1::` keep theirs.
+    text = text.slice(0, lastColon + 1);
+    if (!text.endsWith('::')) text = text.slice(0, -1);
+  }
+  const hex = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const halves = text.split('::');
+  const before = hex(halves[0] ?? '');
+  const after = halves.length === 2 ? hex(halves[1] ?? '') : [];
+  const missing = 8 - before.length - after.length - tail.length;
+  return [...before, ...new Array<number>(missing).fill(0), ...after, ...tail];
+}
+
+/** RFC 5952 text of eight groups, as Go prints it: lower case, the longest run of two or more zeros as `::`. */
+function formatIPv6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const text = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return text(groups);
+  return `${text(groups.slice(0, bestStart))}::${text(groups.slice(bestStart + bestLen))}`;
+}
+
+/**
+ * The canonical text of a CIDR, as Go's net.IPNet prints it: the bits past the prefix cleared, IPv6 in
+ * RFC 5952 form (`2001:db8::/64`). Undefined when `value` is not a CIDR.
+ */
+export function canonicalCIDR(value: string): string | undefined {
+  if (!isCIDR(value)) return undefined;
+  const slash = value.indexOf('/');
+  const ip = value.slice(0, slash);
+  const bits = Number(value.slice(slash + 1));
+  // Each part (an octet or a 16-bit group) keeps its leading `bits` bits.
+  const mask = (parts: number[], width: number): number[] =>
+    parts.map((part, i) => {
+      const keep = Math.min(Math.max(bits - i * width, 0), width);
+      return part & (((1 << keep) - 1) << (width - keep));
+    });
+  if (isIPv4(ip)) return `${mask(ip.split('.').map(Number), 8).join('.')}/${bits}`;
+  return `${formatIPv6(mask(ipv6Groups(ip), 16))}/${bits}`;
+}
+
 export function ipError(): string {
   return 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)';
 }
