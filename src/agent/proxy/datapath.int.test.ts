@@ -110,7 +110,7 @@ function objects(webEps: Ep[]): { services: KubeObject[]; slices: KubeObject[] }
 }
 function setObjects(webEps: Ep[]): void {
   const o = objects(webEps);
-  view.set(o.services, o.slices);
+  view.set(o.services, o.slices, [`${svcNet}.0/24`]);
   view.emit();
 }
 
@@ -252,6 +252,22 @@ describe.skipIf(!nftOk)('nftables datapath (real netns)', () => {
     const t0 = Date.now();
     expect(await get(`${svcNet}.13`, 80)).toBe('error:ECONNREFUSED');
     expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('refuses an address or port of the Service range that no Service holds, from the host and from a pod', async () => {
+    // The guard is in place before anything is sent: without it the packets would take the default route.
+    const listed = await sh('nft', ['list', 'chain', 'ip', table, 'unallocated-output']);
+    expect(listed).toContain(`ip daddr ${svcNet}.0/24 jump reject-chain`);
+    expect(await sh('nft', ['list', 'chain', 'ip', table, 'unallocated-forward'])).toContain(
+      `ip daddr ${svcNet}.0/24 jump reject-chain`,
+    );
+    const t0 = Date.now();
+    expect(await get(`${svcNet}.99`, 80)).toBe('error:ECONNREFUSED');
+    expect(await get(`${svcNet}.10`, 81)).toBe('error:ECONNREFUSED');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await countsFromPod(0, `${svcNet}.99`, 80, 2)).toEqual({ 'error:ECONNREFUSED': 2 });
+    // Services of the range still answer.
+    expect(Object.keys(await counts(`${svcNet}.10`, 80, 3)).every((k) => k.startsWith('pod-'))).toBe(true);
   });
 
   it('stops sending new connections to a removed endpoint, and drained() says so', async () => {

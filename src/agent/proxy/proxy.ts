@@ -269,6 +269,7 @@ export class ServiceProxy implements EndpointDrainer {
             balance: this.opts.balance ?? 'random',
             ...(this.opts.clusterCidr === undefined ? {} : { clusterCidr: this.opts.clusterCidr }),
             ...(this.opts.activators === undefined ? {} : { activators: this.opts.activators() }),
+            serviceCidrs: view.serviceCidrs(),
           },
         },
         this.cache,

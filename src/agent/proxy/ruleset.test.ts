@@ -215,6 +215,21 @@ describe('renderRuleset', () => {
     expect(chain(text, 'nat-output')).toContain('type nat hook output priority -100; policy accept;');
   });
 
+  it('refuses, after NAT, what is still addressed into the Service ranges (IPv4 ranges only; none without ranges)', () => {
+    const inp = input([svc('web')], [three]);
+    const guarded = renderRuleset({
+      ...inp,
+      options: { ...inp.options, serviceCidrs: ['10.96.0.0/16', 'fd00:96::/108', '10.97.0.0/24'] },
+    });
+    for (const name of ['unallocated-output', 'unallocated-forward']) {
+      const c = chain(guarded, name);
+      expect(c).toContain(`type filter hook ${name.split('-')[1]} priority 0; policy accept;`);
+      expect(c).toContain('ip daddr { 10.96.0.0/16, 10.97.0.0/24 } jump reject-chain');
+      expect(c).not.toContain('fd00');
+    }
+    expect(chain(renderRuleset(inp), 'unallocated-output')).not.toContain('reject');
+  });
+
   it('is deterministic: the same objects in any order give the same text', () => {
     const services = [
       svc('web'),

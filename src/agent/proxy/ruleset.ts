@@ -46,6 +46,11 @@ export interface RulesetOptions {
    * any endpoint sends its new connections there instead of refusing them.
    */
   activators?: ReadonlyMap<string, string>;
+  /**
+   * The ranges ClusterIPs come from (ServiceCIDR objects). A packet still addressed into them after
+   * DNAT went to no Service: it is refused here instead of following the default route off the node.
+   */
+  serviceCidrs?: readonly string[];
 }
 
 export interface RulesetInput {
@@ -504,8 +509,19 @@ export function serviceFragment(
 }
 
 /** The chains every table has, whatever the Services. */
-function baseChains(mark: string): Array<[string, Chain]> {
+function baseChains(mark: string, serviceCidrs: readonly string[]): Array<[string, Chain]> {
+  // After NAT (priority 0): an address of the Service ranges that no rule translated is no Service's.
+  const unallocated =
+    serviceCidrs.length === 0 ? [] : [`ip daddr { ${serviceCidrs.join(', ')} } jump reject-chain`];
   return [
+    [
+      'unallocated-output',
+      { hook: 'type filter hook output priority 0; policy accept;', rules: unallocated },
+    ],
+    [
+      'unallocated-forward',
+      { hook: 'type filter hook forward priority 0; policy accept;', rules: unallocated },
+    ],
     [
       'filter-prerouting',
       {
@@ -644,7 +660,8 @@ export function buildRuleset(input: RulesetInput, cache?: RulesetCache): Ruleset
     cache.rebuilt = rebuilt;
   }
 
-  const chains = new Map<string, Chain>(baseChains(mark));
+  const serviceCidrs = (options.serviceCidrs ?? []).filter((c) => cidr4.test(c));
+  const chains = new Map<string, Chain>(baseChains(mark, serviceCidrs));
   const sets = new Map<string, string>();
   const maps = new Map<string, NftMap>([
     [hairpinSet, { type: 'ipv4_addr . ipv4_addr', elements: new Map(), set: true }],
@@ -927,7 +944,7 @@ interface Candidates {
   elements: Map<string, Set<string>>;
 }
 
-const baseChainNames = baseChains('0x0').map(([name]) => name);
+const baseChainNames = baseChains('0x0', []).map(([name]) => name);
 
 /**
  * The chain, set and element names that can differ between two rulesets assembled from fragments: those
