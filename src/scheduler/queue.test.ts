@@ -156,6 +156,50 @@ describe('SchedulingQueue unschedulable pods', () => {
     expect(q.locate('default/a')).toBe('active');
   });
 
+  it('an idle scheduler takes a backing-off pod at once; a busy one serves activeQ first (KEP-5142)', async () => {
+    const { clock, q } = setup();
+    q.add(pod('a'));
+    q.requeueUnschedulable(popNow(q));
+    await clock.advance(200);
+    q.moveAllToActiveOrBackoff(); // e.g. a pod on the node was deleted: room again
+    expect(q.locate('default/a')).toBe('backoff');
+    // activeQ is empty: no need to wait out the 800 ms left.
+    const again = popNow(q);
+    expect(again.pod.metadata.name).toBe('a');
+    expect(again.attempts).toBe(2);
+    q.requeueUnschedulable(again);
+    q.add(pod('b'));
+    q.moveAllToActiveOrBackoff();
+    expect(names(q)).toEqual(['b', 'a']);
+  });
+
+  it('a waiting pop is handed a pod moved to back-off by an event', async () => {
+    const { clock, q } = setup();
+    q.add(pod('a'));
+    q.requeueUnschedulable(popNow(q));
+    const waiting = q.pop();
+    await clock.advance(100);
+    q.moveAllToActiveOrBackoff();
+    expect((await waiting)?.pod.metadata.name).toBe('a');
+  });
+
+  it('without popFromBackoffWhenIdle, and after an error, a pod waits its whole back-off', async () => {
+    const clock = new VirtualClock();
+    const strict = new SchedulingQueue({ clock, popFromBackoffWhenIdle: false });
+    strict.add(pod('a'));
+    strict.requeueUnschedulable(popNow(strict));
+    await clock.advance(200);
+    strict.moveAllToActiveOrBackoff();
+    expect(strict.tryPop()).toBeUndefined();
+    await clock.advance(800);
+    expect(popNow(strict).attempts).toBe(2);
+    // A failed bind (an error, not a fit failure) backs off in full even in an idle default queue.
+    const { q } = setup();
+    q.add(pod('b'));
+    q.requeueBackoff(popNow(q));
+    expect(q.tryPop()).toBeUndefined();
+  });
+
   it('an event during the attempt means the failure is not parked', () => {
     const { q } = setup();
     q.add(pod('a'));

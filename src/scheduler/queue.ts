@@ -9,6 +9,10 @@
 //   (`moveAllToActiveOrBackoff`), an update of the pod itself, or until it has been parked for
 //   `unschedulableTimeoutMs` (5 minutes, upstream's podMaxInUnschedulablePodsDuration), then goes to
 //   backoffQ (still backing off) or activeQ.
+// When activeQ is empty, `pop` takes the pod of backoffQ whose back-off ends first instead of leaving the
+// scheduler idle (upstream's SchedulerPopFromBackoffQ, KEP-5142, on by default since 1.33): the back-off
+// keeps a busy scheduler fair, and an idle one has nothing to be fair to. Pods backing off after an
+// error (a failed bind) still wait their full back-off.
 // A pod handed out by `pop` is "in flight" until the caller says `done` or requeues it. If a move event
 // arrives while a pod is in flight, a failure of that attempt goes to backoffQ instead of being parked,
 // so an event that happened during the attempt is never missed (upstream's moveRequestCycle).
@@ -44,6 +48,8 @@ export interface SchedulingQueueOptions {
   maxBackoffMs?: number;
   /** A parked pod is retried after this long even without an event (default 60 s). */
   unschedulableTimeoutMs?: number;
+  /** Take a backing-off pod at once when activeQ is empty (default true; see the top of the file). */
+  popFromBackoffWhenIdle?: boolean;
 }
 
 /** `namespace/name` of a pod. */
@@ -90,7 +96,7 @@ class KeyedHeap<T> {
   private readonly index = new Map<string, number>();
 
   constructor(
-    private readonly less: (a: T, b: T) => boolean,
+    readonly less: (a: T, b: T) => boolean,
     private readonly keyOf: (t: T) => string,
   ) {}
 
@@ -201,6 +207,8 @@ interface Entry {
   info: QueuedPod;
   /** Arrival order: the last tie-breaker, so equal pods come out first-in first-out. */
   seq: number;
+  /** In backoffQ after an error (not a fit failure): waits its whole back-off even when idle. */
+  error?: boolean;
 }
 
 interface InFlight {
@@ -222,6 +230,7 @@ export class SchedulingQueue {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly unschedulableTimeoutMs: number;
+  private readonly popFromBackoffWhenIdle: boolean;
 
   private readonly activeQ: KeyedHeap<Entry>;
   private readonly backoffQ: KeyedHeap<Entry>;
@@ -243,6 +252,7 @@ export class SchedulingQueue {
     this.initialBackoffMs = options.initialBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.unschedulableTimeoutMs = options.unschedulableTimeoutMs ?? 300_000;
+    this.popFromBackoffWhenIdle = options.popFromBackoffWhenIdle ?? true;
     this.activeQ = new KeyedHeap<Entry>(
       (a, b) => {
         const pa = podPriority(a.info.pod);
@@ -399,10 +409,10 @@ export class SchedulingQueue {
     });
   }
 
-  /** The next pod to schedule, or `undefined` when activeQ is empty. */
+  /** The next pod to schedule, or `undefined` when there is none to try now. */
   tryPop(): QueuedPod | undefined {
     if (this.closed) return undefined;
-    const entry = this.activeQ.pop();
+    const entry = this.activeQ.pop() ?? this.takeIdleBackoff();
     if (entry === undefined) return undefined;
     const info = entry.info;
     info.attempts++;
@@ -428,6 +438,7 @@ export class SchedulingQueue {
     if (flying.updated || this.moveRequestCycle >= info.cycle) {
       this.backoffQ.push(entry);
       this.rearm();
+      this.wake();
       return;
     }
     this.unschedulable.set(info.key, entry);
@@ -439,7 +450,7 @@ export class SchedulingQueue {
     const flying = this.takeInFlight(info);
     if (flying === undefined) return;
     info.timestamp = this.clock.now();
-    this.backoffQ.push({ info, seq: this.seq++ });
+    this.backoffQ.push({ info, seq: this.seq++, error: true });
     this.rearm();
   }
 
@@ -489,6 +500,7 @@ export class SchedulingQueue {
     if (this.isBackingOff(entry.info)) {
       this.backoffQ.push(entry);
       this.rearm();
+      this.wake();
     } else {
       this.pushActive(entry.info);
     }
@@ -501,11 +513,27 @@ export class SchedulingQueue {
 
   /** Hand pods to waiting `pop` calls. */
   private wake(): void {
-    while (this.waiters.length > 0 && this.activeQ.size > 0) {
+    while (this.waiters.length > 0) {
+      const info = this.tryPop();
+      if (info === undefined) return;
       const w = this.waiters.shift() as Waiter;
       if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
-      w.resolve(this.tryPop());
+      w.resolve(info);
     }
+  }
+
+  /** activeQ is empty: the backing-off pod (not after an error) whose back-off ends first, if allowed. */
+  private takeIdleBackoff(): Entry | undefined {
+    if (!this.popFromBackoffWhenIdle || this.backoffQ.size === 0) return undefined;
+    let best: Entry | undefined;
+    for (const e of this.backoffQ.values()) {
+      if (e.error === true) continue;
+      if (best === undefined || this.backoffQ.less(e, best)) best = e;
+    }
+    if (best === undefined) return undefined;
+    this.backoffQ.delete(best.info.key);
+    this.rearm();
+    return best;
   }
 
   /** Move due pods: backed-off ones to activeQ, long-parked ones out of parking. */
