@@ -4,7 +4,15 @@
 // anything the agent left on the machine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../api/client/client.js';
@@ -219,8 +227,16 @@ export async function startNodeCluster(
     },
     async close() {
       await cluster.agent.stop().catch(() => undefined);
-      if (process.env.FLOTILLA_TEST_LOGS !== undefined)
-        writeFileSync(join(process.env.FLOTILLA_TEST_LOGS, `agent-${id}.log`), cluster.agent.output());
+      const logDir = process.env.FLOTILLA_TEST_LOGS;
+      if (logDir !== undefined) {
+        // Keeping the log is a courtesy: it must never stop the clean-up below.
+        try {
+          mkdirSync(logDir, { recursive: true });
+          writeFileSync(join(logDir, `agent-${id}.log`), cluster.agent.output());
+        } catch (err) {
+          process.stderr.write(`could not keep the agent log in ${logDir}: ${(err as Error).message}\n`);
+        }
+      }
       const reset = spawnSync(
         process.execPath,
         [

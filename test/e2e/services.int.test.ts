@@ -2,11 +2,13 @@
 // DNS, the EndpointSlice controller): names resolve from inside pods, traffic spreads over ready replicas
 // only, NodePort and ClientIP affinity work, scaling and pod deletion lose no request, and the datapath
 // keeps working while the agent is down.
+import { execFile } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/types.js';
 import { clientLoop, httpGet } from '../../src/testkit/client-loop.js';
@@ -122,6 +124,8 @@ function get(host: string, port: number, agent?: HttpAgent): Promise<string> {
   return httpGet(host, port, agent === undefined ? {} : { agent });
 }
 
+const execFileP = promisify(execFile);
+
 function clusterIP(svc: KubeObject): string {
   return String((svc.spec as Record<string, unknown>)['clusterIP']);
 }
@@ -185,6 +189,34 @@ describe('services on a real node', () => {
     expect(resolv).toMatch(/search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
     expect(resolv).toContain('ndots:5');
   }, 240_000);
+
+  it('an address of the Service range that no Service holds is refused at once, from the host and from a pod', async () => {
+    const held = new Set((await cluster.client.list(svcRef, undefined)).items.map((s) => clusterIP(s)));
+    const base = cluster.serviceCidr.replace(/\.0\/24$/, '');
+    const free = [250, 249, 248].map((n) => `${base}.${n}`).find((ip) => !held.has(ip)) ?? '';
+    // The agent learnt the range from the ServiceCIDR object; the guard is checked before anything is
+    // sent, so that a missing guard cannot send the test's packets along the default route.
+    await eventually(async () => {
+      const chain = await execFileP('nft', ['list', 'chain', 'ip', cluster.nftTable, 'unallocated-output']);
+      expect(chain.stdout).toContain(`ip daddr ${cluster.serviceCidr} jump reject-chain`);
+    }, 30_000);
+    const t0 = Date.now();
+    await expect(get(free, 80)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(get(webIP, 81)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    const fromPod = await kubectl.run([
+      'exec',
+      'client',
+      '--',
+      'timeout',
+      '5',
+      'wget',
+      '-qO-',
+      `http://${free}/`,
+    ]);
+    expect(fromPod.code).not.toBe(0);
+    expect(fromPod.stderr + fromPod.stdout).toMatch(/refused/i);
+  }, 60_000);
 
   it('1,000 requests from a pod spread evenly over the ready replicas; the unready one gets none', async () => {
     const pods = await fullyReady('web', 4);
