@@ -2,6 +2,10 @@
 // containers), and the parsing of its logrus error lines into the message a user should read.
 
 import { spawn } from 'node:child_process';
+import { constants as fsConstants, open as openFd, closeSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 
 export interface CommandResult {
@@ -137,6 +141,81 @@ export class Runc {
     return JSON.parse(r.stdout) as RuncState;
   }
 
+  /**
+   * Starts a created container. Its init process waits to open `<root>/<id>/exec.fifo` for writing; once
+   * a reader has it open, init writes one byte, closes the fifo and execs the container's process. Reading
+   * that byte and removing the fifo is what `runc start` does for a container without hooks (runc then
+   * reports it running), so no runc process is needed. Without a fifo (a container that is not in the
+   * created state) runc itself is asked, and says why it cannot start it.
+   */
+  async start(id: string, timeoutMs = 30_000): Promise<void> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    const fd = await new Promise<number | undefined>((resolve, reject) => {
+      openFd(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, (err, n) => {
+        if (err === null) resolve(n);
+        else if (err.code === 'ENOENT') resolve(undefined);
+        else reject(err);
+      });
+    });
+    if (fd === undefined) {
+      await this.must(['start', id]);
+      return;
+    }
+    const initPid = await this.initPid(id);
+    const got = await new Promise<boolean>((resolve, reject) => {
+      let sock: Socket;
+      try {
+        sock = new Socket({ fd, readable: true, writable: false });
+      } catch (err) {
+        closeSync(fd);
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      let bytes = 0;
+      const started = Date.now();
+      // A reader waits for a writer that has not come yet; an init that died never comes.
+      const check = setInterval(() => {
+        if (bytes > 0) return;
+        if (!alive(initPid) || Date.now() - started > timeoutMs) sock.destroy();
+      }, 100);
+      const done = (): void => {
+        clearInterval(check);
+        resolve(bytes > 0);
+      };
+      sock.on('data', (d: Buffer) => (bytes += d.length));
+      sock.once('error', done);
+      sock.once('close', done);
+    });
+    if (!got) {
+      throw new RuntimeError(
+        'RuntimeFailed',
+        alive(initPid) ? `container ${id} did not start in time` : 'container process is already dead',
+      );
+    }
+    await rm(fifo, { force: true });
+  }
+
+  /** The pid runc recorded for the container's init process (0 when unknown). */
+  private async initPid(id: string): Promise<number> {
+    try {
+      const state = JSON.parse(await readFile(join(this.root, id, 'state.json'), 'utf8')) as {
+        init_process_pid?: unknown;
+      };
+      return typeof state.init_process_pid === 'number' ? state.init_process_pid : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Forgets a container whose processes have all exited: removes its state dir, the rest of what
+   * `runc delete` does for a stopped container (the cgroup is removed by the caller), without a runc
+   * process.
+   */
+  async forget(id: string): Promise<void> {
+    await rm(join(this.root, id), { recursive: true, force: true });
+  }
+
   async version(): Promise<string> {
     const r = await runCommand(this.path, ['--version']);
     const m = /runc version (\S+)/.exec(r.stdout);
@@ -154,5 +233,16 @@ export class Runc {
     if (r.code !== 0 && !/does not exist|not exist/.test(r.stderr)) {
       throw new RuntimeError('RuntimeFailed', runcMessage(r.stderr) || `runc delete ${id} failed`);
     }
+  }
+}
+
+/** True while `pid` exists (0: unknown, counted as alive so that only the timeout ends the wait). */
+function alive(pid: number): boolean {
+  if (pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,5 +1,6 @@
 // RuncRuntime against the real runc 1.1 and conmon 2.1 (as root), with a busybox layer dir.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -368,6 +369,40 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     expect(alive(running.pid ?? 0)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     await rt.removeContainer(s.id); // idempotent
+  });
+
+  it('starts without a runc process as runc start would: runc then says running; remove leaves runc nothing', async () => {
+    const runcRoot = join(base, 'runc');
+    const runcState = (id: string): { code: number; status?: string } => {
+      const r = spawnSync('runc', ['--root', runcRoot, 'state', id], { encoding: 'utf8' });
+      return r.status === 0
+        ? { code: 0, status: (JSON.parse(r.stdout) as { status: string }).status }
+        : { code: r.status ?? -1 };
+    };
+    const s = spec(['sleep', '1000']);
+    await rt.createContainer(s);
+    expect(runcState(s.id).status).toBe('created');
+    await rt.startContainer(s.id);
+    expect(runcState(s.id).status).toBe('running');
+    expect(existsSync(join(runcRoot, s.id, 'exec.fifo'))).toBe(false);
+    // Starting it again is refused with runc's own words.
+    await expect(rt.startContainer(s.id)).rejects.toThrow(/cannot start/);
+    await rt.removeContainer(s.id);
+    expect(runcState(s.id).code).not.toBe(0);
+    expect(existsSync(join(runcRoot, s.id))).toBe(false);
+
+    // A created container whose init died before the start: refused at once, nothing waits forever.
+    const d = spec(['sleep', '1000']);
+    await rt.createContainer(d);
+    const pid = Number(
+      JSON.parse(await readFile(join(runcRoot, d.id, 'state.json'), 'utf8')).init_process_pid,
+    );
+    process.kill(pid, 'SIGKILL');
+    const t0 = Date.now();
+    await expect(rt.startContainer(d.id)).rejects.toThrow(/dead|cannot start|stopped/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    await rt.removeContainer(d.id);
+    expect(existsSync(join(runcRoot, d.id))).toBe(false);
   });
 
   it('readOnlyRootFilesystem refuses writes', async () => {

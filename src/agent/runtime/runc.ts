@@ -409,9 +409,10 @@ export class RuncRuntime implements ContainerRuntime {
     const meta = await this.mustMeta(id);
     if (meta.failedAt !== undefined)
       throw new RuntimeError('InvalidState', meta.message ?? 'container failed');
-    const r = await this.runc.run(['start', id]);
-    if (r.code !== 0) {
-      const message = runcMessage(r.stderr) || `runc start exited with ${r.code}`;
+    try {
+      await this.runc.start(id);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
       meta.message = message;
       await this.writeMeta(meta);
       throw new RuntimeError('RuntimeFailed', message);
@@ -521,9 +522,11 @@ export class RuncRuntime implements ContainerRuntime {
   async removeContainer(id: string): Promise<void> {
     const meta = await this.readMeta(id);
     const status = await this.containerStatus(id);
+    // Every process of the container has exited: nothing is left for runc to stop or delete.
+    let stopped = status?.state === 'exited';
     if (status?.state === 'running' || status?.state === 'created') {
       await this.signal(id, status, 'SIGKILL');
-      await this.waitExit(id, 10_000);
+      stopped = await this.waitExit(id, 10_000);
     } else if (status?.state !== 'exited') {
       // Unknown to us (no record, or conmon gone): runc decides whether something still runs.
       const state = await this.runc.state(id);
@@ -535,7 +538,8 @@ export class RuncRuntime implements ContainerRuntime {
         await this.waitExit(id, 10_000);
       }
     }
-    await this.runc.delete(id);
+    if (stopped && meta?.failedAt === undefined) await this.runc.forget(id);
+    else await this.runc.delete(id);
     await this.killConmon(id);
     await this.cleanupFiles(id, meta?.cgroupsPath ?? '');
   }
