@@ -60,6 +60,10 @@ interface Figures {
 interface Phases {
   /** pod created → its container running */
   startP50: number;
+  /** pod created → bound to the node (waits for room while old pods terminate) */
+  boundP50: number;
+  /** an old pod marked for deletion → gone from the API (its teardown on the node) */
+  teardownP50: number;
   /** container running → Ready */
   readyP50: number;
   /** a new pod Ready → the next new pod created (the controllers' reaction) */
@@ -74,12 +78,16 @@ interface Phases {
 
 interface PodTimes {
   created: number;
+  bound?: number;
   running?: number;
   ready?: number;
 }
 
 /** Medians of the three phases from per-pod times (relative to any common origin). */
-export function phasesOf(pods: PodTimes[]): Omit<Phases, 'unhealthy' | 'minReadyPods' | 'nodeNotReady'> {
+export function phasesOf(
+  pods: PodTimes[],
+  teardowns: number[],
+): Omit<Phases, 'unhealthy' | 'minReadyPods' | 'nodeNotReady'> {
   const median = (xs: number[]): number => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] ?? Number.NaN);
@@ -92,6 +100,8 @@ export function phasesOf(pods: PodTimes[]): Omit<Phases, 'unhealthy' | 'minReady
   }
   return {
     startP50: median(pods.flatMap((p) => (p.running === undefined ? [] : [p.running - p.created]))),
+    boundP50: median(pods.flatMap((p) => (p.bound === undefined ? [] : [p.bound - p.created]))),
+    teardownP50: median(teardowns),
     readyP50: median(
       pods.flatMap((p) => (p.running === undefined || p.ready === undefined ? [] : [p.ready - p.running])),
     ),
@@ -185,6 +195,9 @@ async function benchFlotilla(
     // Our own watch on the pods: when each new pod appears, runs and turns Ready, and how many pods
     // (not terminating) are Ready at any moment, whatever the status of the Deployment says.
     const times = new Map<string, PodTimes>();
+    /** Old pods: when the deletion was seen, then how long until the pod left the API. */
+    const deleting = new Map<string, number>();
+    const teardowns: number[] = [];
     const isReady = (p: KubeObject): boolean =>
       p.metadata.deletionTimestamp === undefined &&
       ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
@@ -203,9 +216,17 @@ async function benchFlotilla(
         else readyPods.delete(p.metadata.name ?? '');
         minReadyPods = Math.min(minReadyPods, readyPods.size);
         const image = (p.spec as { containers?: { image?: string }[] } | undefined)?.containers?.[0]?.image;
-        if (ev.type === 'DELETED' || image !== images[1]) return;
         const now = performance.now();
         const name = p.metadata.name ?? '';
+        if (image !== images[1]) {
+          if (ev.type === 'DELETED') {
+            const since = deleting.get(name);
+            if (since !== undefined) teardowns.push(now - since);
+          } else if (p.metadata.deletionTimestamp !== undefined && !deleting.has(name))
+            deleting.set(name, now);
+          return;
+        }
+        if (ev.type === 'DELETED') return;
         const t = times.get(name) ?? { created: now };
         times.set(name, t);
         const st = p.status as
@@ -214,6 +235,8 @@ async function benchFlotilla(
               containerStatuses?: { state?: { running?: unknown } }[];
             }
           | undefined;
+        if (t.bound === undefined && (p.spec as { nodeName?: string } | undefined)?.nodeName !== undefined)
+          t.bound = now;
         if (t.running === undefined && st?.containerStatuses?.[0]?.state?.running !== undefined)
           t.running = now;
         if (t.ready === undefined && st?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
@@ -265,7 +288,7 @@ async function benchFlotilla(
     );
     const unhealthy = reasons.get('Unhealthy') ?? 0;
     const nodeNotReady = reasons.get('NodeNotReady') ?? 0;
-    const phases = { ...phasesOf([...times.values()]), unhealthy, minReadyPods, nodeNotReady };
+    const phases = { ...phasesOf([...times.values()], teardowns), unhealthy, minReadyPods, nodeNotReady };
     await cluster.client.delete(deployRef, 'default', 'bench');
     return {
       figures: { upMs, rolloutMs, oldGoneMs, maxTotal, minAvailable, phases },
@@ -469,7 +492,8 @@ export async function main(args: string[]): Promise<number> {
       ` (bounds: ${n + surgeOf(n)} and ${n})`,
     fl.phases === undefined
       ? ''
-      : `flotilla, new pods (p50): created → running ${fmt(fl.phases.startP50)} ms, running → ready ${fmt(fl.phases.readyP50)} ms, ` +
+      : `flotilla, new pods (p50): created → running ${fmt(fl.phases.startP50)} ms (created → bound ${fmt(fl.phases.boundP50)} ms), running → ready ${fmt(fl.phases.readyP50)} ms, ` +
+        `old pods (p50): deletion → gone ${fmt(fl.phases.teardownP50)} ms, ` +
         `a new pod ready → the next one created ${fmt(fl.phases.reactP50)} ms; ` +
         `${fl.phases.unhealthy} Unhealthy events (failed readiness probes); fewest Ready pods seen by a pod watch: ${fl.phases.minReadyPods}; ` +
         `${fl.phases.nodeNotReady} NodeNotReady events (node and per pod)`,
