@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testkit/api-server.js';
+import { readWatchEvents } from '../testkit/http.js';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -29,32 +30,6 @@ const deployment = (name: string, replicas = 2) => ({
     },
   },
 });
-
-async function readWatch(url: string, count: number, timeoutMs = 5000): Promise<any[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const res = await fetch(url, { signal: controller.signal });
-  const events: any[] = [];
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buf = '';
-  try {
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        events.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  return events;
-}
 
 describe('discovery and version', () => {
   it('serves /version, /api, /apis and per-group resource lists with short names and categories', async () => {
@@ -322,7 +297,7 @@ describe('watch', () => {
   it('replays from a resourceVersion, filters by selector and reports deletions', async () => {
     const base = await s.request('GET', '/api/v1/namespaces/default/configmaps');
     const rv = base.body.metadata.resourceVersion;
-    const pending = readWatch(
+    const pending = readWatchEvents(
       `${s.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&labelSelector=w%3Dyes`,
       3,
     );
@@ -343,7 +318,7 @@ describe('watch', () => {
 
   it('sends initial events and the initial-events-end bookmark for sendInitialEvents', async () => {
     await s.request('POST', '/api/v1/namespaces/default/configmaps', cm('init1'));
-    const events = await readWatch(
+    const events = await readWatchEvents(
       `${s.url}/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&fieldSelector=metadata.name%3Dinit1`,
       2,
     );

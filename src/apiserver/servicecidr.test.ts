@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../store/memory-store.js';
 import { installKindHooks } from './hooks.js';
 import { startApiServer } from './server.js';
+import { readWatchEvents } from '../testkit/http.js';
 
 const collection = '/apis/networking.k8s.io/v1/servicecidrs';
 const item = `${collection}/kubernetes`;
@@ -38,32 +39,6 @@ async function request(
   });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
-/** The first `count` events of a watch. */
-async function watchEvents(server: Running, path: string, count: number): Promise<any[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  const events: any[] = [];
-  try {
-    const res = await fetch(`${server.url}${path}`, { signal: controller.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        events.push(JSON.parse(buf.slice(0, nl)));
-        buf = buf.slice(nl + 1);
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  return events;
 }
 
 describe('the kubernetes ServiceCIDR', () => {
@@ -212,9 +187,8 @@ describe('a restart', () => {
       expect(replaced.status.conditions[0].lastTransitionTime).toBe(
         created.status.conditions[0].lastTransitionTime,
       );
-      const events = await watchEvents(
-        second,
-        `${collection}?watch=true&resourceVersion=${created.metadata.resourceVersion}`,
+      const events = await readWatchEvents(
+        `${second.url}${collection}?watch=true&resourceVersion=${created.metadata.resourceVersion}`,
         1,
       );
       expect(events.map((e) => [e.type, e.object.metadata.name, e.object.spec.cidrs])).toEqual([

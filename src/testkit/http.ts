@@ -47,3 +47,32 @@ export function callerFor(
     },
   };
 }
+
+/**
+ * The first `count` events of a plain-HTTP watch at `url` (one JSON object per line), or fewer when the
+ * stream ends or `timeoutMs` passes; the watch is closed either way.
+ */
+export async function readWatchEvents(url: string, count: number, timeoutMs = 5000): Promise<any[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const events: any[] = [];
+  try {
+    const res = await fetch(url, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    while (events.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        events.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return events;
+}
