@@ -162,6 +162,8 @@ export class Runc {
       return;
     }
     const initPid = await this.initPid(id);
+    // An unknown pid (0) counts as alive: only the timeout then ends the wait.
+    const initAlive = (): boolean => initPid <= 0 || processAlive(initPid);
     const got = await new Promise<boolean>((resolve, reject) => {
       let sock: Socket;
       try {
@@ -176,7 +178,7 @@ export class Runc {
       // A reader waits for a writer that has not come yet; an init that died never comes.
       const check = setInterval(() => {
         if (bytes > 0) return;
-        if (!alive(initPid) || Date.now() - started > timeoutMs) sock.destroy();
+        if (!initAlive() || Date.now() - started > timeoutMs) sock.destroy();
       }, 100);
       const done = (): void => {
         clearInterval(check);
@@ -189,7 +191,7 @@ export class Runc {
     if (!got) {
       throw new RuntimeError(
         'RuntimeFailed',
-        alive(initPid) ? `container ${id} did not start in time` : 'container process is already dead',
+        initAlive() ? `container ${id} did not start in time` : 'container process is already dead',
       );
     }
     await rm(fifo, { force: true });
@@ -236,9 +238,8 @@ export class Runc {
   }
 }
 
-/** True while `pid` exists (0: unknown, counted as alive so that only the timeout ends the wait). */
-function alive(pid: number): boolean {
-  if (pid <= 0) return true;
+/** True while process `pid` exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -32,7 +32,14 @@ import {
   NOFILE_LIMIT,
   type OciDevice,
 } from './oci-spec.js';
-import { execFailureExitCode, runCommand, runcMessage, Runc, type RuncState } from './runc-cli.js';
+import {
+  execFailureExitCode,
+  processAlive,
+  runCommand,
+  runcMessage,
+  Runc,
+  type RuncState,
+} from './runc-cli.js';
 import type {
   ContainerCreateSpec,
   ContainerFilter,
@@ -98,15 +105,6 @@ interface Known {
 
 /** How often a cached conmon pid is checked again by its command line (a pid reused after a `kill -9`). */
 const verifyConmonMs = 10_000;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
-}
 
 export class RuncRuntime implements ContainerRuntime {
   readonly root: string;
