@@ -129,6 +129,9 @@ export async function startAgent(flags: AgentFlags): Promise<RunningAgent> {
     runcRoot: paths.runcRoot,
     allowPrivileged: flags.allowPrivileged ?? false,
   });
+  // Nothing is being created yet: container dirs without a record are what a crash cut short.
+  for (const id of await runtime.removeIncomplete())
+    log(`runtime: removed the unfinished container dir ${id}`);
   const images = new LocalImageService({
     root: paths.images,
     insecureRegistries: flags.insecureRegistries ?? [],
@@ -351,6 +354,7 @@ export async function resetAgent(
       parents.add(`${flags.cgroupRoot ?? 'flotilla'}/pod${c.labels.podUid}`);
     }),
   );
+  await runtime.removeIncomplete();
   for (const parent of parents) await runtime.removePodCgroup(parent);
   await runtime.removePodCgroup(flags.cgroupRoot ?? 'flotilla');
   const pods = await network.list();

@@ -2,7 +2,7 @@
 // containers), and the parsing of its logrus error lines into the message a user should read.
 
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, open as openFd, closeSync } from 'node:fs';
+import { constants as fsConstants, open as openFd, closeSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -162,8 +162,9 @@ export class Runc {
       return;
     }
     const initPid = await this.initPid(id);
-    // An unknown pid (0) counts as alive: only the timeout then ends the wait.
-    const initAlive = (): boolean => initPid <= 0 || processAlive(initPid);
+    // An unknown pid (0) counts as alive: only the timeout then ends the wait. A zombie is dead.
+    const initAlive = (): boolean => initPid <= 0 || (processAlive(initPid) && !isZombie(initPid));
+    let timedOut = false;
     const got = await new Promise<boolean>((resolve, reject) => {
       let sock: Socket;
       try {
@@ -178,7 +179,11 @@ export class Runc {
       // A reader waits for a writer that has not come yet; an init that died never comes.
       const check = setInterval(() => {
         if (bytes > 0) return;
-        if (!initAlive() || Date.now() - started > timeoutMs) sock.destroy();
+        if (!initAlive()) sock.destroy();
+        else if (Date.now() - started > timeoutMs) {
+          timedOut = true;
+          sock.destroy();
+        }
       }, 100);
       const done = (): void => {
         clearInterval(check);
@@ -188,10 +193,11 @@ export class Runc {
       sock.once('error', done);
       sock.once('close', done);
     });
+    // Without the byte, the fifo ended because init went away (or never came, and it is gone).
     if (!got) {
       throw new RuntimeError(
         'RuntimeFailed',
-        initAlive() ? `container ${id} did not start in time` : 'container process is already dead',
+        timedOut ? `container ${id} did not start in time` : 'container process is already dead',
       );
     }
     await rm(fifo, { force: true });
@@ -235,6 +241,16 @@ export class Runc {
     if (r.code !== 0 && !/does not exist|not exist/.test(r.stderr)) {
       throw new RuntimeError('RuntimeFailed', runcMessage(r.stderr) || `runc delete ${id} failed`);
     }
+  }
+}
+
+/** True when `pid` has exited and waits to be reaped (state Z in /proc). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 

@@ -2,7 +2,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -403,6 +403,28 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     expect(Date.now() - t0).toBeLessThan(5_000);
     await rt.removeContainer(d.id);
     expect(existsSync(join(runcRoot, d.id))).toBe(false);
+  });
+
+  it('a removal cut short still lists the container until it is removed; dirs without a record are swept', async () => {
+    const s = spec(['true']);
+    await run(s);
+    await exited(s.id);
+    // As if the agent died in the middle of a removal: the runc state and most files are gone.
+    await rt.removeContainer(s.id);
+    const stray = join(rt.root, `${s.id}x`);
+    await mkdir(join(stray, 'bundle'), { recursive: true });
+    expect(existsSync(join(rt.root, s.id))).toBe(false);
+    expect(await rt.removeIncomplete()).toEqual([`${s.id}x`]);
+    expect(existsSync(stray)).toBe(false);
+    // A container whose dir still has its record is listed and can be removed again.
+    const t = spec(['true']);
+    await run(t);
+    await exited(t.id);
+    await rm(join(rt.root, t.id, 'bundle', 'config.json'), { force: true });
+    expect((await rt.listContainers()).map((c) => c.id)).toContain(t.id);
+    await rt.removeContainer(t.id);
+    expect(existsSync(join(rt.root, t.id))).toBe(false);
+    expect(await rt.removeIncomplete()).toEqual([]);
   });
 
   it('readOnlyRootFilesystem refuses writes', async () => {

@@ -16,10 +16,10 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as pty from 'node-pty';
@@ -547,11 +547,36 @@ export class RuncRuntime implements ContainerRuntime {
     const p = this.paths(id);
     await this.unmountAll(p.dir);
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
-    await rm(p.dir, { recursive: true, force: true });
+    await removeDirMetaLast(p.dir, p.meta);
     this.known.delete(id);
     this.podById.delete(id);
     this.pathsById.delete(id);
     this.unwatchExit(id);
+  }
+
+  /**
+   * Removes container dirs without a meta.json: a create or a removal cut short by a crash left them, and
+   * no listing shows them. Only while nothing is being created (agent start, `flotilla agent reset`).
+   */
+  async removeIncomplete(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      if (!ID_RE.test(name) || this.creating.has(name)) continue;
+      const p = this.paths(name);
+      if (existsSync(p.meta)) continue;
+      await this.unmountAll(p.dir);
+      await rm(p.dir, { recursive: true, force: true });
+      this.pathsById.delete(name);
+      removed.push(name);
+    }
+    return removed;
   }
 
   onExit(listener: (id: string, labels: ContainerLabels) => void): () => void {
@@ -975,4 +1000,21 @@ async function hostDevices(): Promise<OciDevice[]> {
   };
   await visit('/dev', 0);
   return out;
+}
+
+/**
+ * Removes a container dir with its meta.json last, so that a removal cut short (a `kill -9` of the agent)
+ * leaves a container the next listing still shows, and removes again.
+ */
+async function removeDirMetaLast(dir: string, meta: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  const metaName = basename(meta);
+  for (const e of entries) if (e !== metaName) await rm(join(dir, e), { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
 }
