@@ -47,9 +47,9 @@ async function compactedResume(cluster: TestCluster): Promise<void> {
       'GET',
       `/api/v1/namespaces/default/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`,
     );
-    expect(exact.status).toBe(410);
+    expect(exact.status, JSON.stringify(exact.body)).toBe(410);
     const cont = await api.call('GET', `/api/v1/namespaces?limit=1&continue=${page.body.metadata.continue}`);
-    expect(cont.status).toBe(410);
+    expect(cont.status, JSON.stringify(cont.body)).toBe(410);
     expect(cont.body.message).toContain('continue');
     // Current state survives compaction.
     const now = await api.call('GET', '/api/v1/namespaces/default/configmaps/compact-me');
