@@ -2,7 +2,7 @@
 // configuration on stdin; a result (ADD) or nothing (DEL, CHECK) on stdout; on failure a non-zero exit and
 // an error object `{ cniVersion, code, msg, details }` on stdout.
 
-import { spawn } from 'node:child_process';
+import { processRunner } from '../spawn/helper.js';
 import { join } from 'node:path';
 import { PodNetworkError } from './errors.js';
 
@@ -141,55 +141,39 @@ interface RunResult {
   stderr: string;
 }
 
-function run(file: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new PodNetworkError('PluginFailed', `cannot run ${file}: ${err.message}`, { cause: err }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? (signal === null ? 1 : 128),
-        stdout,
-        stderr: signal === null ? stderr : `${stderr}killed by ${signal}`,
-      });
-    });
-    child.stdin.on('error', () => {
-      // The plugin may exit before reading stdin (e.g. VERSION); the exit status tells the story.
-    });
-    child.stdin.end(input);
-  });
+async function run(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  input: string,
+  timeoutMs: number,
+): Promise<RunResult> {
+  try {
+    const r = await processRunner().run(file, [], { env, input, timeoutMs });
+    return {
+      code: r.code ?? (r.signal === null ? 1 : 128),
+      stdout: r.stdout,
+      stderr: r.signal === null ? r.stderr : `${r.stderr}killed by ${r.signal}`,
+    };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new PodNetworkError('PluginFailed', `cannot run ${file}: ${message}`, { cause: err });
+  }
 }
 
 /** Runs an ordinary command (ip, iptables-save, iptables-restore). */
-export function runCommand(
+export async function runCommand(
   file: string,
   args: string[],
   opts: { input?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new PodNetworkError('CommandFailed', `cannot run ${file}: ${err.message}`, { cause: err }));
+  try {
+    const r = await processRunner().run(file, args, {
+      input: opts.input ?? '',
+      timeoutMs: opts.timeoutMs ?? 30_000,
     });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-  });
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new PodNetworkError('CommandFailed', `cannot run ${file}: ${message}`, { cause: err });
+  }
 }

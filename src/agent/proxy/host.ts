@@ -1,8 +1,8 @@
 // The kernel side of the proxy: `nft -f -`, `nft -t list table`, `conntrack -D`, and the sysctls the
 // datapath needs. Behind the ProxyHost port so the applier's logic is tested without root.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { processRunner } from '../spawn/helper.js';
 import type { ConntrackFlush } from './ruleset.js';
 
 export interface ProxyHost {
@@ -25,30 +25,14 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function run(
+export async function run(
   file: string,
   args: string[],
   input?: string,
   timeoutMs = 30_000,
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
+  const r = await processRunner().run(file, args, { input: input ?? '', timeoutMs });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The first lines of nft's error output (it repeats the whole script context for every error). */

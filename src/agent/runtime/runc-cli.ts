@@ -1,11 +1,11 @@
 // A thin wrapper over the runc command line (always with our own --root, so we only ever see our
 // containers), and the parsing of its logrus error lines into the message a user should read.
 
-import { spawn } from 'node:child_process';
 import { constants as fsConstants, open as openFd, closeSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { processRunner } from '../spawn/helper.js';
 import { RuntimeError } from './errors.js';
 
 export interface CommandResult {
@@ -14,27 +14,18 @@ export interface CommandResult {
   stderr: string;
 }
 
-export function runCommand(
+export async function runCommand(
   file: string,
   args: readonly string[],
   timeoutMs = 60_000,
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new RuntimeError('RuntimeFailed', `cannot run ${file}: ${err.message}`, { cause: err }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr });
-    });
-  });
+  try {
+    const r = await processRunner().run(file, args, { timeoutMs });
+    return { code: r.code ?? (r.signal === null ? 1 : 128), stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new RuntimeError('RuntimeFailed', `cannot run ${file}: ${message}`, { cause: err });
+  }
 }
 
 /**

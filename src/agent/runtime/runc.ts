@@ -16,7 +16,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -54,6 +54,7 @@ import type {
   RuntimeInfo,
 } from './types.js';
 import { resolveUser } from './user.js';
+import { processRunner, type SyncOutcome } from '../spawn/helper.js';
 
 export interface RuncRuntimeOptions {
   /** State dir, e.g. `<data-dir>/agent/containers`. */
@@ -358,49 +359,29 @@ export class RuncRuntime implements ContainerRuntime {
     ];
     if (spec.tty) args.push('-t');
     if (this.logSizeMax !== undefined) args.push('--log-size-max', String(this.logSizeMax));
-    const out = openSync(p.conmonLog, 'a');
+    let reported: SyncOutcome;
     try {
-      const child = spawn(this.conmonPath, args, {
-        // conmon writes an `oom` file into its working directory when the container is OOM-killed: keep it
-        // in the container's own directory (removed with it), not wherever the agent was started.
-        cwd: p.dir,
-        stdio: ['ignore', out, out, 'pipe'],
-        env: { ...process.env, _OCI_SYNCPIPE: '3' },
-        detached: true,
-      });
-      const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-      const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
-      const message = await new Promise<{ pid: number; message?: string } | undefined>((res) => {
-        let buf = '';
-        const timer = setTimeout(() => res(undefined), 120_000);
-        const done = (v: { pid: number; message?: string } | undefined): void => {
-          clearTimeout(timer);
-          res(v);
-        };
-        sync.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const line = buf.split('\n')[0] ?? '';
-          try {
-            done(JSON.parse(line) as { pid: number; message?: string });
-          } catch {
-            // incomplete: wait for more
-          }
-        });
-        sync.on('end', () => done(undefined));
-        child.once('error', () => done(undefined));
-      });
-      sync.destroy();
-      child.unref();
-      if (message === undefined) {
-        await Promise.race([exited, sleep(5000)]);
-        const log = await readFile(p.conmonLog, 'utf8').catch(() => '');
-        return runcMessage(log) || 'conmon exited without reporting the container';
-      }
-      if (message.pid < 0) return runcMessage(message.message ?? '') || 'runc create failed';
-      return undefined;
-    } finally {
-      closeSync(out);
+      // conmon writes an `oom` file into its working directory when the container is OOM-killed: keep it
+      // in the container's own directory (removed with it), not wherever the agent was started.
+      reported = await processRunner().runSynced(this.conmonPath, args, { cwd: p.dir, logFile: p.conmonLog });
+    } catch (err) {
+      return `cannot run ${this.conmonPath}: ${err instanceof Error ? err.message : String(err)}`;
     }
+    let message: { pid: number; message?: string } | undefined;
+    try {
+      message =
+        reported.line === undefined
+          ? undefined
+          : (JSON.parse(reported.line) as { pid: number; message?: string });
+    } catch {
+      message = undefined;
+    }
+    if (message === undefined) {
+      const log = await readFile(p.conmonLog, 'utf8').catch(() => '');
+      return runcMessage(log) || 'conmon exited without reporting the container';
+    }
+    if (message.pid < 0) return runcMessage(message.message ?? '') || 'runc create failed';
+    return undefined;
   }
 
   async startContainer(id: string): Promise<void> {

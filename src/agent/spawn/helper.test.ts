@@ -1,0 +1,159 @@
+// The spawn helper runs real commands (sh, cat, a missing file): every answer must match what Node's own
+// child_process gives for the same command, since the agent switches between them with FLOTILLA_SPAWN.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HelperProcessRunner, NodeProcessRunner, SpawnError, type ProcessRunner } from './helper.js';
+
+const helper = new HelperProcessRunner();
+const dir = mkdtempSync(join(tmpdir(), 'flotilla-spawn-'));
+afterAll(() => {
+  helper.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each<[string, ProcessRunner]>([
+  ['helper', helper],
+  ['node', new NodeProcessRunner()],
+])('%s runner', (_name, runner) => {
+  it('gives the exit code, stdout and stderr of a command', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'echo out; echo err >&2; exit 3']);
+    expect(r).toEqual({ code: 3, signal: null, timedOut: false, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('feeds the input to stdin and closes it', async () => {
+    const input = 'x'.repeat(200_000) + '\nend\n';
+    const r = await runner.run('/bin/cat', [], { input });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(input);
+  });
+
+  it('gives stdin at EOF when there is no input', async () => {
+    const r = await runner.run('/bin/cat', []);
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('keeps arguments with spaces, quotes and UTF-8 as they are', async () => {
+    const args = ['a b', `"q'`, 'ünï', ''];
+    const r = await runner.run('/bin/sh', [
+      '-c',
+      'for a in "$@"; do printf "[%s]" "$a"; done',
+      'sh',
+      ...args,
+    ]);
+    expect(r.stdout).toBe('[a b]["q\'][ünï][]');
+  });
+
+  it('runs in the given directory with exactly the given environment', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'pwd; echo "$ONLY"; env | wc -l'], {
+      cwd: dir,
+      env: { ONLY: 'this', PATH: '/usr/bin:/bin' },
+    });
+    const [pwd, only, count] = r.stdout.trim().split('\n');
+    expect(pwd).toBe(dir);
+    expect(only).toBe('this');
+    // ONLY and PATH, and the PWD (and perhaps SHLVL or _) the shell itself sets.
+    expect(Number(count)).toBeLessThanOrEqual(5);
+  });
+
+  it('inherits the environment when none is given', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'echo "$HOME"']);
+    expect(r.stdout.trim()).toBe(process.env.HOME ?? '');
+  });
+
+  it('reports a command ended by a signal', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'kill -TERM $$']);
+    expect(r).toMatchObject({ code: null, signal: 'SIGTERM', timedOut: false });
+  });
+
+  it('kills a command that outlives its timeout and says so', async () => {
+    const start = Date.now();
+    const r = await runner.run('/bin/sleep', ['30'], { timeoutMs: 300 });
+    expect(r).toMatchObject({ code: null, signal: 'SIGKILL', timedOut: true });
+    expect(Date.now() - start).toBeLessThan(5000);
+  });
+
+  it('rejects with the errno name when the file cannot be run', async () => {
+    const err = await runner.run(join(dir, 'missing'), []).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).code).toBe('ENOENT');
+    expect((err as SpawnError).message).toContain('missing');
+  });
+
+  it('answers many commands at once, each with its own output', async () => {
+    const rs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        runner.run('/bin/sh', ['-c', `head -c ${i * 3000} /dev/zero | tr '\\0' a; echo ${i} >&2`]),
+      ),
+    );
+    rs.forEach((r, i) => {
+      expect(r.stdout.length).toBe(i * 3000);
+      expect(r.stderr).toBe(`${i}\n`);
+    });
+  });
+
+  it('starts a detached command and returns the first line it writes to fd 3', async () => {
+    const log = join(dir, `sync-${_name}.log`);
+    const r = await runner.runSynced(
+      '/bin/sh',
+      ['-c', 'echo logged; echo "{\\"pid\\": $$}" >&3; echo more >&3; sleep 0.2'],
+      {
+        cwd: dir,
+        logFile: log,
+      },
+    );
+    expect(r.line).toMatch(/^\{"pid": \d+\}$/);
+    const pid = (JSON.parse(r.line ?? '{}') as { pid: number }).pid;
+    // Its own session: a signal to the agent's process group does not reach it.
+    const sid = execFileSync('ps', ['-o', 'sid=', '-p', String(pid)])
+      .toString()
+      .trim();
+    expect(sid).toBe(String(pid));
+    expect(readFileSync(log, 'utf8')).toContain('logged\n');
+  });
+
+  it('says how a detached command ended when it reports nothing', async () => {
+    const r = await runner.runSynced('/bin/sh', ['-c', 'echo failing; exit 7'], {
+      cwd: dir,
+      logFile: join(dir, `fail-${_name}.log`),
+    });
+    expect(r).toEqual({ code: 7, signal: null });
+    expect(readFileSync(join(dir, `fail-${_name}.log`), 'utf8')).toBe('failing\n');
+  });
+});
+
+describe('helper process', () => {
+  it('is started again after it dies; what was pending is rejected, not lost silently', async () => {
+    const runner = new HelperProcessRunner();
+    await runner.run('/bin/true', []);
+    const first = runner.pid;
+    const pending = runner.run('/bin/sleep', ['5']);
+    process.kill(first ?? 0, 'SIGKILL');
+    await expect(pending).rejects.toThrow(/spawn helper exited/);
+    const again = await runner.run('/bin/sh', ['-c', 'echo back']);
+    expect(again.stdout).toBe('back\n');
+    expect(runner.pid).not.toBe(first);
+    runner.close();
+  });
+
+  it('falls back to Node when perl is missing', async () => {
+    const runner = new HelperProcessRunner(join(dir, 'no-perl'));
+    const r = await runner.run('/bin/sh', ['-c', 'echo fallback']);
+    expect(r.stdout).toBe('fallback\n');
+  });
+
+  it('keeps the process alive only while a command is pending', async () => {
+    const processes = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'ProcessWrap').length;
+    const runner = new HelperProcessRunner();
+    await runner.run('/bin/true', []);
+    const idle = processes();
+    const pending = runner.run('/bin/sleep', ['0.3']);
+    expect(processes()).toBe(idle + 1);
+    await pending;
+    expect(processes()).toBe(idle);
+    runner.close();
+  });
+});
