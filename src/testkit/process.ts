@@ -47,7 +47,10 @@ export async function startFlotillaProcess(opts: {
   extraArgs?: string[];
 }): Promise<FlotillaProcess> {
   ensureBuilt();
+  // FLOTILLA_SERVER_CPU_PROF=<dir>: a V8 CPU profile of the server, written there when it stops.
+  const profDir = process.env['FLOTILLA_SERVER_CPU_PROF'];
   const args = [
+    ...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]),
     flotillaBin,
     'server',
     '--data-dir',

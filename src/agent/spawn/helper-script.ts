@@ -13,16 +13,19 @@ use Errno qw(EINTR EAGAIN);
 # flotilla spawn helper: runs commands for the agent so the agent never forks itself.
 # Request frame: 4-byte big-endian length, then NUL-separated fields:
 #   id, mode (run|sync), timeoutMs, cwd, log, file, argc, args..., envc (-1 = inherit), env..., input (the rest).
-# Response frame: 4-byte length, then: id, kind, code, signal, msgLen, outLen, NUL, msg, stdout, stderr.
-#   kind: exit (code), signal (signal number), timeout (killed; code/signal as it ended), error (msg: errno name
-#   and text; the command never ran), sync (mode sync: msg is the first line on the sync pipe, or empty).
-# The main loop only reads requests, forks one worker per request and relays each worker's whole answer, so
-# answers never interleave. Workers do the blocking work (exec, pipes, waiting).
+# Answer frame: 4-byte length, then: id, kind, code, signal, msgLen, outLen, NUL, msg, stdout, stderr.
+#   kind: exit (code), signal (signal number), timeout (killed at its deadline), error (msg: errno name, NUL,
+#   text; the command never ran), sync (mode sync: msg is the first line written to fd 3).
+# One process, one fork per command, one select loop over every command's pipes; answers are written whole
+# by this loop alone, so they never interleave.
 
 $SIG{PIPE} = 'IGNORE';
+$SIG{CHLD} = sub { };    # wakes the select when a command ends
 my $tick = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
 # Seconds on a monotonic clock (times() counts ticks since boot; Time::HiRes is not in perl-base).
 sub now { return (POSIX::times())[0] / $tick; }
+
 binmode STDIN;
 binmode STDOUT;
 
@@ -50,16 +53,54 @@ sub write_all {
     return 1;
 }
 
-sub nonblocking {
-    my ($fh) = @_;
-    my $flags = fcntl($fh, F_GETFL, 0);
-    fcntl($fh, F_SETFL, $flags | O_NONBLOCK);
+my %jobs;     # id => job
+my %byfd;     # fileno => [job, role]; role: in, out, err, x (exec error), sync
+my %bypid;    # pid => job, until reaped
+my $rsel = IO::Select->new(\*STDIN);
+my $wsel = IO::Select->new();
+my $open = 1;
+
+sub watch {
+    my ($j, $role, $fh) = @_;
+    $j->{fh}{$role} = $fh;
+    $byfd{ fileno($fh) } = [ $j, $role ];
+    if ($role eq 'in') {
+        my $flags = fcntl($fh, F_GETFL, 0);
+        fcntl($fh, F_SETFL, $flags | O_NONBLOCK);
+        $wsel->add($fh);
+    } else {
+        $rsel->add($fh);
+    }
 }
 
-# In the child of a worker: become the command, or report why not on the CLOEXEC pipe.
+sub unwatch {
+    my ($j, $role) = @_;
+    my $fh = delete $j->{fh}{$role} or return;
+    delete $byfd{ fileno($fh) };
+    $rsel->remove($fh);
+    $wsel->remove($fh);
+    close($fh);
+}
+
+sub finish {
+    my ($j, @answer) = @_;
+    $j->{done} = 1;
+    unwatch($j, $_) for keys %{ $j->{fh} };
+    delete $jobs{ $j->{id} };
+    write_all(\*STDOUT, frame($j->{id}, @answer));
+}
+
+sub status_of {
+    my ($st) = @_;
+    return ('signal', 0, $st & 127) if $st & 127;
+    return ('exit', $st >> 8, 0);
+}
+
+# In the forked child: become the command, or say why not on the exec-error pipe (closed by a good exec).
 sub become {
     my ($j, $xw) = @_;
     $SIG{PIPE} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT';
     if ($j->{cwd} ne '' && !chdir($j->{cwd})) {
         syswrite($xw, errname($!) . "\0cannot enter " . $j->{cwd} . ": $!");
         POSIX::_exit(127);
@@ -79,135 +120,81 @@ sub become {
     POSIX::_exit(127);
 }
 
-# Waits for the exec-error pipe: empty when the exec happened.
-sub exec_error {
-    my ($xr) = @_;
-    my $buf = '';
-    while (1) {
-        my $n = sysread($xr, $buf, 4096, length($buf));
-        if (!defined $n) { next if $! == EINTR; last; }
-        last if $n == 0;
-    }
-    return $buf;
-}
-
-sub status_of {
-    my ($st) = @_;
-    return ('signal', 0, $st & 127) if $st & 127;
-    return ('exit', $st >> 8, 0);
-}
-
-sub run_job {
+sub start {
     my ($j) = @_;
-    my ($ir, $iw, $or, $ow, $er, $ew, $xr, $xw);
-    pipe($ir, $iw) && pipe($or, $ow) && pipe($er, $ew) && pipe($xr, $xw)
-        or return ('error', 0, 0, errname($!) . "\0cannot make a pipe: $!", '', '');
+    my $sync = $j->{mode} eq 'sync';
+    my ($log, $ir, $iw, $or, $ow, $er, $ew, $sr, $sw, $xr, $xw);
+    if ($sync && !open($log, '>>', $j->{log})) {
+        return finish($j, 'error', 0, 0, errname($!) . "\0cannot open " . $j->{log} . ": $!", '', '');
+    }
+    my $ok = $sync
+        ? pipe($sr, $sw) && pipe($xr, $xw)
+        : pipe($ir, $iw) && pipe($or, $ow) && pipe($er, $ew) && pipe($xr, $xw);
+    return finish($j, 'error', 0, 0, errname($!) . "\0cannot make a pipe: $!", '', '') unless $ok;
     my $pid = fork();
-    return ('error', 0, 0, errname($!) . "\0cannot fork: $!", '', '') unless defined $pid;
+    return finish($j, 'error', 0, 0, errname($!) . "\0cannot fork: $!", '', '') unless defined $pid;
     if ($pid == 0) {
-        close($iw); close($or); close($er); close($xr);
-        POSIX::dup2(fileno($ir), 0); POSIX::dup2(fileno($ow), 1); POSIX::dup2(fileno($ew), 2);
+        if ($sync) {
+            # A detached command: its own session, output appended to the log, the sync pipe on fd 3.
+            POSIX::setsid();
+            if (fileno($xw) == 3) { open(my $moved, '>&', $xw) or POSIX::_exit(127); $xw = $moved; }
+            open(STDIN, '<', '/dev/null');
+            POSIX::dup2(fileno($log), 1);
+            POSIX::dup2(fileno($log), 2);
+            POSIX::dup2(fileno($sw), 3) if fileno($sw) != 3;
+            open(my $three, '<&=', 3);
+            fcntl($three, F_SETFD, 0);
+        } else {
+            POSIX::dup2(fileno($ir), 0);
+            POSIX::dup2(fileno($ow), 1);
+            POSIX::dup2(fileno($ew), 2);
+        }
         become($j, $xw);
     }
-    close($ir); close($ow); close($ew); close($xw);
-    my $failed = exec_error($xr);
-    close($xr);
-    if ($failed ne '') {
-        waitpid($pid, 0);
-        return ('error', 0, 0, $failed, '', '');
+    $j->{pid} = $pid;
+    $bypid{$pid} = $j;
+    close($xw);
+    watch($j, 'x', $xr);
+    if ($sync) {
+        close($sw);
+        close($log);
+        watch($j, 'sync', $sr);
+        $j->{deadline} = now() + ($j->{timeout} > 0 ? $j->{timeout} / 1000 : 120);
+        return;
     }
-    my %buf = (out => '', err => '');
-    my $outfd = fileno($or);
-    my $sel = IO::Select->new($or, $er);
-    my $in = $j->{input};
-    my $wsel = IO::Select->new();
-    if (length($in) > 0) { nonblocking($iw); $wsel->add($iw); } else { close($iw); }
-    my $deadline = $j->{timeout} > 0 ? now() + $j->{timeout} / 1000 : 0;
-    my $timedout = 0;
-    while ($sel->count() > 0 || $wsel->count() > 0) {
-        my $wait = undef;
-        if ($deadline && !$timedout) {
-            $wait = $deadline - now();
-            if ($wait <= 0) { kill('KILL', $pid); $timedout = 1; $wait = undef; }
-        }
-        my ($r, $w) = IO::Select->select($sel, $wsel, undef, $wait);
-        for my $fh (@{ $w || [] }) {
-            my $n = syswrite($fh, $in);
-            if (!defined $n) {
-                next if $! == EINTR || $! == EAGAIN;
-                $wsel->remove($fh); close($fh); $in = '';
-                next;
-            }
-            substr($in, 0, $n) = '';
-            if ($in eq '') { $wsel->remove($fh); close($fh); }
-        }
-        for my $fh (@{ $r || [] }) {
-            my $key = fileno($fh) == $outfd ? 'out' : 'err';
-            my $n = sysread($fh, $buf{$key}, 65536, length($buf{$key}));
-            if (!defined $n) { next if $! == EINTR || $! == EAGAIN; }
-            if (!$n) { $sel->remove($fh); close($fh); }
-        }
-    }
-    waitpid($pid, 0);
-    my ($kind, $code, $sig) = status_of($?);
-    $kind = 'timeout' if $timedout;
-    return ($kind, $code, $sig, '', $buf{out}, $buf{err});
+    close($ir);
+    close($ow);
+    close($ew);
+    watch($j, 'out', $or);
+    watch($j, 'err', $er);
+    if (length($j->{input}) > 0) { watch($j, 'in', $iw); } else { close($iw); }
+    $j->{deadline} = $j->{timeout} > 0 ? now() + $j->{timeout} / 1000 : 0;
 }
 
-# mode sync: a detached command (its own session, output appended to a log file) that reports on fd 3
-# (conmon's _OCI_SYNCPIPE). Answers with the first line written there, or with how it ended.
-sub sync_job {
+# Answers a job once it has all it needs; called after every event of the job.
+sub progress {
     my ($j) = @_;
-    my $log;
-    open($log, '>>', $j->{log}) or return ('error', 0, 0, errname($!) . "\0cannot open " . $j->{log} . ": $!", '', '');
-    my ($sr, $sw, $xr, $xw);
-    pipe($sr, $sw) && pipe($xr, $xw) or return ('error', 0, 0, errname($!) . "\0cannot make a pipe: $!", '', '');
-    my $pid = fork();
-    return ('error', 0, 0, errname($!) . "\0cannot fork: $!", '', '') unless defined $pid;
-    if ($pid == 0) {
-        close($sr); close($xr);
-        POSIX::setsid();
-        open(STDIN, '<', '/dev/null');
-        POSIX::dup2(fileno($log), 1); POSIX::dup2(fileno($log), 2);
-        if (fileno($sw) != 3) { POSIX::dup2(fileno($sw), 3); }
-        open(my $three, '<&=', 3);
-        fcntl($three, F_SETFD, 0);
-        become($j, $xw);
+    return if $j->{done} || $j->{fh}{x};    # the exec outcome comes first
+    if ($j->{buf}{x} ne '') {
+        finish($j, 'error', 0, 0, $j->{buf}{x}, '', '') if defined $j->{status};
+        return;
     }
-    close($sw); close($xw); close($log);
-    my $failed = exec_error($xr);
-    close($xr);
-    if ($failed ne '') {
-        waitpid($pid, 0);
-        return ('error', 0, 0, $failed, '', '');
+    if ($j->{mode} eq 'sync') {
+        my $line = $j->{buf}{sync};
+        my $nl = index($line, "\n");
+        return finish($j, 'sync', 0, 0, substr($line, 0, $nl), '', '') if $nl >= 0;
+        return if $j->{fh}{sync};
+        # A report without its newline, then the pipe closed: still a report.
+        return finish($j, 'sync', 0, 0, $line, '', '') if length($line) > 0;
+        # No report: say how the command ended, when it ends within 5 s.
+        return finish($j, status_of($j->{status}), '', '', '') if defined $j->{status};
+        $j->{grace} //= now() + 5;
+        return;
     }
-    my $line = '';
-    my $sel = IO::Select->new($sr);
-    my $deadline = now() + ($j->{timeout} > 0 ? $j->{timeout} / 1000 : 120);
-    while (index($line, "\n") < 0) {
-        my $wait = $deadline - now();
-        last if $wait <= 0;
-        my @r = $sel->can_read($wait);
-        next unless @r;
-        my $n = sysread($sr, $line, 65536, length($line));
-        if (!defined $n) { next if $! == EINTR || $! == EAGAIN; last; }
-        last if $n == 0;
-    }
-    close($sr);
-    my $nl = index($line, "\n");
-    return ('sync', 0, 0, substr($line, 0, $nl), '', '') if $nl >= 0;
-    # A report without its newline, then the pipe closed: still a report.
-    return ('sync', 0, 0, $line, '', '') if length($line) > 0;
-    # No report: say how the command ended, when it ends within 5 s.
-    for (1 .. 100) {
-        my $w = waitpid($pid, POSIX::WNOHANG());
-        if ($w == $pid) {
-            my ($kind, $code, $sig) = status_of($?);
-            return ($kind, $code, $sig, '', '', '');
-        }
-        select(undef, undef, undef, 0.05);
-    }
-    return ('timeout', 0, 0, '', '', '');
+    return if $j->{fh}{out} || $j->{fh}{err} || !defined $j->{status};
+    my ($kind, $code, $sig) = status_of($j->{status});
+    $kind = 'timeout' if $j->{timedout};
+    finish($j, $kind, $code, $sig, '', $j->{buf}{out}, $j->{buf}{err});
 }
 
 sub parse {
@@ -220,7 +207,7 @@ sub parse {
         $pos = $i + 1;
         return $s;
     };
-    my %j;
+    my %j = (fh => {}, buf => { out => '', err => '', x => '', sync => '' });
     $j{id} = $next->();
     $j{mode} = $next->();
     $j{timeout} = $next->();
@@ -236,74 +223,83 @@ sub parse {
 }
 
 my $reqbuf = '';
-my %workers;    # fileno of the answer pipe => { fh, id, buf }
-my $sel = IO::Select->new(\*STDIN);
-my $open = 1;
 
-sub start_worker {
-    my ($p) = @_;
-    my $j = eval { parse($p) };
-    if (!$j) {
-        write_all(\*STDOUT, frame('', 'error', 0, 0, "EINVAL\0malformed request", '', ''));
+sub on_request_data {
+    my $n = sysread(STDIN, $reqbuf, 65536, length($reqbuf));
+    if (!defined $n) { return if $! == EINTR || $! == EAGAIN; $n = 0; }
+    if ($n == 0) {
+        # The agent is gone: let running commands finish (a half-done runc create is worse), then exit.
+        $open = 0;
+        $rsel->remove(\*STDIN);
         return;
     }
-    my ($ar, $aw);
-    if (!pipe($ar, $aw)) {
-        write_all(\*STDOUT, frame($j->{id}, 'error', 0, 0, errname($!) . "\0cannot make a pipe: $!", '', ''));
-        return;
-    }
-    my $pid = fork();
-    if (!defined $pid) {
-        write_all(\*STDOUT, frame($j->{id}, 'error', 0, 0, errname($!) . "\0cannot fork: $!", '', ''));
-        close($ar); close($aw);
-        return;
-    }
-    if ($pid == 0) {
-        close($ar);
-        for my $w (values %workers) { close($w->{fh}); }
-        open(STDIN, '<', '/dev/null');
-        open(STDOUT, '>', '/dev/null');
-        my @answer = $j->{mode} eq 'sync' ? sync_job($j) : run_job($j);
-        write_all($aw, frame($j->{id}, @answer));
-        POSIX::_exit(0);
-    }
-    close($aw);
-    $workers{ fileno($ar) } = { fh => $ar, id => $j->{id}, buf => '' };
-    $sel->add($ar);
-}
-
-while ($open || %workers) {
-    my @ready = $sel->can_read();
-    if (!@ready) {
-        next if $! == EINTR;
-        last;
-    }
-    for my $fh (@ready) {
-        if ($open && fileno($fh) == 0) {
-            my $n = sysread(STDIN, $reqbuf, 65536, length($reqbuf));
-            if (!defined $n) { next if $! == EINTR || $! == EAGAIN; $n = 0; }
-            if ($n == 0) { $open = 0; $sel->remove(\*STDIN); next; }
-            while (length($reqbuf) >= 4) {
-                my $len = unpack('N', $reqbuf);
-                last if length($reqbuf) < 4 + $len;
-                my $p = substr($reqbuf, 4, $len);
-                substr($reqbuf, 0, 4 + $len) = '';
-                start_worker($p);
-            }
+    while (length($reqbuf) >= 4) {
+        my $len = unpack('N', $reqbuf);
+        last if length($reqbuf) < 4 + $len;
+        my $p = substr($reqbuf, 4, $len);
+        substr($reqbuf, 0, 4 + $len) = '';
+        my $j = eval { parse($p) };
+        if (!$j) {
+            write_all(\*STDOUT, frame('', 'error', 0, 0, "EINVAL\0malformed request", '', ''));
             next;
         }
-        my $w = $workers{ fileno($fh) } or next;
-        my $n = sysread($fh, $w->{buf}, 65536, length($w->{buf}));
-        if (!defined $n) { next if $! == EINTR || $! == EAGAIN; $n = 0; }
-        next if $n > 0;
-        $sel->remove($fh);
-        delete $workers{ fileno($fh) };
-        close($fh);
-        my $answer = $w->{buf};
-        $answer = frame($w->{id}, 'error', 0, 0, "EIO\0the spawn worker ended without an answer", '', '') if $answer eq '';
-        write_all(\*STDOUT, $answer);
+        $jobs{ $j->{id} } = $j;
+        start($j);
     }
-    1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+}
+
+sub on_ready {
+    my ($fh) = @_;
+    my $entry = $byfd{ fileno($fh) } or return;
+    my ($j, $role) = @$entry;
+    if ($role eq 'in') {
+        my $n = syswrite($fh, $j->{input});
+        if (!defined $n) {
+            return if $! == EINTR || $! == EAGAIN;
+            $j->{input} = '';    # the command closed its stdin: its exit status tells the story
+        } else {
+            substr($j->{input}, 0, $n) = '';
+        }
+        unwatch($j, 'in') if $j->{input} eq '';
+        return;
+    }
+    my $n = sysread($fh, $j->{buf}{$role}, 65536, length($j->{buf}{$role}));
+    if (!defined $n) { return if $! == EINTR || $! == EAGAIN; $n = 0; }
+    unwatch($j, $role) if $n == 0;
+    progress($j);
+}
+
+while ($open || %jobs) {
+    my $wait;
+    my $t = now();
+    for my $j (values %jobs) {
+        if ($j->{mode} eq 'run' && $j->{deadline} && !$j->{timedout} && $t >= $j->{deadline}) {
+            kill('KILL', $j->{pid});
+            $j->{timedout} = 1;
+        }
+        if ($j->{mode} eq 'sync' && !$j->{done}) {
+            if ($j->{fh}{sync} && $t >= $j->{deadline}) { finish($j, 'timeout', 0, 0, '', '', ''); next; }
+            if (defined $j->{grace} && $t >= $j->{grace}) { finish($j, 'timeout', 0, 0, '', '', ''); next; }
+        }
+        for my $d ($j->{timedout} ? () : ($j->{deadline} || ()), $j->{grace} // ()) {
+            my $left = $d - $t;
+            $wait = $left if !defined($wait) || $left < $wait;
+        }
+        # Pipes closed and no exit status yet: look again soon (a SIGCHLD can come just before the select).
+        $wait = 0.02 if !defined $j->{status} && !%{ $j->{fh} } && (!defined($wait) || $wait > 0.02);
+    }
+    $wait = 0 if defined($wait) && $wait < 0;
+    my ($r, $w) = IO::Select->select($rsel, $wsel, undef, $wait);
+    for my $fh (@{ $r || [] }) {
+        if ($open && fileno($fh) == 0) { on_request_data(); next; }
+        on_ready($fh);
+    }
+    on_ready($_) for @{ $w || [] };
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        my $j = delete $bypid{$pid} or next;
+        $j->{status} = $?;
+        progress($j) unless $j->{done};
+    }
 }
 exit 0;
 `;

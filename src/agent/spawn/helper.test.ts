@@ -122,6 +122,14 @@ describe.each<[string, ProcessRunner]>([
     expect(r).toEqual({ code: 7, signal: null });
     expect(readFileSync(join(dir, `fail-${_name}.log`), 'utf8')).toBe('failing\n');
   });
+
+  it('rejects a detached command that cannot be run, and writes nothing', async () => {
+    const err = await runner
+      .runSynced(join(dir, 'no-conmon'), [], { cwd: dir, logFile: join(dir, `missing-${_name}.log`) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpawnError);
+    expect((err as SpawnError).code).toBe('ENOENT');
+  });
 });
 
 describe('helper process', () => {

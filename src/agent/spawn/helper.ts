@@ -5,9 +5,9 @@
 // time slice or more per command, and a pod start or teardown runs several commands. In a 100-replica
 // rolling update the agent's main thread spent a third of its time inside spawn().
 //
-// So the agent hands commands to a small helper process (perl, from perl-base, which every Debian has),
-// which forks one short-lived worker per command; the worker runs the command and answers with its exit
-// status and output. The agent only writes a request and reads an answer on a pipe.
+// So the agent hands commands to a small helper process (perl, from perl-base, which every Debian has) of a
+// few MB. It forks once per command and watches every command's pipes in one select loop, then answers with
+// the exit status and output. The agent only writes a request and reads an answer on a pipe.
 //
 // Frames, both directions: a 4-byte big-endian length, then NUL-separated fields.
 //   request: id, mode (run | sync), timeoutMs, cwd, log file, file, argc, args…, envc (-1 = inherit), env…,
