@@ -400,6 +400,44 @@ describe('PodManager', () => {
     await eventually(() => expect(m.podCount()).toBe(0));
   });
 
+  it("removes a deleted pod's containers while its network is torn down, not one after the other", async () => {
+    // Each side waits (up to 2 s) for the other to have begun: one after the other, the first would time out.
+    const begun = { remove: false, tearDown: false };
+    const waitFor = async (side: keyof typeof begun): Promise<boolean> => {
+      for (let i = 0; i < 100 && !begun[side]; i++) await new Promise((r) => setTimeout(r, 20));
+      return begun[side];
+    };
+    const overlapped: boolean[] = [];
+    const removeContainer = runtime.removeContainer.bind(runtime);
+    runtime.removeContainer = async (id: string): Promise<void> => {
+      begun.remove = true;
+      overlapped.push(await waitFor('tearDown'));
+      return removeContainer(id);
+    };
+    const tearDown = network.tearDown.bind(network);
+    network.tearDown = async (uid: string): Promise<void> => {
+      begun.tearDown = true;
+      overlapped.push(await waitFor('remove'));
+      return tearDown(uid);
+    };
+    const m = newManager();
+    await m.start();
+    const created = await createPod('parallel-teardown', {
+      terminationGracePeriodSeconds: 2,
+      containers: [{ name: 'app', image: 'busybox:1' }],
+    });
+    m.upsert(created);
+    await eventually(async () => expect((await getPod('parallel-teardown')).status?.phase).toBe('Running'));
+    await client.delete(podRef, 'default', 'parallel-teardown');
+    m.upsert(await getPod('parallel-teardown'));
+    await eventually(async () => {
+      const res = await server.request('GET', '/api/v1/namespaces/default/pods/parallel-teardown');
+      expect(res.status).toBe(404);
+    });
+    expect(overlapped).toEqual([true, true]);
+    await m.stop();
+  });
+
   it('waits for the Service datapath to drain the pod before stopping its containers', async () => {
     const order: string[] = [];
     const asked: Array<{ ips: readonly string[]; timeoutMs: number }> = [];

@@ -104,6 +104,11 @@ function humanDuration(ms: number): string {
   return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
 }
 
+/** Actions of one kind may run at the same time; removing containers and tearing the network down are one kind. */
+function parallelKind(type: PodAction['type'] | undefined): string | undefined {
+  return type === 'removeContainer' || type === 'tearDownNetwork' ? 'teardown' : type;
+}
+
 export class PodWorker {
   private pod: KubeObject;
   private removed: boolean;
@@ -353,11 +358,13 @@ export class PodWorker {
       await this.writeStatus(containers, res.waiting, res.initialized, res.initFailed);
     }
     if (res.terminating && actions.some((a) => a.type === 'killContainer')) await this.drainEndpoints();
-    // Consecutive actions of one type run together (containers start in parallel).
+    // Consecutive actions of one kind run together: containers start in parallel, and a deleted pod's
+    // containers are removed while its network is torn down (neither needs the other).
     for (let i = 0; i < actions.length;) {
       const type = actions[i]?.type;
+      const kind = parallelKind(type);
       let j = i;
-      while (j < actions.length && actions[j]?.type === type) j++;
+      while (j < actions.length && parallelKind(actions[j]?.type) === kind) j++;
       const group = actions.slice(i, j);
       const results = await Promise.all(group.map((a) => this.execute(a)));
       if (results.includes(false)) {
