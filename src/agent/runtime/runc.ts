@@ -540,16 +540,9 @@ export class RuncRuntime implements ContainerRuntime {
    * no listing shows them. Only while nothing is being created (agent start, `flotilla agent reset`).
    */
   async removeIncomplete(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.root);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
     const removed: string[] = [];
-    for (const name of names) {
-      if (!ID_RE.test(name) || this.creating.has(name)) continue;
+    for (const name of await this.containerDirNames()) {
+      if (this.creating.has(name)) continue;
       const p = this.paths(name);
       if (existsSync(p.meta)) continue;
       await this.unmountAll(p.dir);
@@ -616,14 +609,18 @@ export class RuncRuntime implements ContainerRuntime {
     for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(50);
   }
 
-  async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
-    let names: string[];
+  /** The names of the container dirs under the root (none when the root does not exist yet). */
+  private async containerDirNames(): Promise<string[]> {
     try {
-      names = await readdir(this.root);
+      return (await readdir(this.root)).filter((name) => ID_RE.test(name));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return [];
       throw err;
     }
+  }
+
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
+    const names = await this.containerDirNames();
     // runc's own listing only for containers whose conmon is gone (one `runc list` at most per call).
     let states: Promise<Map<string, RuncState>> | undefined;
     const runcState = async (id: string): Promise<RuncState | undefined> =>
@@ -631,7 +628,6 @@ export class RuncRuntime implements ContainerRuntime {
     const present = new Set<string>();
     const out: ContainerStatus[] = [];
     for (const name of names) {
-      if (!ID_RE.test(name)) continue;
       present.add(name);
       // A pod's own listing looks at its containers only.
       if (filter.podUid !== undefined) {
