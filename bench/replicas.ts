@@ -3,7 +3,7 @@
 //   2. N → 0 (every container gone);
 //   3. a killed container → full readiness again (10 replicas, SIGKILL to one container's process).
 //
-//   node dist/bench/replicas.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]
+//   node dist/bench/replicas.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]
 //
 // Flotilla: `flotilla server` + `flotilla agent` as processes (scheduler, Deployment and ReplicaSet
 // controllers, runc + conmon, CNI bridge). Each replica is `sleep 3600` without probes, so "ready" means
@@ -25,10 +25,11 @@ import { pullOnce, removeRootfs, unpackRootfs } from './lib/node-images.js';
 import { loadAverage as loads } from './lib/proc.js';
 import { engineCaller, findDockerd, importRootfs, startSwarm } from './lib/swarm.js';
 import { runAsScript } from './lib/main.js';
+import { watchPodTimeline } from './lib/timeline.js';
 
 type Options = PeerBenchOptions;
 
-const usage = 'usage: replicas.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]';
+const usage = 'usage: replicas.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]';
 
 interface Figures {
   /** apply → all replicas ready */
@@ -78,6 +79,7 @@ async function benchFlotilla(
     await pullOnce(cluster.client, image);
 
     log(`flotilla: apply → ${o.replicas} ready`);
+    const timeline = o.timeline ? await watchPodTimeline(cluster.client, 'default', 'app=bench') : undefined;
     let t0 = performance.now();
     await cluster.client.create(deployRef, 'default', deployment(o.replicas));
     await eventually(
@@ -89,6 +91,7 @@ async function benchFlotilla(
       50,
     );
     const upMs = performance.now() - t0;
+    for (const line of timeline?.stop() ?? []) log(`flotilla: ${line}`);
 
     log(`flotilla: ${o.replicas} → 0`);
     t0 = performance.now();

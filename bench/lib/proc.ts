@@ -29,6 +29,15 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds the whole machine has spent busy so far (every process and the kernel; /proc/stat, not idle or iowait). */
+export function machineBusySeconds(): number {
+  const cpu =
+    readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  const busy = (cpu[0] ?? 0) + (cpu[1] ?? 0) + (cpu[2] ?? 0) + (cpu[5] ?? 0) + (cpu[6] ?? 0) + (cpu[7] ?? 0);
+  return busy / clockTicks;
+}
+
 /** The 1, 5 and 15 minute load averages as /proc/loadavg prints them ("2.05 1.70 1.90"). */
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -2,7 +2,7 @@
 // configuration on stdin; a result (ADD) or nothing (DEL, CHECK) on stdout; on failure a non-zero exit and
 // an error object `{ cniVersion, code, msg, details }` on stdout.
 
-import { processRunner } from '../spawn/helper.js';
+import { processRunner, type NativeOp, type RunOutcome } from '../spawn/helper.js';
 import { join } from 'node:path';
 import { PodNetworkError } from './errors.js';
 
@@ -161,19 +161,26 @@ async function run(
 }
 
 /** Runs an ordinary command (ip, iptables-save, iptables-restore). */
-export async function runCommand(
+export function runCommand(
   file: string,
   args: string[],
   opts: { input?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return runResult(file, processRunner().run(file, args, { input: opts.input ?? '', timeoutMs }));
+}
+
+/** A step the spawn helper does by system call where it can (helper.ts), e.g. a namespace's lo up. */
+export function runNative(step: NativeOp, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return runResult(step.op, processRunner().native(step, { timeoutMs: opts.timeoutMs ?? 30_000 }));
+}
+
+async function runResult(what: string, outcome: Promise<RunOutcome>): Promise<RunResult> {
   try {
-    const r = await processRunner().run(file, args, {
-      input: opts.input ?? '',
-      timeoutMs: opts.timeoutMs ?? 30_000,
-    });
+    const r = await outcome;
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new PodNetworkError('CommandFailed', `cannot run ${file}: ${message}`, { cause: err });
+    throw new PodNetworkError('CommandFailed', `cannot run ${what}: ${message}`, { cause: err });
   }
 }

@@ -1,7 +1,8 @@
 // CniPodNetwork: the PodNetwork port over the standard CNI plugins (Debian containernetworking-plugins).
 //
-// Per pod: a named network namespace (`ip netns add <prefix><uid[0:12]>`), then the chain
-//   loopback (lo up)  →  bridge + host-local IPAM (veth into the node bridge, an address from the pod CIDR,
+// Per pod: a named network namespace (`ip netns add <prefix><uid[0:12]>`), `lo` set up in it (by the spawn
+// helper with a system call, as containerd does natively, not by the loopback plugin), then the chain
+//   bridge + host-local IPAM (veth into the node bridge, an address from the pod CIDR,
 //   default route via the bridge's .1, masquerade to outside the CIDR)  →  portmap (hostPort DNAT; only for
 //   pods with hostPorts)
 // each plugin run directly with the CNI protocol; the final result is saved per pod so DEL and CHECK get it
@@ -10,7 +11,14 @@
 import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bridgeMacFor, parseIpv4Cidr, type Ipv4Cidr } from './cidr.js';
-import { cniPluginVersions, execCniPlugin, runCommand, type CniCommand, type CniResult } from './cni-exec.js';
+import {
+  cniPluginVersions,
+  execCniPlugin,
+  runCommand,
+  runNative,
+  type CniCommand,
+  type CniResult,
+} from './cni-exec.js';
 import { PodNetworkError, isPodNetworkError } from './errors.js';
 import {
   claimsFromNatTable,
@@ -253,8 +261,7 @@ export class CniPodNetwork implements PodNetwork {
     hooks: PodNetworkHooks | undefined,
   ): Promise<PodNetworkStatus> {
     const netnsName = this.netnsNameFor(req.podUid);
-    const plugins: PluginType[] =
-      req.hostPorts.length > 0 ? ['loopback', 'bridge', 'portmap'] : ['loopback', 'bridge'];
+    const plugins: PluginType[] = req.hostPorts.length > 0 ? ['bridge', 'portmap'] : ['bridge'];
     let record: PodNetworkRecord = {
       version: 1,
       podUid: req.podUid,
@@ -286,18 +293,17 @@ export class CniPodNetwork implements PodNetwork {
         throw new PodNetworkError('CommandFailed', `ip netns add ${netnsName}: ${add.stderr.trim()}`);
       }
       hooks?.namespaceReady?.(record.netnsPath);
-      // loopback only sets up `lo` and its result is not part of the chain's, so it runs beside bridge
-      // (which creates eth0); the rest of the chain runs in order on bridge's result.
-      attempted.push(...plugins.slice(0, 2));
-      // Both settle before a failure is thrown, so the rollback never races a plugin still running.
-      const first = await Promise.allSettled(
-        plugins.slice(0, 2).map((plugin) => this.invoke(plugin, 'ADD', record, undefined)),
-      );
-      const failed = first.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      const bridged = first[1];
-      result = bridged?.status === 'fulfilled' ? bridged.value : undefined;
-      for (const plugin of plugins.slice(2)) {
+      // lo goes up beside bridge (which creates eth0); the rest of the chain runs in order on bridge's
+      // result. Both settle before a failure is thrown, so the rollback never races a step still running.
+      attempted.push('bridge');
+      const [lo, bridged] = await Promise.allSettled([
+        this.loopbackUp(record),
+        this.invoke('bridge', 'ADD', record, undefined),
+      ]);
+      if (bridged.status === 'rejected') throw bridged.reason;
+      result = bridged.value;
+      if (lo.status === 'rejected') throw lo.reason;
+      for (const plugin of plugins.slice(1)) {
         attempted.push(plugin);
         const out = await this.invoke(plugin, 'ADD', record, result);
         if (out !== undefined) result = out;
@@ -403,7 +409,7 @@ export class CniPodNetwork implements PodNetwork {
         network: this.name,
         cniVersion: await this.cniVersion(),
         hostPorts: [],
-        plugins: ['loopback', 'bridge', 'portmap'],
+        plugins: ['bridge', 'portmap'],
         phase: 'creating',
         ips: [],
         createdAt: new Date().toISOString(),
@@ -505,6 +511,8 @@ export class CniPodNetwork implements PodNetwork {
    * chain it never created: containernetworking/plugins#819), so its rules are verified here instead.
    */
   private async checkChain(record: PodNetworkRecord): Promise<void> {
+    // Records from before the native lo-up list the loopback plugin, whose CHECK looks at lo.
+    if (!record.plugins.includes('loopback')) await this.loopbackUp(record);
     for (const plugin of record.plugins) {
       if (plugin === 'portmap') await this.checkHostPortRules(record);
       else await this.invoke(plugin, 'CHECK', record, record.result);
@@ -523,6 +531,13 @@ export class CniPodNetwork implements PodNetwork {
         throw new PodNetworkError('PluginFailed', `portmap rule for ${describePort(m)} is missing`);
       }
     }
+  }
+
+  /** `lo` up in the pod's namespace (what the loopback plugin did; its DEL only set it down again). */
+  private async loopbackUp(record: PodNetworkRecord): Promise<void> {
+    const r = await runNative({ op: 'lo-up', netnsPath: record.netnsPath });
+    if (r.code !== 0)
+      throw new PodNetworkError('CommandFailed', `lo up in ${record.netnsName}: ${r.stderr.trim()}`);
   }
 
   private async invoke(
@@ -601,9 +616,7 @@ export class CniPodNetwork implements PodNetwork {
   private cniVersion(): Promise<string> {
     this.version ??= (async () => {
       const lists = await Promise.all(
-        ['loopback', 'bridge', 'host-local', 'portmap'].map((t) =>
-          cniPluginVersions(t, { binDir: this.binDir }),
-        ),
+        ['bridge', 'host-local', 'portmap'].map((t) => cniPluginVersions(t, { binDir: this.binDir })),
       );
       const chosen = PREFERRED_CNI_VERSIONS.find((v) => lists.every((l) => l.includes(v)));
       if (chosen === undefined) {

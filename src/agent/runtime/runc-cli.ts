@@ -5,7 +5,7 @@ import { constants as fsConstants, open as openFd, closeSync, readFileSync } fro
 import { readFile, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { processRunner } from '../spawn/helper.js';
+import { processRunner, type NativeOp, type RunOutcome } from '../spawn/helper.js';
 import { RuntimeError } from './errors.js';
 
 export interface CommandResult {
@@ -14,17 +14,26 @@ export interface CommandResult {
   stderr: string;
 }
 
-export async function runCommand(
+export function runCommand(
   file: string,
   args: readonly string[],
   timeoutMs = 60_000,
 ): Promise<CommandResult> {
+  return commandResult(file, processRunner().run(file, args, { timeoutMs }));
+}
+
+/** A mount, an unmount or a namespace's lo up, by system call where the spawn helper can (helper.ts). */
+export function runNative(step: NativeOp, timeoutMs = 60_000): Promise<CommandResult> {
+  return commandResult(step.op, processRunner().native(step, { timeoutMs }));
+}
+
+async function commandResult(what: string, outcome: Promise<RunOutcome>): Promise<CommandResult> {
   try {
-    const r = await processRunner().run(file, args, { timeoutMs });
+    const r = await outcome;
     return { code: r.code ?? (r.signal === null ? 1 : 128), stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new RuntimeError('RuntimeFailed', `cannot run ${file}: ${message}`, { cause: err });
+    throw new RuntimeError('RuntimeFailed', `cannot run ${what}: ${message}`, { cause: err });
   }
 }
 

@@ -36,6 +36,7 @@ import {
   execFailureExitCode,
   processAlive,
   runCommand,
+  runNative,
   runcMessage,
   Runc,
   type RuncState,
@@ -259,6 +260,9 @@ export class RuncRuntime implements ContainerRuntime {
       throw err;
     }
     claimed();
+    // Listings of other pods skip this dir by its pod at once, instead of looking for its meta.json (not
+    // written yet) on every pass while the container is being made.
+    this.podById.set(spec.id, spec.labels.podUid);
     const layout = await this.layout();
     const user = await resolveUser(spec).catch(async (err: unknown) => {
       await rm(p.dir, { recursive: true, force: true });
@@ -320,7 +324,7 @@ export class RuncRuntime implements ContainerRuntime {
 
   private async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
     const opts = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
-    const r = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+    const r = await runNative({ op: 'mount', source: 'overlay', target, fstype: 'overlay', data: opts });
     if (r.code !== 0) {
       throw new RuntimeError('RuntimeFailed', `cannot mount the container's rootfs: ${r.stderr.trim()}`);
     }
@@ -588,8 +592,8 @@ export class RuncRuntime implements ContainerRuntime {
       const mounts = (await mountPointsUnder(dir)).sort((a, b) => b.length - a.length);
       if (mounts.length === 0) return;
       for (const m of mounts) {
-        const r = await runCommand('umount', [m]);
-        if (r.code !== 0 && attempt >= 10) await runCommand('umount', ['-l', m]);
+        const r = await runNative({ op: 'umount', target: m });
+        if (r.code !== 0 && attempt >= 10) await runNative({ op: 'umount', target: m, lazy: true });
       }
       if (attempt > 0) await sleep(100);
     }

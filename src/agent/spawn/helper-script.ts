@@ -12,7 +12,9 @@ use Errno qw(EINTR EAGAIN);
 
 # flotilla spawn helper: runs commands for the agent so the agent never forks itself.
 # Request frame: 4-byte big-endian length, then NUL-separated fields:
-#   id, mode (run|sync), timeoutMs, cwd, log, file, argc, args..., envc (-1 = inherit), env..., input (the rest).
+#   id, mode (run|sync|native), timeoutMs, cwd, log, file, argc, args..., envc (-1 = inherit), env..., input (the rest).
+#   native: file names an operation done with a system call instead of a command (mount, umount, lo-up);
+#   answered like a run (exit 0, or exit 1 with the reason on stderr), or error ENOSYS where unsupported.
 # Answer frame: 4-byte length, then: id, kind, code, signal, msgLen, outLen, NUL, msg, stdout, stderr.
 #   kind: exit (code), signal (signal number), timeout (killed at its deadline), error (msg: errno name, NUL,
 #   text; the command never ran), sync (mode sync: msg is the first line written to fd 3).
@@ -22,6 +24,15 @@ use Errno qw(EINTR EAGAIN);
 $SIG{PIPE} = 'IGNORE';
 $SIG{CHLD} = sub { };    # wakes the select when a command ends
 my $tick = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+# System call numbers for the native operations (syscall.ph is not in perl-base).
+my %sysnos = (
+    x86_64  => { mount => 165, umount2 => 166, setns => 308 },
+    aarch64 => { mount => 40,  umount2 => 39,  setns => 268 },
+    riscv64 => { mount => 40,  umount2 => 39,  setns => 268 },
+);
+my $arch = (POSIX::uname())[4];
+my $sysno = $sysnos{$arch};
 
 # Seconds on a monotonic clock (times() counts ticks since boot; Time::HiRes is not in perl-base).
 sub now { return (POSIX::times())[0] / $tick; }
@@ -120,8 +131,57 @@ sub become {
     POSIX::_exit(127);
 }
 
+# mount SOURCE TARGET FSTYPE DATA | umount TARGET FLAGS: done here (each takes well under a millisecond).
+# lo-up NETNS: in a forked child, which enters the namespace and sets lo up (the CNI loopback plugin's job).
+sub native {
+    my ($j) = @_;
+    my $op = $j->{file};
+    my @a = @{ $j->{args} };
+    if (!$sysno || ($op ne 'mount' && $op ne 'umount' && $op ne 'lo-up')) {
+        finish($j, 'error', 0, 0, "ENOSYS\0native operation $op is not supported on $arch", '', '');
+        return 1;
+    }
+    if ($op eq 'mount') {
+        my ($source, $target, $fstype, $data) = map { '' . ($_ // '') } @a[0 .. 3];
+        if (syscall($sysno->{mount}, $source, $target, $fstype, 0, $data) == 0) {
+            finish($j, 'exit', 0, 0, '', '', '');
+        } else {
+            finish($j, 'exit', 32, 0, '', '', "mount: $target: $!\n");
+        }
+        return 1;
+    }
+    if ($op eq 'umount') {
+        my ($target, $flags) = ('' . ($a[0] // ''), 0 + ($a[1] // 0));
+        if (syscall($sysno->{umount2}, $target, $flags) == 0) {
+            finish($j, 'exit', 0, 0, '', '', '');
+        } else {
+            finish($j, 'exit', 32, 0, '', '', "umount: $target: $!\n");
+        }
+        return 1;
+    }
+    $j->{native} = \&lo_up;
+    return 0;
+}
+
+# In the forked child: enter the network namespace at args[0], set lo up.
+sub lo_up {
+    my ($j) = @_;
+    my $path = $j->{args}[0] // '';
+    my $fail = sub { syswrite(STDERR, "lo-up: $_[0]: $!\n"); POSIX::_exit(1); };
+    open(my $ns, '<', $path) or $fail->("cannot open $path");
+    syscall($sysno->{setns}, fileno($ns), 0x40000000) == 0 or $fail->("cannot enter $path");
+    socket(my $s, 2, 2, 0) or $fail->('cannot make a socket');
+    my $ifr = pack('Z16 x24', 'lo');
+    ioctl($s, 0x8913, $ifr) or $fail->('SIOCGIFFLAGS lo');
+    my $flags = unpack('x16 s', $ifr);
+    $ifr = pack('Z16 s x22', 'lo', $flags | 1);
+    ioctl($s, 0x8914, $ifr) or $fail->('SIOCSIFFLAGS lo');
+    POSIX::_exit(0);
+}
+
 sub start {
     my ($j) = @_;
+    return if $j->{mode} eq 'native' && native($j);
     my $sync = $j->{mode} eq 'sync';
     my ($log, $ir, $iw, $or, $ow, $er, $ew, $sr, $sw, $xr, $xw);
     if ($sync && !open($log, '>>', $j->{log})) {
@@ -149,6 +209,7 @@ sub start {
             POSIX::dup2(fileno($ow), 1);
             POSIX::dup2(fileno($ew), 2);
         }
+        if ($j->{native}) { close($xw); $j->{native}->($j); }
         become($j, $xw);
     }
     $j->{pid} = $pid;
@@ -273,7 +334,7 @@ while ($open || %jobs) {
     my $wait;
     my $t = now();
     for my $j (values %jobs) {
-        if ($j->{mode} eq 'run' && $j->{deadline} && !$j->{timedout} && $t >= $j->{deadline}) {
+        if ($j->{mode} ne 'sync' && $j->{deadline} && !$j->{timedout} && $t >= $j->{deadline}) {
             kill('KILL', $j->{pid});
             $j->{timedout} = 1;
         }

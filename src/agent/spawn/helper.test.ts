@@ -1,7 +1,7 @@
 // The spawn helper runs real commands (sh, cat, a missing file): every answer must match what Node's own
 // child_process gives for the same command, since the agent switches between them with FLOTILLA_SPAWN.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,59 @@ describe.each<[string, ProcessRunner]>([
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SpawnError);
     expect((err as SpawnError).code).toBe('ENOENT');
+  });
+  // Root only (mount and network namespaces); CI runs as root.
+  it.runIf(process.getuid?.() === 0)(
+    'mounts and unmounts an overlay, and reports a failed one like mount(8) does',
+    async () => {
+      const base = mkdtempSync(join(dir, 'ovl-'));
+      for (const d of ['lower', 'upper', 'work', 'merged']) execFileSync('mkdir', [join(base, d)]);
+      writeFileSync(join(base, 'lower', 'hello'), 'from the lower layer');
+      const merged = join(base, 'merged');
+      const data = `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`;
+      const mounted = await runner.native({
+        op: 'mount',
+        source: 'overlay',
+        target: merged,
+        fstype: 'overlay',
+        data,
+      });
+      expect(mounted.code).toBe(0);
+      expect(readFileSync(join(merged, 'hello'), 'utf8')).toBe('from the lower layer');
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${merged} `);
+      expect((await runner.native({ op: 'umount', target: merged })).code).toBe(0);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${merged} `);
+      // Not mounted any more, and a target that does not exist: non-zero, with the path in the message.
+      const again = await runner.native({ op: 'umount', target: merged });
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toContain(merged);
+      const missing = await runner.native({
+        op: 'mount',
+        source: 'overlay',
+        target: join(base, 'absent'),
+        fstype: 'overlay',
+        data,
+      });
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain(join(base, 'absent'));
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)('sets lo up in a network namespace', async () => {
+    const name = `flotilla-spawn-test-${process.pid}-${_name}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    try {
+      const lo = (): string =>
+        execFileSync('ip', ['-n', name, '-o', 'link', 'show', 'lo'], { encoding: 'utf8' });
+      expect(lo()).not.toMatch(/[<,]UP[,>]/);
+      expect((await runner.native({ op: 'lo-up', netnsPath: `/var/run/netns/${name}` })).code).toBe(0);
+      expect(lo()).toMatch(/[<,]UP[,>]/);
+      const gone = await runner.native({ op: 'lo-up', netnsPath: '/var/run/netns/flotilla-no-such-netns' });
+      expect(gone.code).not.toBe(0);
+      expect(gone.stderr).toMatch(/flotilla-no-such-netns/);
+    } finally {
+      execFileSync('ip', ['netns', 'delete', name]);
+    }
   });
 });
 

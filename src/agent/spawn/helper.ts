@@ -10,16 +10,21 @@
 // the exit status and output. The agent only writes a request and reads an answer on a pipe.
 //
 // Frames, both directions: a 4-byte big-endian length, then NUL-separated fields.
-//   request: id, mode (run | sync), timeoutMs, cwd, log file, file, argc, args…, envc (-1 = inherit), env…,
+//   request: id, mode (run | sync | native), timeoutMs, cwd, log file, file, argc, args…, envc (-1 = inherit), env…,
 //            then the input for the command's stdin (the rest of the frame).
 //   answer:  id, kind, code, signal number, message length, stdout length, then message, stdout, stderr.
 // `sync` mode starts a detached command (own session, output appended to a log file) that reports on fd 3,
 // as conmon does with _OCI_SYNCPIPE, and answers with the first line written there.
 //
+// `native` mode does a step with a system call instead of a command (see NativeOp): the helper mounts and
+// unmounts itself, and sets a pod's lo up in a forked child without an exec. Where it cannot (another CPU
+// architecture), it answers ENOSYS once and the command runs instead from then on.
+//
 // FLOTILLA_SPAWN=node uses Node's child_process instead (the same results); so does a machine without perl.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { helperScript } from './helper-script.js';
 
@@ -70,8 +75,48 @@ export class SpawnError extends Error {
   }
 }
 
+/**
+ * A step the helper does with a system call, and the command that does the same step elsewhere:
+ * - mount: `mount -t FSTYPE -o DATA SOURCE TARGET` (no flags);
+ * - umount: `umount TARGET`, or with `lazy` `umount -l TARGET`;
+ * - lo-up: set `lo` up in the network namespace at the path (the CNI loopback plugin's whole job), as
+ *   `ip -n NAME link set lo up` does.
+ * Outcomes read like the command's: code 0, or non-zero with the reason on stderr.
+ */
+export type NativeOp =
+  | { op: 'mount'; source: string; target: string; fstype: string; data: string }
+  | { op: 'umount'; target: string; lazy?: boolean }
+  | { op: 'lo-up'; netnsPath: string };
+
+const MNT_DETACH = 2;
+
+/** The command doing a native step's work: the fallback wherever the helper cannot. */
+export function nativeCommand(n: NativeOp): { file: string; args: string[] } {
+  switch (n.op) {
+    case 'mount':
+      return { file: 'mount', args: ['-t', n.fstype, '-o', n.data, n.source, n.target] };
+    case 'umount':
+      return { file: 'umount', args: n.lazy === true ? ['-l', n.target] : [n.target] };
+    case 'lo-up':
+      return { file: 'ip', args: ['-n', basename(n.netnsPath), 'link', 'set', 'lo', 'up'] };
+  }
+}
+
+function nativeArgs(n: NativeOp): string[] {
+  switch (n.op) {
+    case 'mount':
+      return [n.source, n.target, n.fstype, n.data];
+    case 'umount':
+      return [n.target, String(n.lazy === true ? MNT_DETACH : 0)];
+    case 'lo-up':
+      return [n.netnsPath];
+  }
+}
+
 export interface ProcessRunner {
   run(file: string, args: readonly string[], opts?: RunOptions): Promise<RunOutcome>;
+  /** Does a step with a system call where it can, else runs the step's command (nativeCommand). */
+  native(step: NativeOp, opts?: { timeoutMs?: number }): Promise<RunOutcome>;
   /** Starts a detached command with a sync pipe on fd 3 and waits for its first line there. */
   runSynced(file: string, args: readonly string[], opts: SyncOptions): Promise<SyncOutcome>;
 }
@@ -88,6 +133,11 @@ function signalName(n: number): NodeJS.Signals | null {
 
 /** Node's child_process: the fallback, and the reference the helper's answers must match. */
 export class NodeProcessRunner implements ProcessRunner {
+  native(step: NativeOp, opts: { timeoutMs?: number } = {}): Promise<RunOutcome> {
+    const c = nativeCommand(step);
+    return this.run(c.file, c.args, opts);
+  }
+
   run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunOutcome> {
     return new Promise((resolve, reject) => {
       const child = spawn(file, args, {
@@ -196,6 +246,8 @@ export class HelperProcessRunner implements ProcessRunner {
   private nextId = 1;
   private buffer: Buffer = Buffer.alloc(0);
   private fallback: NodeProcessRunner | undefined;
+  /** The helper said ENOSYS: native steps run their commands from now on. */
+  private nativeUnsupported = false;
 
   constructor(private readonly perl = existsSync('/usr/bin/perl') ? '/usr/bin/perl' : 'perl') {}
 
@@ -213,13 +265,28 @@ export class HelperProcessRunner implements ProcessRunner {
     );
     if (a === undefined) return (this.fallback ?? new NodeProcessRunner()).run(file, args, opts);
     if (a.kind === 'error') throw errorOf(file, a.message);
-    return {
-      code: a.kind === 'exit' ? a.code : a.signal === 0 ? a.code : null,
-      signal: signalName(a.signal),
-      timedOut: a.kind === 'timeout',
-      stdout: a.stdout,
-      stderr: a.stderr,
-    };
+    return runOutcomeOf(a);
+  }
+
+  async native(step: NativeOp, opts: { timeoutMs?: number } = {}): Promise<RunOutcome> {
+    const command = nativeCommand(step);
+    if (this.fallback || this.nativeUnsupported) return this.run(command.file, command.args, opts);
+    const a = await this.request(
+      'native',
+      opts.timeoutMs ?? defaultTimeoutMs,
+      '',
+      '',
+      step.op,
+      nativeArgs(step),
+      undefined,
+      '',
+    );
+    if (a === undefined || (a.kind === 'error' && a.message.startsWith('ENOSYS\0'))) {
+      if (a !== undefined) this.nativeUnsupported = true;
+      return this.run(command.file, command.args, opts);
+    }
+    if (a.kind === 'error') throw errorOf(step.op, a.message);
+    return runOutcomeOf(a);
   }
 
   async runSynced(file: string, args: readonly string[], opts: SyncOptions): Promise<SyncOutcome> {
@@ -254,7 +321,7 @@ export class HelperProcessRunner implements ProcessRunner {
 
   /** Resolves undefined when the helper cannot be started at all (no perl): the caller falls back. */
   private request(
-    mode: 'run' | 'sync',
+    mode: 'run' | 'sync' | 'native',
     timeoutMs: number,
     cwd: string,
     log: string,
@@ -381,6 +448,16 @@ function refAll(child: ChildProcess, on: boolean): void {
     if (on) h?.ref?.();
     else h?.unref?.();
   }
+}
+
+function runOutcomeOf(a: Answer): RunOutcome {
+  return {
+    code: a.kind === 'exit' ? a.code : a.signal === 0 ? a.code : null,
+    signal: signalName(a.signal),
+    timedOut: a.kind === 'timeout',
+    stdout: a.stdout,
+    stderr: a.stderr,
+  };
 }
 
 function errorOf(file: string, message: string): SpawnError {
