@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../testkit/eventually.js';
 import { buildBusyboxLayout } from '../../testkit/images.js';
 import { LocalImageService } from './store.js';
 import { ImageError } from './types.js';
@@ -96,6 +97,27 @@ describe('import', () => {
       'docker.io/library/busybox:second',
       'docker.io/library/busybox:shared',
     ]);
+  });
+
+  it('records a burst of image uses in memory at once and in the index once, shortly after', async () => {
+    const root = mkdtempSync(join(tmp, 'store-'));
+    let clock = 1_000_000;
+    const agent = new LocalImageService({ root, now: () => clock, lastUsedFlushMs: 200 });
+    const layout = await buildBusyboxLayout(join(tmp, 'layout-used'), '1');
+    const [img] = await agent.import(layout, { tag: 'busybox:used' });
+    const id = img?.id ?? '';
+    const index = join(root, 'index.json');
+    const before = readFileSync(index, 'utf8');
+    for (let i = 0; i < 20; i++) {
+      clock += 1000;
+      agent.markUsed(id, `ctr-${i}`);
+    }
+    // This process knows at once; the file has not been rewritten for each use.
+    expect((await agent.get(id))?.lastUsed?.getTime()).toBe(clock);
+    expect(readFileSync(index, 'utf8')).toBe(before);
+    // Another process (the CLI) reads the newest use once it has been written.
+    const cli = new LocalImageService({ root });
+    await eventually(async () => expect((await cli.get(id))?.lastUsed?.getTime()).toBe(clock), 5_000);
   });
 
   it('refuses a file that is no image archive, naming what it expected', async () => {

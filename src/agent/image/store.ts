@@ -84,6 +84,8 @@ export interface LocalImageServiceOptions {
   /** Parallel layer downloads (default 3). */
   parallelDownloads?: number;
   now?: () => number;
+  /** Image uses are written to the index together, this long after the first (default 1,000 ms). */
+  lastUsedFlushMs?: number;
 }
 
 export function chainIds(diffIds: readonly string[]): string[] {
@@ -161,6 +163,9 @@ export class LocalImageService implements ImageService {
   private readonly tmpDir: string;
   private initialised = false;
   private readonly now: () => number;
+  /** Images used since the index was last written, and when (touch → flushLastUsed). */
+  private usedSince = new Map<string, number>();
+  private usedFlush: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly opts: LocalImageServiceOptions) {
     this.root = opts.root;
@@ -730,7 +735,11 @@ export class LocalImageService implements ImageService {
     });
   }
 
-  /** Updates the users of an image at once and records lastUsed in the index in the background. */
+  /**
+   * Updates the users of an image at once, and its lastUsed in memory at once and in the index within
+   * `lastUsedFlushMs`: one index write (with its two fsyncs) for a burst of pod starts, not one per container.
+   * lastUsed only orders image garbage collection, so a crash may lose the last second of it and nothing else.
+   */
   private touch(imageId: string, update: (id: string) => void): void {
     const r = this.findRecordQuiet(imageId);
     const id = r?.id ?? (isDigest(imageId) ? imageId : `sha256:${hexOf(imageId)}`);
@@ -738,9 +747,22 @@ export class LocalImageService implements ImageService {
     const now = this.now();
     if (r !== undefined) r.lastUsed = now;
     if (!this.initialised) return;
+    this.usedSince.set(id, Math.max(this.usedSince.get(id) ?? 0, now));
+    if (this.usedFlush === undefined) {
+      this.usedFlush = setTimeout(() => this.flushLastUsed(), this.opts.lastUsedFlushMs ?? 1000);
+      this.usedFlush.unref();
+    }
+  }
+
+  private flushLastUsed(): void {
+    this.usedFlush = undefined;
+    const used = this.usedSince;
+    this.usedSince = new Map();
     this.mutate(() => {
-      const fresh = this.images.get(id);
-      if (fresh !== undefined) fresh.lastUsed = Math.max(fresh.lastUsed ?? 0, now);
+      for (const [id, at] of used) {
+        const fresh = this.images.get(id);
+        if (fresh !== undefined) fresh.lastUsed = Math.max(fresh.lastUsed ?? 0, at);
+      }
     }).catch((err: unknown) => this.log(`saving the image index failed: ${String(err)}`));
   }
 

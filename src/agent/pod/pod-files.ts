@@ -177,12 +177,18 @@ export function resolvConfContent(cfg: DnsConfig): string {
   return out;
 }
 
-async function readOr(path: string, fallback: string): Promise<string> {
+async function readOr<T extends string | undefined>(path: string, fallback: T): Promise<string | T> {
   try {
     return await readFile(path, 'utf8');
   } catch {
     return fallback;
   }
+}
+
+/** Rewrites a pod file in place only when its content differs (each container of a pod asks again). */
+async function writeIfChanged(path: string, content: string): Promise<void> {
+  if ((await readOr(path, undefined)) === content) return;
+  await writeFile(path, content, { mode: 0o644 });
 }
 
 /**
@@ -207,8 +213,10 @@ export async function writePodFiles(
   const hostResolv = parseResolvConf(await readOr(ctx.hostResolvConfPath ?? '/etc/resolv.conf', ''));
   const resolv = resolvConfContent(podDnsConfig(ctx, hostResolv));
 
-  await writeFile(hostsFile, hosts, { mode: 0o644 });
-  await writeFile(resolvConfFile, resolv, { mode: 0o644 });
-  await writeFile(hostnameFile, `${host.hostname}\n`, { mode: 0o644 });
+  await Promise.all([
+    writeIfChanged(hostsFile, hosts),
+    writeIfChanged(resolvConfFile, resolv),
+    writeIfChanged(hostnameFile, `${host.hostname}\n`),
+  ]);
   return { hostsFile, resolvConfFile, hostnameFile, hostname: host };
 }

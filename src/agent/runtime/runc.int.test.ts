@@ -298,6 +298,20 @@ describe.skipIf(unavailable !== undefined)('RuncRuntime (real runc + conmon)', (
     await rt2.removeContainer(s.id);
   });
 
+  it("a pod's own listing sees another runtime's new container within a second, and its removal", async () => {
+    const rt2 = new RuncRuntime({ root: rt.root, runcRoot: rt.runcRoot });
+    expect(await rt2.listContainers()).toBeDefined(); // rt2 has read the root once
+    const s = spec(['sleep', '1000']);
+    await run(s); // made by rt, not rt2
+    const mine = (): Promise<ContainerStatus[]> => rt2.listContainers({ podUid: s.labels.podUid });
+    const started = Date.now();
+    await eventually(async () => expect((await mine()).map((c) => c.id)).toEqual([s.id]), 5_000);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await rt.stopContainer(s.id, 0);
+    await rt.removeContainer(s.id);
+    await eventually(async () => expect(await mine()).toEqual([]), 2_000);
+  });
+
   it('tells exit listeners as soon as conmon writes the exit file (no polling)', async () => {
     const s = spec(['sh', '-c', 'sleep 0.5; exit 3']);
     const heard: string[] = [];

@@ -107,6 +107,8 @@ interface Known {
 
 /** How often a cached conmon pid is checked again by its command line (a pid reused after a `kill -9`). */
 const verifyConmonMs = 10_000;
+/** How stale a pod's own container listing may be about dirs another process made or removed. */
+const dirNamesMaxAgeMs = 1000;
 
 export class RuncRuntime implements ContainerRuntime {
   readonly root: string;
@@ -123,6 +125,8 @@ export class RuncRuntime implements ContainerRuntime {
   private readonly pathsById = new Map<string, ReturnType<RuncRuntime['paths']>>();
   /** Each container's pod uid (labels never change), for a pod's own listing without reading every meta. */
   private readonly podById = new Map<string, string>();
+  /** The container dir names as last read, kept current by this runtime's own creates and removals. */
+  private dirNames: { names: Set<string>; readAt: number } | undefined;
   /** Containers this runtime is creating right now (conmon not up yet): `created` without asking runc. */
   private readonly creating = new Set<string>();
   private readonly exitListeners = new Set<(id: string, labels: ContainerLabels) => void>();
@@ -251,14 +255,16 @@ export class RuncRuntime implements ContainerRuntime {
       throw new RuntimeError('InvalidSpec', 'privileged containers are not allowed on this node');
     }
     if (spec.layerDirs.length === 0) throw new RuntimeError('InvalidSpec', 'the image has no layers');
-    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    if (this.dirNames === undefined) await mkdir(this.root, { recursive: true, mode: 0o700 });
     try {
       await mkdir(p.dir, { mode: 0o700 });
     } catch (err) {
       if (isErrno(err, 'EEXIST'))
         throw new RuntimeError('AlreadyExists', `container ${spec.id} already exists`);
+      if (isErrno(err, 'ENOENT')) this.dirNames = undefined; // the root was removed (agent reset): again
       throw err;
     }
+    this.dirNames?.names.add(spec.id);
     claimed();
     // Listings of other pods skip this dir by its pod at once, instead of looking for its meta.json (not
     // written yet) on every pass while the container is being made.
@@ -533,6 +539,7 @@ export class RuncRuntime implements ContainerRuntime {
     await this.unmountAll(p.dir);
     if (cgroupsPath !== '') await removeCgroup(await this.layout(), cgroupsPath);
     await removeDirMetaLast(p.dir, p.meta);
+    this.dirNames?.names.delete(id);
     this.known.delete(id);
     this.podById.delete(id);
     this.pathsById.delete(id);
@@ -613,18 +620,33 @@ export class RuncRuntime implements ContainerRuntime {
     for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(50);
   }
 
-  /** The names of the container dirs under the root (none when the root does not exist yet). */
-  private async containerDirNames(): Promise<string[]> {
+  /**
+   * The names of the container dirs under the root (none when the root does not exist yet). Read afresh
+   * when older than `maxAgeMs`; this runtime's own creates and removals keep the copy current in between,
+   * so only dirs made or removed by another process on the same root (an agent being replaced) can be
+   * missing from it, for at most `maxAgeMs`.
+   */
+  private async containerDirNames(maxAgeMs = 0): Promise<string[]> {
+    const now = performance.now();
+    if (this.dirNames !== undefined && now - this.dirNames.readAt < maxAgeMs) return [...this.dirNames.names];
+    let names: string[];
     try {
-      return (await readdir(this.root)).filter((name) => ID_RE.test(name));
+      names = (await readdir(this.root)).filter((name) => ID_RE.test(name));
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
+      this.dirNames = undefined;
+      return [];
     }
+    // Creates that began while the dir was read are in `creating`; keep them.
+    const all = new Set(names);
+    for (const id of this.creating) all.add(id);
+    this.dirNames = { names: all, readAt: now };
+    return [...all];
   }
 
   async listContainers(filter: ContainerFilter = {}): Promise<ContainerStatus[]> {
-    const names = await this.containerDirNames();
+    // A pod's own listing (every pod worker pass) reads the root at most once a second; a full one reads it.
+    const names = await this.containerDirNames(filter.podUid === undefined ? 0 : dirNamesMaxAgeMs);
     // runc's own listing only for containers whose conmon is gone (one `runc list` at most per call).
     let states: Promise<Map<string, RuncState>> | undefined;
     const runcState = async (id: string): Promise<RuncState | undefined> =>
