@@ -35,7 +35,6 @@ import {
 import {
   execFailureExitCode,
   processAlive,
-  runCommand,
   runNative,
   runcMessage,
   Runc,
