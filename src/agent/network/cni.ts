@@ -8,8 +8,8 @@
 // each plugin run directly with the CNI protocol; the final result is saved per pod so DEL and CHECK get it
 // as prevResult after an agent restart. See docs/design/agent-network.md.
 
-import { access, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { bridgeMacFor, parseIpv4Cidr, type Ipv4Cidr } from './cidr.js';
 import {
   cniPluginVersions,
@@ -73,6 +73,8 @@ export class CniPodNetwork implements PodNetwork {
   /** Serialises the hostPort check and the ADD that claims the ports. */
   private hostPortLock: Promise<unknown> = Promise.resolve();
   private version: Promise<string> | undefined;
+  /** The namespace dir has been seen to be a shared mount point (it stays one). */
+  private netnsDirShared = false;
   private forwardingOn = false;
   private masquerade: Promise<void> | undefined;
 
@@ -285,10 +287,7 @@ export class CniPodNetwork implements PodNetwork {
     try {
       // The record and the namespace at once: a crash between them leaves a namespace whose name carries
       // our prefix and the pod uid, which list() reports and tearDown() removes like any other.
-      const [, add] = await Promise.all([
-        this.store.write(record),
-        runCommand('ip', ['netns', 'add', netnsName]),
-      ]);
+      const [, add] = await Promise.all([this.store.write(record), this.addNetns(record.netnsPath)]);
       if (add.code !== 0) {
         throw new PodNetworkError('CommandFailed', `ip netns add ${netnsName}: ${add.stderr.trim()}`);
       }
@@ -454,7 +453,7 @@ export class CniPodNetwork implements PodNetwork {
     }
     if (netnsExists) {
       // Deleting the namespace also destroys the pod's end of the veth pair, and with it the host end.
-      const out = await runCommand('ip', ['netns', 'delete', netnsName]);
+      const out = await runNative({ op: 'netns-delete', netnsPath });
       if (out.code !== 0 && (await exists(netnsPath)))
         problems.push(`ip netns delete ${netnsName}: ${out.stderr.trim()}`);
     }
@@ -531,6 +530,17 @@ export class CniPodNetwork implements PodNetwork {
         throw new PodNetworkError('PluginFailed', `portmap rule for ${describePort(m)} is missing`);
       }
     }
+  }
+
+  /**
+   * `ip netns add`, done by the spawn helper once the namespace dir is a shared mount point. ip makes it
+   * one on its first run (so namespaces bound there show in mount namespaces made later, e.g. containers'),
+   * so the first pod on a fresh host goes through ip.
+   */
+  private async addNetns(netnsPath: string): Promise<{ code: number; stderr: string }> {
+    this.netnsDirShared ||= await isSharedMountPoint(NETNS_DIR);
+    if (this.netnsDirShared) return runNative({ op: 'netns-add', netnsPath });
+    return runCommand('ip', ['netns', 'add', basename(netnsPath)]);
   }
 
   /** `lo` up in the pod's namespace (what the loopback plugin did; its DEL only set it down again). */
@@ -748,6 +758,21 @@ function cniArgs(record: PodNetworkRecord): string {
     .filter(([, v]) => v !== '' && !/[;=]/.test(v))
     .map(([k, v]) => `${k}=${v}`)
     .join(';');
+}
+
+/** Whether `dir` (symlinks resolved) is a mount point with shared propagation, from /proc/self/mountinfo. */
+async function isSharedMountPoint(dir: string): Promise<boolean> {
+  try {
+    const real = await realpath(dir);
+    const info = await readFile('/proc/self/mountinfo', 'utf8');
+    // "<id> <parent> <major:minor> <root> <mount point> <options> <optional fields...> - <fs> ..."
+    return info.split('\n').some((line) => {
+      const f = line.split(' ');
+      return f[4] === real && f.slice(6, f.indexOf('-')).some((o) => o.startsWith('shared:'));
+    });
+  } catch {
+    return false;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -13,7 +13,8 @@ use Errno qw(EINTR EAGAIN);
 # flotilla spawn helper: runs commands for the agent so the agent never forks itself.
 # Request frame: 4-byte big-endian length, then NUL-separated fields:
 #   id, mode (run|sync|native), timeoutMs, cwd, log, file, argc, args..., envc (-1 = inherit), env..., input (the rest).
-#   native: file names an operation done with a system call instead of a command (mount, umount, lo-up);
+#   native: file names an operation done with a system call instead of a command (mount, umount, lo-up,
+#   netns-add, netns-delete);
 #   answered like a run (exit 0, or exit 1 with the reason on stderr), or error ENOSYS where unsupported.
 # Answer frame: 4-byte length, then: id, kind, code, signal, msgLen, outLen, NUL, msg, stdout, stderr.
 #   kind: exit (code), signal (signal number), timeout (killed at its deadline), error (msg: errno name, NUL,
@@ -27,9 +28,9 @@ my $tick = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
 
 # System call numbers for the native operations (syscall.ph is not in perl-base).
 my %sysnos = (
-    x86_64  => { mount => 165, umount2 => 166, setns => 308 },
-    aarch64 => { mount => 40,  umount2 => 39,  setns => 268 },
-    riscv64 => { mount => 40,  umount2 => 39,  setns => 268 },
+    x86_64  => { mount => 165, umount2 => 166, setns => 308, unshare => 272 },
+    aarch64 => { mount => 40,  umount2 => 39,  setns => 268, unshare => 97 },
+    riscv64 => { mount => 40,  umount2 => 39,  setns => 268, unshare => 97 },
 );
 my $arch = (POSIX::uname())[4];
 my $sysno = $sysnos{$arch};
@@ -131,13 +132,16 @@ sub become {
     POSIX::_exit(127);
 }
 
-# mount SOURCE TARGET FSTYPE DATA | umount TARGET FLAGS: done here (each takes well under a millisecond).
-# lo-up NETNS: in a forked child, which enters the namespace and sets lo up (the CNI loopback plugin's job).
+# mount SOURCE TARGET FSTYPE DATA | umount TARGET FLAGS | netns-delete PATH: done here (each takes well under
+# a millisecond). lo-up NETNS: in a forked child, which enters the namespace and sets lo up (the CNI loopback
+# plugin's job). netns-add PATH: in a forked child, which makes a network namespace and binds it at PATH, as
+# 'ip netns add' does (the caller makes sure PATH's directory is a shared mount, as ip would).
 sub native {
     my ($j) = @_;
     my $op = $j->{file};
     my @a = @{ $j->{args} };
-    if (!$sysno || ($op ne 'mount' && $op ne 'umount' && $op ne 'lo-up')) {
+    my %known = map { $_ => 1 } qw(mount umount lo-up netns-add netns-delete);
+    if (!$sysno || !$known{$op}) {
         finish($j, 'error', 0, 0, "ENOSYS\0native operation $op is not supported on $arch", '', '');
         return 1;
     }
@@ -159,8 +163,40 @@ sub native {
         }
         return 1;
     }
-    $j->{native} = \&lo_up;
+    if ($op eq 'netns-delete') {
+        my $path = '' . ($a[0] // '');
+        syscall($sysno->{umount2}, $path, 2);    # MNT_DETACH; a file that is not mounted just goes
+        if (unlink($path)) {
+            finish($j, 'exit', 0, 0, '', '', '');
+        } else {
+            finish($j, 'exit', 1, 0, '', '', "Cannot remove namespace file \"$path\": $!\n");
+        }
+        return 1;
+    }
+    $j->{native} = $op eq 'lo-up' ? \&lo_up : \&netns_add;
     return 0;
+}
+
+# In the forked child: a new network namespace, bound at args[0] (created here; it must not exist).
+sub netns_add {
+    my ($j) = @_;
+    my $path = $j->{args}[0] // '';
+    my $created = 0;
+    my $fail = sub {
+        my $why = "$!";
+        unlink($path) if $created;
+        syswrite(STDERR, "$_[0]: $why\n");
+        POSIX::_exit(1);
+    };
+    sysopen(my $fh, $path, Fcntl::O_RDONLY() | Fcntl::O_CREAT() | Fcntl::O_EXCL(), 0)
+        or $fail->("Cannot create namespace file \"$path\"");
+    $created = 1;
+    close($fh);
+    syscall($sysno->{unshare}, 0x40000000) == 0 or $fail->('Failed to create a new network namespace');
+    my ($self, $none) = ('/proc/self/ns/net', 'none');
+    syscall($sysno->{mount}, $self, $path, $none, 4096, 0) == 0    # MS_BIND
+        or $fail->("Bind /proc/self/ns/net -> $path failed");
+    POSIX::_exit(0);
 }
 
 # In the forked child: enter the network namespace at args[0], set lo up.

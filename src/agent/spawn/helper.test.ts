@@ -167,6 +167,33 @@ describe.each<[string, ProcessRunner]>([
     },
   );
 
+  it.runIf(process.getuid?.() === 0)(
+    'adds a network namespace as ip netns add does, refuses one that exists, and deletes it',
+    async () => {
+      const name = `flotilla-spawn-ns-${process.pid}-${_name}`;
+      const netnsPath = `/var/run/netns/${name}`;
+      // ip makes the dir a shared mount on its first use; the helper expects that done.
+      execFileSync('ip', ['netns', 'add', `${name}-first`]);
+      execFileSync('ip', ['netns', 'delete', `${name}-first`]);
+      try {
+        expect(await runner.native({ op: 'netns-add', netnsPath })).toMatchObject({ code: 0 });
+        expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(name);
+        // A namespace of its own: only lo, down, and not the host's.
+        const links = execFileSync('ip', ['-n', name, '-o', 'link'], { encoding: 'utf8' }).trim().split('\n');
+        expect(links).toHaveLength(1);
+        expect(links[0]).toMatch(/^1: lo:/);
+        const again = await runner.native({ op: 'netns-add', netnsPath });
+        expect(again.code).not.toBe(0);
+        expect(again.stderr).toMatch(/exists/);
+        expect(await runner.native({ op: 'netns-delete', netnsPath })).toMatchObject({ code: 0 });
+        expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(name);
+        expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(netnsPath.replace('/var', ''));
+      } finally {
+        execFileSync('sh', ['-c', `ip netns delete ${name} 2>/dev/null || true`]);
+      }
+    },
+  );
+
   it.runIf(process.getuid?.() === 0)('sets lo up in a network namespace', async () => {
     const name = `flotilla-spawn-test-${process.pid}-${_name}`;
     execFileSync('ip', ['netns', 'add', name]);

@@ -80,13 +80,17 @@ export class SpawnError extends Error {
  * - mount: `mount -t FSTYPE -o DATA SOURCE TARGET` (no flags);
  * - umount: `umount TARGET`, or with `lazy` `umount -l TARGET`;
  * - lo-up: set `lo` up in the network namespace at the path (the CNI loopback plugin's whole job), as
- *   `ip -n NAME link set lo up` does.
+ *   `ip -n NAME link set lo up` does;
+ * - netns-add, netns-delete: `ip netns add|delete NAME` for a path under /var/run/netns. ip also makes that
+ *   directory a shared mount first; netns-add expects it to be one already.
  * Outcomes read like the command's: code 0, or non-zero with the reason on stderr.
  */
 export type NativeOp =
   | { op: 'mount'; source: string; target: string; fstype: string; data: string }
   | { op: 'umount'; target: string; lazy?: boolean }
-  | { op: 'lo-up'; netnsPath: string };
+  | { op: 'lo-up'; netnsPath: string }
+  | { op: 'netns-add'; netnsPath: string }
+  | { op: 'netns-delete'; netnsPath: string };
 
 const MNT_DETACH = 2;
 
@@ -99,6 +103,10 @@ export function nativeCommand(n: NativeOp): { file: string; args: string[] } {
       return { file: 'umount', args: n.lazy === true ? ['-l', n.target] : [n.target] };
     case 'lo-up':
       return { file: 'ip', args: ['-n', basename(n.netnsPath), 'link', 'set', 'lo', 'up'] };
+    case 'netns-add':
+      return { file: 'ip', args: ['netns', 'add', basename(n.netnsPath)] };
+    case 'netns-delete':
+      return { file: 'ip', args: ['netns', 'delete', basename(n.netnsPath)] };
   }
 }
 
@@ -109,6 +117,8 @@ function nativeArgs(n: NativeOp): string[] {
     case 'umount':
       return [n.target, String(n.lazy === true ? MNT_DETACH : 0)];
     case 'lo-up':
+    case 'netns-add':
+    case 'netns-delete':
       return [n.netnsPath];
   }
 }
