@@ -292,6 +292,40 @@ describe('PodManager', () => {
     expect(runtime.all()).toHaveLength(1);
   });
 
+  it('writes a pod that runs within two seconds as Running at once, without a ContainerCreating status first', async () => {
+    const m = newManager();
+    await m.start();
+    const statuses: any[] = [];
+    const list = await client.list(podRef, 'default');
+    const watch = await client.watch(
+      podRef,
+      'default',
+      { resourceVersion: list.metadata?.resourceVersion },
+      (ev) => {
+        if (ev.object.metadata.name === 'quick') statuses.push(ev.object.status);
+      },
+      () => undefined,
+    );
+    try {
+      m.upsert(
+        await createPod('quick', {
+          containers: [{ name: 'app', image: 'busybox:1', command: ['sleep', '3600'] }],
+        }),
+      );
+      await eventually(async () => {
+        const p = await getPod('quick');
+        expect(p.status.phase).toBe('Running');
+        expect(p.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+      });
+      const written = statuses.filter((st) => st?.containerStatuses !== undefined);
+      expect(written.length).toBeGreaterThan(0);
+      expect(written[0].phase).toBe('Running');
+      expect(written.some((st) => st.containerStatuses[0].state.waiting !== undefined)).toBe(false);
+    } finally {
+      watch.close();
+    }
+  });
+
   it('restarts a crashing container with back-off and shows CrashLoopBackOff', async () => {
     runtime.script({ containerName: 'crash' }, { runForMs: 150, exitCode: 1 });
     const m = newManager();

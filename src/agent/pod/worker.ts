@@ -94,6 +94,8 @@ const pullBackoff = { initialMs: 10_000, maxMs: 300_000 };
 const configBackoff = { initialMs: 1_000, maxMs: 30_000 };
 /** The kubelet's minimum grace after a preStop hook used part of it. */
 const minimumGraceSeconds = 2;
+/** A new pod's first status, while it is only being set up, waits until this long after the pod was seen. */
+const startStatusHoldMs = 2000;
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -138,6 +140,8 @@ export class PodWorker {
     queued?: Obj | undefined;
   } = {};
   private drainAsked = false;
+  /** Aborts the hold of a first status (holdFor) when something waits for the writes. */
+  private statusHold: AbortController | undefined;
   /** When this worker first saw the pod, for the pod start latency. */
   private readonly seenAt: number;
   /** This worker started a regular container (adopted pods are not counted as started by us). */
@@ -232,7 +236,7 @@ export class PodWorker {
       await this.sleep(wakeAt);
     }
     this.prober.stop();
-    await this.statusWrites.running;
+    await this.statusWritesDone();
   }
 
   private async sleep(wakeAt: number | undefined): Promise<void> {
@@ -352,7 +356,7 @@ export class PodWorker {
       (a) => !((a.type === 'setUpNetwork' || a.type === 'preparePod') && now < this.holdUntil),
     );
     // A deleting pod's last steps (kill, API delete) wait for the status write in flight.
-    if (res.terminating && actions.length > 0) await this.statusWrites.running;
+    if (res.terminating && actions.length > 0) await this.statusWritesDone();
     const writeFirst = again && !res.terminating && !this.removed && actions.length > 0;
     if (writeFirst && !isTerminalPhase(podStatusOf(pod)['phase'])) {
       await this.writeStatus(containers, res.waiting, res.initialized, res.initFailed);
@@ -383,7 +387,7 @@ export class PodWorker {
     // and not merged away by the next pass's status (the write before the actions goes first).
     const failureShown = Object.keys(this.overlay).length > 0;
     const deferred = writeFirst && allOk && !failureShown;
-    if (writeFirst && failureShown) await this.statusWrites.running;
+    if (writeFirst && failureShown) await this.statusWritesDone();
     if (!this.removed && !(res.done && allOk) && !keepTerminal && !deferred) {
       await this.writeStatus(after, { ...res.waiting, ...this.overlay }, res.initialized, res.initFailed);
     }
@@ -877,7 +881,38 @@ export class PodWorker {
     if (sameStatus(status, w.running !== undefined ? w.queued : this.pod.status)) return;
     w.queued = status;
     w.next = status;
+    // A held first status gives way at once to one that is not held (it runs, or it failed).
+    if (this.statusHold !== undefined && this.holdFor(status) === 0) this.statusHold.abort();
     w.running ??= this.flushStatus();
+  }
+
+  /** The status writes handed over so far, sent (a held first status goes at once). */
+  private async statusWritesDone(): Promise<void> {
+    this.statusHold?.abort();
+    await this.statusWrites.running;
+  }
+
+  /**
+   * How long to hold this status back: a new pod's first status, while it is only being set up (Pending,
+   * every container ContainerCreating or PodInitializing), waits until `startStatusHoldMs` after the
+   * worker first saw the pod. When the pod runs by then, its Running status replaces it and one write
+   * (with the API server's work and a watch event to every pod watcher) is saved; a slow start (an image
+   * pull) still shows ContainerCreating after that long. A failure is never held.
+   */
+  private holdFor(status: Obj): number {
+    if (this.removed || this.pod.metadata.deletionTimestamp !== undefined) return 0;
+    // Only while the API has no container statuses of ours yet (the server itself sets phase Pending).
+    if (status['phase'] !== 'Pending' || podStatusOf(this.pod)['containerStatuses'] !== undefined) return 0;
+    const all = [
+      ...((status['initContainerStatuses'] as Obj[] | undefined) ?? []),
+      ...((status['containerStatuses'] as Obj[] | undefined) ?? []),
+    ];
+    const settingUp = all.every((c) => {
+      const waiting = ((c['state'] as Obj | undefined)?.['waiting'] as Obj | undefined)?.['reason'];
+      return waiting === 'ContainerCreating' || waiting === 'PodInitializing';
+    });
+    if (!settingUp) return 0;
+    return Math.max(0, this.seenAt + startStatusHoldMs - this.deps.clock.now());
   }
 
   private async flushStatus(): Promise<void> {
@@ -885,6 +920,13 @@ export class PodWorker {
     try {
       for (let status = w.next; status !== undefined; status = w.next) {
         w.next = undefined;
+        const hold = this.holdFor(status);
+        if (hold > 0) {
+          const ctl = (this.statusHold = new AbortController());
+          await this.deps.clock.sleep(hold, ctl.signal).catch(() => undefined);
+          this.statusHold = undefined;
+          if (w.next !== undefined) continue; // a newer status replaces the held one
+        }
         try {
           await this.sendStatus(status);
         } catch (err: unknown) {
