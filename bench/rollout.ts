@@ -1,7 +1,7 @@
 // Rolling update of N replicas (100 by default) with a readiness check and 10 % surge, on a real node, side
 // by side with Docker Swarm in the same run (same busybox rootfs, same workload):
 //
-//   node dist/bench/rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]
+//   node dist/bench/rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]
 //
 // Workload: busybox `httpd` serving /index.html on 8080 in every replica.
 // Flotilla: `flotilla server` + `flotilla agent` (startNodeCluster), the image pushed as two tags to a local
@@ -31,8 +31,9 @@ import { fmt } from './lib/stats.js';
 import { engineCaller, findDockerd, importRootfs, startSwarm, type EngineCall } from './lib/swarm.js';
 import { waitUntil } from './lib/wait.js';
 import { runAsScript } from './lib/main.js';
+import { watchPodTimeline } from './lib/timeline.js';
 
-const usage = 'usage: rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE]';
+const usage = 'usage: rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]';
 
 /** Both sides run the same thing: a static file server, so a readiness check has something real to ask. */
 const httpdCommand = ['sh', '-c', 'echo ok > /index.html; exec httpd -f -p 8080 -h /'];
@@ -244,6 +245,7 @@ async function benchFlotilla(
       },
       (err) => log(`flotilla: pod watch ended: ${err.message}`),
     );
+    const timeline = o.timeline ? await watchPodTimeline(cluster.client, 'default', 'app=bench') : undefined;
     t0 = performance.now();
     await cluster.client.patch(deployRef, 'default', 'bench', 'strategic', {
       spec: { template: { spec: { containers: [{ name: 'main', image: images[1] }] } } },
@@ -272,6 +274,7 @@ async function benchFlotilla(
       { timeoutMs: rolloutTimeoutMs, intervalMs: 100, log, since: t0 },
     );
     watch.close();
+    for (const l of timeline?.stop() ?? []) log(`flotilla: new pods: ${l}`);
     log(`flotilla: done in ${fmt(rolloutMs)} ms, last old pod gone at ${fmt(oldGoneMs)} ms`);
     // Event reasons of the whole run (all namespaces: node events live in `default` or none), to tell a
     // slow node from a node the control plane stopped trusting (NodeNotReady marks every pod unready).
