@@ -10,6 +10,7 @@ import {
   CompareResult,
   CompareTarget,
   Etcd3,
+  GRPCUnavailableError,
   type ICompare,
   type IEvent,
   type IKeyValue,
@@ -67,6 +68,48 @@ const noRetry = {
   ): Promise<T> => fn({ signal: new AbortController().signal, attempt: 1 }),
 } as unknown as GlobalPolicy;
 
+/**
+ * The policy in front of each etcd host. The client's default is a circuit breaker that stops calling a
+ * host for 5 s after three consecutive "recoverable" failures, and it counts cancelled calls and deadlines
+ * too. With one endpoint, three cancelled watches in a row made every request fail with 503 for 5 s (a CI
+ * run saw it), so a single host gets no breaker: each call fails or succeeds on its own. With several, a
+ * host is skipped for `openMs` after `threshold` consecutive Unavailable errors (it is down or unreachable),
+ * and calls go to the others.
+ */
+export function hostPolicy(
+  hostCount: number,
+  threshold = 3,
+  openMs = 5_000,
+  now: () => number = Date.now,
+): () => GlobalPolicy {
+  if (hostCount <= 1) return () => noRetry;
+  return () => {
+    let failures = 0;
+    let openUntil = 0;
+    return {
+      execute: async <T>(
+        fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T,
+      ): Promise<T> => {
+        if (now() < openUntil)
+          throw new GRPCUnavailableError('etcd host skipped after repeated Unavailable errors');
+        try {
+          const out = await fn({ signal: new AbortController().signal, attempt: 1 });
+          failures = 0;
+          return out;
+        } catch (err) {
+          const unavailable =
+            err instanceof GRPCUnavailableError || (err as { code?: unknown } | null)?.code === 14;
+          if (unavailable && ++failures >= threshold) {
+            openUntil = now() + openMs;
+            failures = 0;
+          }
+          throw err;
+        }
+      },
+    } as unknown as GlobalPolicy;
+  };
+}
+
 const COMPACTED_MESSAGE = 'required revision has been compacted';
 const FUTURE_MESSAGE = 'required revision is a future revision';
 
@@ -84,7 +127,10 @@ export class EtcdStore implements Store {
     this.client = new Etcd3({
       hosts: options.endpoints,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-      faultHandling: { global: noRetry },
+      faultHandling: {
+        global: noRetry,
+        host: hostPolicy(Array.isArray(options.endpoints) ? options.endpoints.length : 1),
+      },
       // Large objects and pages must not hit gRPC's default 4 MiB receive limit.
       grpcOptions: { 'grpc.max_receive_message_length': -1 },
     });
