@@ -98,7 +98,8 @@ describe.each<[string, ProcessRunner]>([
     const log = join(dir, `sync-${_name}.log`);
     const r = await runner.runSynced(
       '/bin/sh',
-      ['-c', 'echo logged; echo "{\\"pid\\": $$}" >&3; echo more >&3; sleep 0.2'],
+      // It lives until the test has looked at it (a fixed short sleep lost the race on a loaded machine).
+      ['-c', 'echo logged; echo "{\\"pid\\": $$}" >&3; echo more >&3; exec sleep 30'],
       {
         cwd: dir,
         logFile: log,
@@ -110,8 +111,12 @@ describe.each<[string, ProcessRunner]>([
     const sid = execFileSync('ps', ['-o', 'sid=', '-p', String(pid)])
       .toString()
       .trim();
-    expect(sid).toBe(String(pid));
-    expect(readFileSync(log, 'utf8')).toContain('logged\n');
+    try {
+      expect(sid).toBe(String(pid));
+      expect(readFileSync(log, 'utf8')).toContain('logged\n');
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('says how a detached command ended when it reports nothing', async () => {
