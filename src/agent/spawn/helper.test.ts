@@ -98,8 +98,9 @@ describe.each<[string, ProcessRunner]>([
     const log = join(dir, `sync-${_name}.log`);
     const r = await runner.runSynced(
       '/bin/sh',
-      // It lives until the test has looked at it (a fixed short sleep lost the race on a loaded machine).
-      ['-c', 'echo logged; echo "{\\"pid\\": $$}" >&3; echo more >&3; exec sleep 30'],
+      // Both lines in one write: once the first line is answered the helper closes the pipe, and a later
+      // write to it would end the shell with SIGPIPE. It then lives until the test has looked at it.
+      ['-c', 'echo logged; printf \'{"pid": %s}\\nmore\\n\' $$ >&3; exec sleep 30'],
       {
         cwd: dir,
         logFile: log,
