@@ -2,12 +2,18 @@
 // by side with Docker Swarm in the same run (same busybox rootfs, same workload):
 //
 //   node dist/bench/rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]
+//                              [--trace FILE]
+//
+// --trace FILE: the update's timeline as JSON (each new pod created/bound/running/ready, each old pod's
+// deletion and end, every ReplicaSet change; ms after the image change) and the server's /metrics at the end
+// in FILE.metrics, for finding where a slow round went.
 //
 // Workload: busybox `httpd` serving /index.html on 8080 in every replica.
-// Flotilla: `flotilla server` + `flotilla agent` (startNodeCluster), the image pushed as two tags to a local
-// registry and pulled once each before timing. Deployment with readinessProbe httpGet / :8080 periodSeconds 1,
-// strategy RollingUpdate maxSurge 10% maxUnavailable 0 (10 % surge and never below N available: the
-// closest match to Swarm's start-first batches of 10), terminationGracePeriodSeconds 1. Timed: the image
+// Flotilla: `flotilla server` + `flotilla agent` (startNodeCluster; --max-pods 2N + surge, see nodeCapacity),
+// the image pushed as two tags to a local registry and pulled once each before timing. Deployment with
+// readinessProbe httpGet / :8080 periodSeconds 1, strategy RollingUpdate maxSurge 10% maxUnavailable 0 (10 %
+// surge and never below N available: the closest match to Swarm's start-first batches of 10),
+// terminationGracePeriodSeconds 1. Timed: the image
 // patch → status replicas = updatedReplicas = availableReplicas = N with observedGeneration current; then
 // → the last old pod gone from the API.
 // Swarm: a private dockerd, the rootfs imported as bb:1 and bb:2, a service with HEALTHCHECK
@@ -33,7 +39,8 @@ import { waitUntil } from './lib/wait.js';
 import { runAsScript } from './lib/main.js';
 import { watchPodTimeline } from './lib/timeline.js';
 
-const usage = 'usage: rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline]';
+const usage =
+  'usage: rollout.js [--replicas 100] [--dockerd PATH] [--no-peer] [--json FILE] [--timeline] [--trace FILE]';
 
 /** Both sides run the same thing: a static file server, so a readiness check has something real to ask. */
 const httpdCommand = ['sh', '-c', 'echo ok > /index.html; exec httpd -f -p 8080 -h /'];
@@ -110,6 +117,54 @@ export function phasesOf(
   };
 }
 
+/**
+ * The bench node's `--max-pods`: room for every old pod still terminating beside the new ones and the surge
+ * (a terminating pod holds its place on the node until it is gone, as in Kubernetes; the Swarm node has no
+ * such cap). With only a few spare places, new pods would wait for old ones to finish tearing down, and the
+ * figure would measure that limit instead of the rollout.
+ */
+export function nodeCapacity(replicas: number): number {
+  return Math.max(110, 2 * replicas + surgeOf(replicas));
+}
+
+/** `--trace FILE` (this bench's own option) apart from the shared ones. */
+export function takeTrace(args: string[]): { trace: string | undefined; rest: string[] } {
+  const i = args.indexOf('--trace');
+  if (i === -1) return { trace: undefined, rest: args };
+  const file = args[i + 1];
+  if (file === undefined || file.startsWith('--')) throw new Error(`--trace needs a file; ${usage}`);
+  return { trace: file, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
+}
+
+/** One ReplicaSet as the bench's watch saw it, `t` ms after the image change (for --trace). */
+export interface ReplicaSetTrace {
+  t: number;
+  name: string;
+  replicas: number;
+  generation: number;
+  readyReplicas: number;
+  availableReplicas: number;
+  observedGeneration: number;
+}
+
+export function replicaSetTrace(rs: KubeObject, t: number): ReplicaSetTrace {
+  const spec = (rs.spec ?? {}) as { replicas?: number };
+  const status = (rs.status ?? {}) as {
+    readyReplicas?: number;
+    availableReplicas?: number;
+    observedGeneration?: number;
+  };
+  return {
+    t: Math.round(t),
+    name: rs.metadata.name ?? '',
+    replicas: spec.replicas ?? 0,
+    generation: rs.metadata.generation ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    availableReplicas: status.availableReplicas ?? 0,
+    observedGeneration: status.observedGeneration ?? 0,
+  };
+}
+
 /** 10 % of the replicas, rounded up as upstream rounds maxSurge, at least 1. */
 export function surgeOf(replicas: number): number {
   return Math.max(1, Math.ceil(replicas / 10));
@@ -118,6 +173,7 @@ export function surgeOf(replicas: number): number {
 async function benchFlotilla(
   o: PeerBenchOptions,
   log: (l: string) => void,
+  trace: string | undefined,
 ): Promise<{ figures: Figures; rootfs: string }> {
   const registry = await startRegistry();
   const layout = mkdtempSync(join(tmpdir(), 'flotilla-bench-bb-'));
@@ -126,7 +182,7 @@ async function benchFlotilla(
     rmSync(layout, { recursive: true, force: true });
   });
   const cluster = await startNodeCluster({
-    agentArgs: ['--max-pods', String(Math.max(110, o.replicas + surgeOf(o.replicas) + 10))],
+    agentArgs: ['--max-pods', String(nodeCapacity(o.replicas))],
   });
   const forgetCluster = onInterrupt(() => cluster.close());
   try {
@@ -199,6 +255,8 @@ async function benchFlotilla(
     /** Old pods: when the deletion was seen, then how long until the pod left the API. */
     const deleting = new Map<string, number>();
     const teardowns: number[] = [];
+    /** Old pods for --trace: deletion seen and gone, ms after the image change. */
+    const oldTrace: { name: string; deleting: number; gone: number }[] = [];
     const isReady = (p: KubeObject): boolean =>
       p.metadata.deletionTimestamp === undefined &&
       ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
@@ -222,7 +280,10 @@ async function benchFlotilla(
         if (image !== images[1]) {
           if (ev.type === 'DELETED') {
             const since = deleting.get(name);
-            if (since !== undefined) teardowns.push(now - since);
+            if (since !== undefined) {
+              teardowns.push(now - since);
+              oldTrace.push({ name, deleting: Math.round(since - t0), gone: Math.round(now - t0) });
+            }
           } else if (p.metadata.deletionTimestamp !== undefined && !deleting.has(name))
             deleting.set(name, now);
           return;
@@ -245,8 +306,21 @@ async function benchFlotilla(
       },
       (err) => log(`flotilla: pod watch ended: ${err.message}`),
     );
+    const rsTrace: ReplicaSetTrace[] = [];
+    const rsWatch =
+      trace === undefined
+        ? undefined
+        : await cluster.client.watch(
+            { apiVersion: 'apps/v1', kind: 'ReplicaSet' },
+            'default',
+            {},
+            (ev) => rsTrace.push(replicaSetTrace(ev.object, performance.now() - t0)),
+            (err) => log(`flotilla: ReplicaSet watch ended: ${err.message}`),
+          );
     const timeline = o.timeline ? await watchPodTimeline(cluster.client, 'default', 'app=bench') : undefined;
     t0 = performance.now();
+    // On the clock of V8's CPU profiles (CLOCK_MONOTONIC, µs), to cut a --cpu-prof down to the update.
+    const monoStartUs = Number(process.hrtime.bigint() / 1000n);
     await cluster.client.patch(deployRef, 'default', 'bench', 'strategic', {
       spec: { template: { spec: { containers: [{ name: 'main', image: images[1] }] } } },
     });
@@ -274,6 +348,24 @@ async function benchFlotilla(
       { timeoutMs: rolloutTimeoutMs, intervalMs: 100, log, since: t0 },
     );
     watch.close();
+    rsWatch?.close();
+    if (trace !== undefined) {
+      const pods = [...times].map(([name, t]) => ({
+        name,
+        ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v - t0)])),
+      }));
+      writeFileSync(
+        trace,
+        JSON.stringify({
+          monotonicUs: { start: monoStartUs, end: Number(process.hrtime.bigint() / 1000n) },
+          newPods: pods,
+          oldPods: oldTrace,
+          replicaSets: rsTrace,
+        }),
+      );
+      writeFileSync(`${trace}.metrics`, String(await cluster.client.request('GET', '/metrics')));
+      log(`flotilla: trace written to ${trace} and ${trace}.metrics`);
+    }
     for (const l of timeline?.stop() ?? []) log(`flotilla: new pods: ${l}`);
     log(`flotilla: done in ${fmt(rolloutMs)} ms, last old pod gone at ${fmt(oldGoneMs)} ms`);
     // Event reasons of the whole run (all namespaces: node events live in `default` or none), to tell a
@@ -458,11 +550,12 @@ async function benchSwarm(
 }
 
 export async function main(args: string[]): Promise<number> {
-  const o = parsePeerBenchArgs(args, usage);
+  const { trace, rest } = takeTrace(args);
+  const o = parsePeerBenchArgs(rest, usage);
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   const loadBefore = loadAverage();
   log(`rollout bench: ${o.replicas} replicas, surge ${surgeOf(o.replicas)}, load ${loadBefore}`);
-  const { figures: fl, rootfs } = await benchFlotilla(o, log);
+  const { figures: fl, rootfs } = await benchFlotilla(o, log, trace);
   const loadBetween = loadAverage();
   let peer: Figures | string = 'peer: skipped (--no-peer)';
   try {

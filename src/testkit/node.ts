@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  appendFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -110,8 +111,14 @@ async function spawnAgent(args: string[]): Promise<AgentProcess> {
   const nodeFlags = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
   const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  // FLOTILLA_AGENT_LOG=<file>: the agent's output also goes there as it comes (e.g. with FLOTILLA_AGENT_DEBUG=1).
+  const logFile = process.env['FLOTILLA_AGENT_LOG'];
+  const take = (d: Buffer): void => {
+    out += d.toString();
+    if (logFile !== undefined) appendFileSync(logFile, d);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   while (!out.includes('is running')) {

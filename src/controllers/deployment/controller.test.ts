@@ -329,6 +329,59 @@ describe('Deployment and ReplicaSet controllers (wired to an in-memory API)', ()
     expect(logger.find('sync failed', 'warn')).toEqual([]);
   });
 
+  describe('a ReplicaSet write that meets a newer ReplicaSet (Conflict)', () => {
+    let conflicts: number;
+    let rsName: string;
+    beforeEach(async () => {
+      api.create(DeploymentInfo, deployment(3));
+      await clock.advance(100);
+      await kubelet();
+      await clock.advance(100);
+      rsName = rsList()[0]?.metadata.name ?? '';
+      conflicts = 0;
+      const update = deployExecutor.updateReplicaSet;
+      deployExecutor.updateReplicaSet = async (rs) => {
+        try {
+          const written = await update(rs);
+          rsLagging.catchUp(); // the informer brings the write (and what came before it)
+          return written;
+        } catch (err) {
+          if (err instanceof ApiError && err.reason === 'Conflict') conflicts++;
+          throw err;
+        }
+      };
+      // The Deployment controller's cache stops here; the live ReplicaSet moves on.
+      rsLagging.freeze();
+    });
+
+    it('only its status moved: the same change is written on the live object in the same sync', async () => {
+      await api.patch(ReplicaSetInfo, 'shop', rsName, {
+        status: { fullyLabeledReplicas: 3, readyReplicas: 3 },
+      });
+      await updateDeploymentSpec(api, 'shop', 'web', (s) => {
+        s.replicas = 5;
+      });
+      await clock.advance(10);
+      expect(conflicts).toBe(1);
+      expect(spec(rsNamed(rsName)).replicas).toBe(5);
+      expect(logger.find('sync failed', 'warn')).toEqual([]);
+    });
+
+    it('its labels changed: the sync fails and is planned again from the newer ReplicaSet', async () => {
+      await api.patch(ReplicaSetInfo, 'shop', rsName, { metadata: { labels: { app: 'web', team: 'x' } } });
+      await updateDeploymentSpec(api, 'shop', 'web', (s) => {
+        s.replicas = 5;
+      });
+      await clock.advance(10);
+      expect(conflicts).toBeGreaterThan(0);
+      expect(spec(rsNamed(rsName)).replicas).toBe(3);
+      expect(logger.find('sync failed', 'warn').length).toBeGreaterThan(0);
+      rsLagging.catchUp();
+      await clock.advance(1000);
+      expect(spec(rsNamed(rsName)).replicas).toBe(5);
+    });
+  });
+
   it('a name taken by a foreign ReplicaSet bumps collisionCount and uses another hash', async () => {
     const hash = computePodTemplateHash(podTemplate('nginx:1'));
     api.create(ReplicaSetInfo, {

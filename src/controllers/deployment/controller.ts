@@ -381,10 +381,13 @@ export class DeploymentController {
         case 'updateReplicaSet': {
           const rs = action.replicaSet;
           const rv = latest.get(rs.metadata.name ?? '') ?? rs.metadata.resourceVersion;
-          const updated = await this.executor.updateReplicaSet({
-            ...rs,
-            metadata: { ...rs.metadata, ...(rv === undefined ? {} : { resourceVersion: rv }) },
-          });
+          const updated = await this.updateReplicaSet(
+            {
+              ...rs,
+              metadata: { ...rs.metadata, ...(rv === undefined ? {} : { resourceVersion: rv }) },
+            },
+            owned,
+          );
           if (updated.metadata.resourceVersion !== undefined)
             latest.set(rs.metadata.name ?? '', updated.metadata.resourceVersion);
           if (action.event !== undefined)
@@ -437,6 +440,38 @@ export class DeploymentController {
       }
     }
     if (plan.requeueAfterMs !== undefined) this.controller.queue.addAfter(keyOf(d), plan.requeueAfterMs);
+  }
+
+  /**
+   * A planned ReplicaSet write. On a Conflict, the live object is read: when only its status (or its
+   * resourceVersion) moved since the plan was made (same uid, generation, labels and annotations as the
+   * cached copy the plan started from), the same change is written again on it at once. The ReplicaSet
+   * controller writes status after every pod that turns ready, so during a rollout this is the common
+   * case, and a retry through the workqueue's back-off would hold the rollout back for nothing. Any other
+   * change fails the sync as before: it is planned again from the newer object.
+   */
+  private async updateReplicaSet(rs: KubeObject, owned: KubeObject[]): Promise<KubeObject> {
+    try {
+      return await this.executor.updateReplicaSet(rs);
+    } catch (err: unknown) {
+      if (reasonOf(err) !== 'Conflict') throw err;
+      const planned = owned.find((o) => o.metadata.uid === rs.metadata.uid);
+      const live = await this.executor.getReplicaSet(rs.metadata.namespace ?? '', rs.metadata.name ?? '');
+      if (
+        planned === undefined ||
+        live === undefined ||
+        live.metadata.uid !== planned.metadata.uid ||
+        live.metadata.generation !== planned.metadata.generation ||
+        !jsonEqual(live.metadata.labels ?? {}, planned.metadata.labels ?? {}) ||
+        !jsonEqual(live.metadata.annotations ?? {}, planned.metadata.annotations ?? {})
+      ) {
+        throw err;
+      }
+      return this.executor.updateReplicaSet({
+        ...rs,
+        metadata: { ...rs.metadata, resourceVersion: live.metadata.resourceVersion ?? '' },
+      });
+    }
   }
 
   /**
