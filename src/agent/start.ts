@@ -345,23 +345,44 @@ export async function resetAgent(
     netnsPrefix: flags.netnsPrefix ?? 'flotilla-',
     log,
   });
+  // Each part is cleaned up even when an earlier one failed; the failures are reported together at the end.
+  const failures: string[] = [];
+  const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const cgroupRoot = flags.cgroupRoot ?? 'flotilla';
   const containers = await runtime.listContainers();
   const parents = new Set<string>();
   await Promise.all(
-    containers.map(async (c) => {
-      if (c.state === 'running' || c.state === 'created') await runtime.stopContainer(c.id, 0);
-      await runtime.removeContainer(c.id);
-      parents.add(`${flags.cgroupRoot ?? 'flotilla'}/pod${c.labels.podUid}`);
-    }),
+    containers.map((c) =>
+      step(`container ${c.id}`, async () => {
+        if (c.state === 'running' || c.state === 'created') await runtime.stopContainer(c.id, 0);
+        await runtime.removeContainer(c.id);
+        parents.add(`${cgroupRoot}/pod${c.labels.podUid}`);
+      }),
+    ),
   );
-  await runtime.removeIncomplete();
-  for (const parent of parents) await runtime.removePodCgroup(parent);
-  await runtime.removePodCgroup(flags.cgroupRoot ?? 'flotilla');
-  const pods = await network.list();
-  for (const uid of pods) await network.tearDown(uid);
-  await network.destroy();
+  await step('incomplete containers', async () => void (await runtime.removeIncomplete()));
+  // Pod cgroups, with or without a container left in them (a teardown cut short removes the containers
+  // first), then the root.
+  await step('pod cgroups', async () => {
+    for (const c of await runtime.childCgroups(cgroupRoot)) parents.add(c);
+    for (const parent of parents) await runtime.removePodCgroup(parent);
+  });
+  await step('cgroup root', () => runtime.removePodCgroup(cgroupRoot));
+  let pods: string[] = [];
+  await step('pod networks', async () => {
+    pods = await network.list();
+    for (const uid of pods) await network.tearDown(uid);
+  });
+  await step('bridge', () => network.destroy());
   // The Service datapath's table (Services stop answering on this node from here on).
-  await removeNftTable(flags.nftTable ?? 'flotilla');
+  await step('nft table', () => removeNftTable(flags.nftTable ?? 'flotilla'));
   rmSync(paths.pods, { recursive: true, force: true });
+  if (failures.length > 0) throw new Error(`agent reset left some parts behind: ${failures.join('; ')}`);
   return { containers: containers.length, networks: pods.length };
 }

@@ -23,7 +23,14 @@ import { basename, join, resolve } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as pty from 'node-pty';
-import { detectCgroupLayout, readOomKills, readUsage, removeCgroup, type CgroupLayout } from './cgroups.js';
+import {
+  cgroupDirs,
+  detectCgroupLayout,
+  readOomKills,
+  readUsage,
+  removeCgroup,
+  type CgroupLayout,
+} from './cgroups.js';
 import { RuntimeError } from './errors.js';
 import {
   ALL_CAPABILITIES,
@@ -889,6 +896,24 @@ export class RuncRuntime implements ContainerRuntime {
     const rel = cgroupParent.replace(/^\/+|\/+$/g, '');
     if (rel === '') return;
     await removeCgroup(await this.layout(), `/${rel}`);
+  }
+
+  /**
+   * The cgroups directly under `cgroupRoot` in any hierarchy (`<root>/pod<uid>` for pods), e.g. what a
+   * teardown cut short left behind with no container record pointing at it.
+   */
+  async childCgroups(cgroupRoot: string): Promise<string[]> {
+    const rel = cgroupRoot.replace(/^\/+|\/+$/g, '');
+    if (rel === '') return [];
+    const names = new Set<string>();
+    for (const dir of cgroupDirs(await this.layout(), `/${rel}`)) {
+      try {
+        for (const e of await readdir(dir, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+    return [...names].sort().map((n) => `${rel}/${n}`);
   }
 }
 

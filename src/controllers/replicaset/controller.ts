@@ -45,7 +45,6 @@ import {
   selectorMatcher,
   slowStartBatches,
   type ManageError,
-  type ReplicaSetStatus,
 } from './reconcile.js';
 
 export interface ReplicaSetExecutor {
@@ -284,35 +283,17 @@ export class ReplicaSetController {
     }
 
     const status = replicaSetStatus({ rs, owned, now: this.clock.now(), manageError });
-    if (status.changed) await this.writeStatus(rs, status.status);
+    if (status.changed) {
+      try {
+        await this.executor.updateReplicaSetStatus({ ...rs, status: status.status });
+      } catch (err: unknown) {
+        // A Conflict means a newer ReplicaSet is on its way through the informer, which queues it again.
+        if (!tolerated(err)) throw err;
+      }
+    }
     if (status.requeueAfterMs !== undefined) this.controller.queue.addAfter(key, status.requeueAfterMs);
     if (manageError !== undefined) {
       throw new MachineryError('ActionsFailed', `replica set ${key}: ${manageError.message}`);
-    }
-  }
-
-  /**
-   * The status this sync computed, as upstream's updateReplicaSetStatus writes it: on a Conflict (the
-   * Deployment controller scaled the ReplicaSet meanwhile), once more on the live object, still saying
-   * what this sync saw (its observedGeneration is the generation acted on, so the newer spec is not
-   * claimed as seen; the informer brings that one for the next sync). Without the second try, the ready
-   * count the Deployment controller waits on would wait for that next sync too.
-   */
-  private async writeStatus(rs: KubeObject, status: ReplicaSetStatus): Promise<void> {
-    try {
-      await this.executor.updateReplicaSetStatus({ ...rs, status });
-      return;
-    } catch (err: unknown) {
-      if (!tolerated(err)) throw err;
-      if (!isApiError(err) || err.reason !== 'Conflict') return;
-    }
-    try {
-      const live = await this.executor.getReplicaSet(rs.metadata.namespace ?? '', rs.metadata.name ?? '');
-      if (live === undefined || live.metadata.uid !== rs.metadata.uid) return;
-      await this.executor.updateReplicaSetStatus({ ...live, status });
-    } catch (err: unknown) {
-      // Another Conflict: a newer ReplicaSet is on its way through the informer, which queues it again.
-      if (!tolerated(err)) throw err;
     }
   }
 
