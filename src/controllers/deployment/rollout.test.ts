@@ -188,6 +188,19 @@ describe('rolling update', () => {
     expect(r.maxTotal).toBe(13);
   });
 
+  it('never scales an old ReplicaSet up when its status still counts pods it already scaled away', () => {
+    // Seen in a 100-replica rollout: the old ReplicaSet at 56 still reported 60 available (its status not
+    // yet caught up with the last scale-down); spec − available is −4, which used to write 56 → 60 and then
+    // 60 → 55 in the same sync, briefly 114 pods wanted where 110 were allowed.
+    const d = rolling(100, 10, 0);
+    const old = rs('old', 56, { available: 60, created: 1 });
+    const cur = rs('new', 54, { available: 50, created: 2 });
+    const { scale, log } = recorder();
+    rollingUpdateStep(d, cur, [old], scale);
+    // And it counts at most 56 of those 60 as available: 56 + 50 = 106, so 6 may go, not 10.
+    expect(log).toEqual(['old:56→50']);
+  });
+
   it('removes unavailable old pods first, even beyond what availability alone would allow', () => {
     const d = rolling(4, 1, 1);
     const old = rs('old', 4, { available: 1, created: 1 });

@@ -229,7 +229,9 @@ function cleanupUnhealthyReplicas(
   let total = 0;
   for (const rs of [...oldRss].sort(byCreation)) {
     if (total >= maxCleanup) break;
-    if (rs.replicas === 0 || rs.replicas === rs.availableReplicas) continue;
+    // More available than its size: its status has not caught up with a scale-down yet, and none of its
+    // pods is unhealthy. (Taking spec − available here would scale it up; upstream refuses with an error.)
+    if (rs.replicas === 0 || rs.replicas <= rs.availableReplicas) continue;
     const down = Math.min(maxCleanup - total, rs.replicas - rs.availableReplicas);
     scaleTo(scale, rs, rs.replicas - down);
     total += down;
@@ -246,7 +248,9 @@ function scaleDownOldForRollingUpdate(
   budget = Infinity,
 ): number {
   const minAvailable = d.replicas - maxUnavailable(d);
-  const available = sumAvailable(all);
+  // A ReplicaSet counts at most its own size: available pods beyond it are being scaled away (its status
+  // has not caught up yet) and will not serve for long.
+  const available = all.reduce((n, rs) => n + Math.min(rs.availableReplicas, rs.replicas), 0);
   if (available <= minAvailable) return 0;
   const wanted = Math.min(available - minAvailable, budget);
   let total = 0;
