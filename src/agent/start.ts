@@ -356,22 +356,21 @@ export async function resetAgent(
   };
   const cgroupRoot = flags.cgroupRoot ?? 'flotilla';
   const containers = await runtime.listContainers();
-  const parents = new Set<string>();
   await Promise.all(
     containers.map((c) =>
       step(`container ${c.id}`, async () => {
         if (c.state === 'running' || c.state === 'created') await runtime.stopContainer(c.id, 0);
         await runtime.removeContainer(c.id);
-        parents.add(`${cgroupRoot}/pod${c.labels.podUid}`);
       }),
     ),
   );
-  await step('incomplete containers', async () => void (await runtime.removeIncomplete()));
-  // Pod cgroups, with or without a container left in them (a teardown cut short removes the containers
-  // first), then the root.
+  await step('incomplete containers', async () => {
+    await runtime.removeIncomplete();
+  });
+  // Every pod cgroup under the root, whether a container was still in it or not (a teardown cut short
+  // removes the containers first), then the root.
   await step('pod cgroups', async () => {
-    for (const c of await runtime.childCgroups(cgroupRoot)) parents.add(c);
-    for (const parent of parents) await runtime.removePodCgroup(parent);
+    for (const c of await runtime.childCgroups(cgroupRoot)) await runtime.removePodCgroup(c);
   });
   await step('cgroup root', () => runtime.removePodCgroup(cgroupRoot));
   let pods: string[] = [];
