@@ -4,20 +4,12 @@
 // exec-root, pidfile and socket in a temp dir; no iptables, no bridge, no ip_forward change), make it a
 // one-node swarm listening on loopback only, and tear all of it down afterwards.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { cgroupDirs, detectCgroupLayout, removeCgroup } from '../../src/agent/runtime/cgroups.js';
 import { onInterrupt } from './cleanup.js';
 import { configData } from './fixtures.js';
 import { closedLoop, type LoadResult } from './load.js';
@@ -58,37 +50,6 @@ export function findDockerd(explicit?: string): string | undefined {
  * /etc/docker, libnetwork's netns folder under /run/docker): removed afterwards if they were not there.
  */
 const systemPaths = ['/etc/docker', '/run/docker', '/run/containerd'];
-
-/**
- * The `docker` cgroup dockerd makes under each hierarchy (every cgroup v1 controller, or the one v2
- * tree): `/sys/fs/cgroup/<controller>/docker` or `/sys/fs/cgroup/docker`. Those that exist now.
- */
-function dockerCgroups(): string[] {
-  const base = '/sys/fs/cgroup';
-  const dirs = [join(base, 'docker')];
-  try {
-    for (const e of readdirSync(base, { withFileTypes: true }))
-      if (e.isDirectory()) dirs.push(join(base, e.name, 'docker'));
-  } catch {
-    // no cgroup file system: nothing to list
-  }
-  return dirs.filter((d) => existsSync(d));
-}
-
-/** Remove an (empty once its tasks are gone) cgroup and its children, deepest first. */
-function removeCgroupTree(dir: string): string | undefined {
-  const children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
-  for (const c of children) {
-    const err = removeCgroupTree(join(dir, c.name));
-    if (err !== undefined) return err;
-  }
-  try {
-    rmdirSync(dir);
-    return undefined;
-  } catch (err) {
-    return `rmdir ${dir}: ${(err as Error).message}`;
-  }
-}
 
 function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
@@ -147,7 +108,9 @@ export async function startSwarm(dockerd: string, log: (line: string) => void): 
   const socket = join(root, 'docker.sock');
   const gwbridgeBefore = linkExists('docker_gwbridge');
   const systemPathsBefore = new Set(systemPaths.filter((p) => existsSync(p)));
-  const cgroupsBefore = new Set(dockerCgroups());
+  // dockerd's `docker` cgroup, in every hierarchy: removed afterwards if it was not there.
+  const cgroupLayout = await detectCgroupLayout();
+  const dockerCgroupBefore = cgroupDirs(cgroupLayout, 'docker').some((d) => existsSync(d));
   const binDir = dirname(dockerd);
   const env = {
     ...process.env,
@@ -238,14 +201,14 @@ export async function startSwarm(dockerd: string, log: (line: string) => void): 
       rmSync(c, { recursive: true, force: true });
       notes.push(`removed ${c} (created by dockerd)`);
     }
-    const cgroups = dockerCgroups().filter((c) => !cgroupsBefore.has(c));
-    const cgroupErrors = cgroups.map(removeCgroupTree).filter((e): e is string => e !== undefined);
-    if (cgroups.length > 0)
-      notes.push(
-        cgroupErrors.length === 0
-          ? `removed the docker cgroup dockerd made in ${cgroups.length} hierarchies`
-          : cgroupErrors.join('; '),
-      );
+    if (!dockerCgroupBefore && cgroupDirs(cgroupLayout, 'docker').some((d) => existsSync(d))) {
+      try {
+        await removeCgroup(cgroupLayout, 'docker');
+        notes.push('removed the docker cgroup (created by dockerd)');
+      } catch (err) {
+        notes.push((err as Error).message);
+      }
+    }
     rmSync(root, { recursive: true, force: true });
     return notes;
   };
